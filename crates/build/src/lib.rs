@@ -1,0 +1,1 @@
+//! The Dockerfile parser and builder with a layer cache. Uses the image and runtime crates.

@@ -1,0 +1,2 @@
+//! `berth`: the command line client of the Docker Engine API.
+fn main() {}
