@@ -1,2 +1,3 @@
-//! `berth`: the command line client of the Docker Engine API.
-fn main() {}
+fn main() {
+    std::process::exit(berth_cli::run())
+}
