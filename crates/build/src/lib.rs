@@ -1,1 +1,9 @@
-//! The Dockerfile parser and builder with a layer cache. Uses the image and runtime crates.
+//! berth-build: the Dockerfile parser and the image builder with its layer cache.
+//!
+//! Owns: Dockerfile syntax → typed instructions ([`dockerfile`]), variable substitution
+//! ([`expand`]), `.dockerignore` rules ([`dockerignore`]). It uses the image crate (snapshots,
+//! commit, config) and runs RUN steps through the `berth-runtime` binary; it must not touch the
+//! image store's files directly nor any state of the engine.
+
+pub mod dockerfile;
+pub mod expand;

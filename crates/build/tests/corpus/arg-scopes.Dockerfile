@@ -1,0 +1,9 @@
+ARG BASE=alpine
+ARG TAG=3.20
+FROM ${BASE}:${TAG}
+ARG TAG
+ARG BUILD_DATE
+ARG VERSION=dev
+ENV APP_VERSION=${VERSION:-unknown} BUILT=${BUILD_DATE:+yes}
+LABEL version="${VERSION}" build.date=$BUILD_DATE
+RUN echo "tag=$TAG version=$VERSION"

@@ -1,0 +1,10 @@
+FROM alpine:3.19
+RUN apk add --no-cache make jq ca-certificates \
+    && echo installed-2
+ENV APP_HOME /opt/app2
+WORKDIR $APP_HOME
+COPY --chown=1002:1002 src/ ./src/
+LABEL org.example.variant="2" org.example.base="alpine:3.19"
+HEALTHCHECK --interval=1m CMD test -f /tmp/ok
+ENTRYPOINT ["/bin/sh", "-c"]
+CMD ["echo variant 2"]

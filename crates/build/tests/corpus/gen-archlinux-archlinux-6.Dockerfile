@@ -1,0 +1,10 @@
+ARG IMG=archlinux
+FROM ${IMG} AS stage6
+RUN pacman -Sy --noconfirm openssl less \
+    && echo installed-6
+ENV APP_HOME /opt/app6
+WORKDIR $APP_HOME
+COPY --chown=1006:1006 src/ ./src/
+LABEL org.example.variant="6" org.example.base="archlinux"
+ENTRYPOINT ["/bin/sh", "-c"]
+CMD ["echo variant 6"]

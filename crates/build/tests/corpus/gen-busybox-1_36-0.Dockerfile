@@ -1,0 +1,10 @@
+ARG IMG=busybox:1.36
+FROM ${IMG} AS stage0
+RUN true curl git make \
+    && echo installed-0
+ENV APP_HOME /opt/app0
+WORKDIR $APP_HOME
+COPY --chown=1000:1000 src/ ./src/
+VOLUME ["/data"]
+ENTRYPOINT ["/bin/sh", "-c"]
+CMD ["echo variant 0"]

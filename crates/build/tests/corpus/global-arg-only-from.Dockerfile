@@ -1,0 +1,3 @@
+ARG IMAGE=busybox:latest
+FROM $IMAGE
+RUN echo ok

@@ -1,0 +1,6 @@
+FROM alpine
+RUN <<EOF
+#!/bin/sh
+set -e
+echo shebang
+EOF

@@ -1,0 +1,5 @@
+from alpine:3.20 as Base
+run echo lower
+env a=b
+copy . /x
+cmd ["sh"]

@@ -1,0 +1,3 @@
+FROM scratch
+ADD hello /
+CMD ["/hello"]

@@ -1,0 +1,4 @@
+FROM alpine
+LABEL description="Ünïcödé ✓"
+RUN echo "こんにちは" > /greeting
+ENV GREETING=¡hola!

@@ -1,0 +1,5 @@
+FROM postgres:16
+VOLUME /var/lib/postgresql/data
+VOLUME ["/backups", "/logs"]
+VOLUME /a /b
+ENV PGDATA /var/lib/postgresql/data/pgdata

@@ -1,0 +1,6 @@
+FROM busybox
+WORKDIR a
+WORKDIR b
+WORKDIR /c
+WORKDIR ../d
+RUN pwd
