@@ -1,0 +1,82 @@
+//! Containers' writable layers: `prepare` a snapshot on top of an image, get its mounts,
+//! remove it.
+
+use std::fs;
+
+use crate::error::{Error, IoContext};
+use crate::snapshot::validate_key;
+use crate::store::ImageStore;
+use crate::types::Mount;
+
+impl ImageStore {
+    /// Creates the writable layer `key` (a container ID) on top of `image` (name or ID) and
+    /// returns the overlay mount for it: the image's layers as lowerdirs (short links, top
+    /// first), a new upper and work directory.
+    pub fn prepare(&self, key: &str, image: &str) -> Result<Vec<Mount>, Error> {
+        validate_key(key)?;
+        let img = self.resolve(image)?;
+        let chains = img.chain_ids();
+        let lowers = self.snaps.lowerdirs(&self.meta, &chains)?;
+        let dir = self.snaps.create_active(key)?;
+        let top = chains.last().map(|c| c.to_string()).unwrap_or_default();
+        let res = self.meta.tx(|tx| {
+            tx.execute(
+                "INSERT INTO active (key, image_id, chain_id, created) VALUES (?1, ?2, ?3, ?4)",
+                rusqlite::params![key, img.id, top, chrono::Utc::now().timestamp()],
+            )?;
+            Ok(())
+        });
+        if let Err(e) = res {
+            let _ = fs::remove_dir_all(&dir);
+            return Err(e);
+        }
+        Ok(vec![self.snaps.overlay_mount(key, &lowers)])
+    }
+
+    /// The mounts of an existing writable layer.
+    pub fn mounts(&self, key: &str) -> Result<Vec<Mount>, Error> {
+        validate_key(key)?;
+        let (image_id, _) = self
+            .meta
+            .active(key)?
+            .ok_or_else(|| Error::NoSuchSnapshot(key.to_owned()))?;
+        let img = self.image_by_id(&image_id)?;
+        let lowers = self.snaps.lowerdirs(&self.meta, &img.chain_ids())?;
+        Ok(vec![self.snaps.overlay_mount(key, &lowers)])
+    }
+
+    /// The image a writable layer was prepared from.
+    pub fn snapshot_image(&self, key: &str) -> Result<String, Error> {
+        validate_key(key)?;
+        Ok(self
+            .meta
+            .active(key)?
+            .ok_or_else(|| Error::NoSuchSnapshot(key.to_owned()))?
+            .0)
+    }
+
+    /// Removes a writable layer (unmount it first).
+    pub fn remove_snapshot(&self, key: &str) -> Result<(), Error> {
+        validate_key(key)?;
+        let n = self
+            .meta
+            .tx(|tx| Ok(tx.execute("DELETE FROM active WHERE key = ?1", [key])?))?;
+        let dir = self.snaps.active_dir(key);
+        if dir.exists() {
+            fs::remove_dir_all(&dir).ctx(|| format!("remove {}", dir.display()))?;
+        } else if n == 0 {
+            return Err(Error::NoSuchSnapshot(key.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Keys of every writable layer, with the image each was prepared from.
+    pub fn snapshots(&self) -> Result<Vec<(String, String)>, Error> {
+        Ok(self
+            .meta
+            .actives()?
+            .into_iter()
+            .map(|(k, i, _)| (k, i))
+            .collect())
+    }
+}

@@ -1,0 +1,259 @@
+//! Snapshots: one read-only directory per layer chain ID (`snapshots/<chain>/fs`), shared by
+//! every image and container that uses the chain, with a short link name (`l/<LINK>`) so deep
+//! images fit the overlay mount options; and one writable upper/work pair per container
+//! (`active/<key>/`). Mounts are returned as data ([`Mount`]); callers mount them.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest as _, Sha256};
+
+use crate::digest::Digest;
+use crate::error::{Error, IoContext};
+use crate::meta::{self, Meta, SnapshotRow};
+use crate::types::Mount;
+
+/// Docker's chain IDs: `chain[0] = diff[0]`, `chain[i] = sha256(chain[i-1] + " " + diff[i])`.
+pub fn chain_ids(diff_ids: &[Digest]) -> Vec<Digest> {
+    let mut out: Vec<Digest> = Vec::with_capacity(diff_ids.len());
+    for d in diff_ids {
+        let next = match out.last() {
+            None => d.clone(),
+            Some(p) => chain_of(Some(p), d),
+        };
+        out.push(next);
+    }
+    out
+}
+
+pub fn chain_of(parent: Option<&Digest>, diff_id: &Digest) -> Digest {
+    match parent {
+        None => diff_id.clone(),
+        Some(p) => {
+            let mut h = Sha256::new();
+            h.update(p.as_str().as_bytes());
+            h.update(b" ");
+            h.update(diff_id.as_str().as_bytes());
+            Digest::from_hasher(h)
+        }
+    }
+}
+
+pub struct Snapshots {
+    root: PathBuf,
+}
+
+/// A directory under `tmp/` removed on drop unless committed.
+pub struct TempDir {
+    path: Option<PathBuf>,
+}
+
+impl TempDir {
+    pub fn path(&self) -> &Path {
+        self.path.as_deref().unwrap_or(Path::new("/nonexistent"))
+    }
+    /// The `fs` directory inside, where a layer is unpacked.
+    pub fn fs(&self) -> PathBuf {
+        self.path().join("fs")
+    }
+    fn keep(mut self) -> PathBuf {
+        self.path.take().unwrap_or_default()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if let Some(p) = self.path.take() {
+            let _ = fs::remove_dir_all(&p);
+        }
+    }
+}
+
+impl Snapshots {
+    pub fn open(root: &Path) -> Result<Snapshots, Error> {
+        for d in ["snapshots", "l", "active", "empty"] {
+            fs::create_dir_all(root.join(d))
+                .ctx(|| format!("create {}", root.join(d).display()))?;
+        }
+        let tmp = root.join("tmp");
+        if tmp.exists() {
+            fs::remove_dir_all(&tmp).ctx(|| format!("clean {}", tmp.display()))?;
+        }
+        fs::create_dir_all(&tmp).ctx(|| format!("create {}", tmp.display()))?;
+        Ok(Snapshots {
+            root: root.to_owned(),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn temp(&self) -> Result<TempDir, Error> {
+        let p = self
+            .root
+            .join("tmp")
+            .join(format!("{:016x}", rand::random::<u64>()));
+        fs::create_dir_all(p.join("fs")).ctx(|| format!("create {}", p.display()))?;
+        Ok(TempDir { path: Some(p) })
+    }
+
+    pub fn dir(&self, chain: &Digest) -> PathBuf {
+        self.root.join("snapshots").join(chain.hex())
+    }
+
+    pub fn fs_dir(&self, chain: &Digest) -> PathBuf {
+        self.dir(chain).join("fs")
+    }
+
+    pub fn active_dir(&self, key: &str) -> PathBuf {
+        self.root.join("active").join(key)
+    }
+
+    /// Moves an unpacked layer into place as the snapshot of `chain` and records it. If another
+    /// pull committed the same chain meanwhile, the temporary copy is dropped.
+    pub fn commit_layer(
+        &self,
+        meta: &Meta,
+        tmp: TempDir,
+        chain: &Digest,
+        parent: Option<&Digest>,
+        diff_id: &Digest,
+        size: u64,
+    ) -> Result<(), Error> {
+        if meta.snapshot(chain)?.is_some() {
+            return Ok(());
+        }
+        let dest = self.dir(chain);
+        if dest.exists() {
+            // A leftover of a crash between rename and record: replace it.
+            fs::remove_dir_all(&dest).ctx(|| format!("remove {}", dest.display()))?;
+        }
+        let src = tmp.path().to_owned();
+        fs::rename(&src, &dest)
+            .ctx(|| format!("rename {} to {}", src.display(), dest.display()))?;
+        let _ = tmp.keep();
+        let link = short_link();
+        let lpath = self.root.join("l").join(&link);
+        symlink(format!("../snapshots/{}/fs", chain.hex()), &lpath)
+            .ctx(|| format!("link {}", lpath.display()))?;
+        let row = SnapshotRow {
+            chain_id: chain.clone(),
+            parent: parent.map(|p| p.to_string()).unwrap_or_default(),
+            diff_id: diff_id.clone(),
+            link,
+            size,
+        };
+        let conn = meta.lock();
+        match meta::insert_snapshot(&conn, &row) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                drop(conn);
+                let _ = fs::remove_file(&lpath);
+                if meta.snapshot(chain)?.is_some() {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    /// The lower directories for the layers `chains` (bottom first), as short links, top first.
+    pub fn lowerdirs(&self, meta: &Meta, chains: &[Digest]) -> Result<Vec<String>, Error> {
+        let mut out = Vec::with_capacity(chains.len());
+        for c in chains.iter().rev() {
+            let row = meta
+                .snapshot(c)?
+                .ok_or_else(|| Error::NoSuchSnapshot(format!("layer {c}")))?;
+            out.push(
+                self.root
+                    .join("l")
+                    .join(row.link)
+                    .to_string_lossy()
+                    .into_owned(),
+            );
+        }
+        if out.is_empty() {
+            out.push(self.root.join("empty").to_string_lossy().into_owned());
+        }
+        Ok(out)
+    }
+
+    /// Creates the writable layer of `key`; fails if it exists.
+    pub fn create_active(&self, key: &str) -> Result<PathBuf, Error> {
+        validate_key(key)?;
+        let dir = self.active_dir(key);
+        match fs::create_dir(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                return Err(Error::SnapshotExists(key.to_owned()));
+            }
+            Err(e) => return Err(Error::io(format!("create {}", dir.display()), e)),
+        }
+        for d in ["upper", "work"] {
+            fs::create_dir(dir.join(d)).ctx(|| format!("create {}", dir.join(d).display()))?;
+        }
+        Ok(dir)
+    }
+
+    pub fn overlay_mount(&self, key: &str, lowers: &[String]) -> Mount {
+        let dir = self.active_dir(key);
+        Mount {
+            fstype: "overlay".into(),
+            source: "overlay".into(),
+            options: vec![
+                format!("lowerdir={}", lowers.join(":")),
+                format!("upperdir={}", dir.join("upper").display()),
+                format!("workdir={}", dir.join("work").display()),
+            ],
+        }
+    }
+}
+
+pub fn validate_key(key: &str) -> Result<(), Error> {
+    let ok = !key.is_empty()
+        && key.len() <= 128
+        && key
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
+        && !key.starts_with('.');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument(format!(
+            "invalid snapshot key {key:?}"
+        )))
+    }
+}
+
+fn short_link() -> String {
+    const ALPHA: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    (0..16)
+        .map(|_| ALPHA[rand::random_range(0..ALPHA.len())] as char)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chain_ids_follow_docker() {
+        let a = Digest::of(b"a");
+        let b = Digest::of(b"b");
+        let c = chain_ids(&[a.clone(), b.clone()]);
+        assert_eq!(c[0], a);
+        assert_eq!(c[1], Digest::of(format!("{a} {b}").as_bytes()));
+    }
+
+    #[test]
+    fn snapshot_keys_are_plain_names() {
+        assert!(validate_key("abc-1_2.x").is_ok());
+        for bad in ["", "../x", "a/b", ".hidden"] {
+            assert!(validate_key(bad).is_err(), "{bad}");
+        }
+    }
+}
