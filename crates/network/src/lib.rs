@@ -1,2 +1,49 @@
 //! Networks: bridges, veth endpoints, IPAM, port publishing and the embedded DNS server.
 //! Uses nothing of Berth's other crates.
+//!
+//! Owns `<state_dir>` (persisted IPAM and published ports), the Linux bridges it creates, the
+//! host ends of container veths, its own nftables table and its iptables FORWARD accept rules.
+//! It must not touch links, rules or files it did not make.
+//!
+//! The engine's API (async methods need a tokio runtime):
+//! ```text
+//! NetworkManager::open(state_dir: &Path, opts: ManagerOptions) -> Result<NetworkManager>
+//! create_network(&self, spec: NetworkSpec) -> Result<Network>
+//! remove_network(&self, id_or_name: &str) -> Result<()>
+//! list(&self) -> Vec<Network>;  get(&self, id_or_name: &str) -> Result<Network>
+//! endpoints(&self, network: &str) -> Result<Vec<Endpoint>>
+//! container_endpoints(&self, container_id: &str) -> Vec<Endpoint>
+//! attach(&self, network: &str, container_id: &str, netns: &Path, spec: EndpointSpec) -> Result<Endpoint>
+//! detach(&self, network: &str, container_id: &str) -> Result<()>
+//! publish(&self, container_id: &str, container_ip: Ipv4Addr, ports: &[PortBinding]) -> Result<Vec<PortBinding>>
+//! unpublish(&self, container_id: &str) -> Result<()>;  published(&self, container_id: &str) -> Vec<PortBinding>
+//! shutdown(&self);  purge(&self) -> Result<()>
+//! create_netns(path: &Path) -> Result<()>;  remove_netns(path: &Path) -> Result<()>
+//! in_netns(path, f) -> Result<T>
+//! hosts_file(..) / resolv_conf(..) / hostname_file(..) -> String
+//! parse_port_spec(s: &str) -> Result<Vec<PortBinding>>
+//! ```
+
+mod dns;
+mod endpoint;
+mod error;
+mod etc_files;
+mod firewall;
+mod ipam;
+mod link;
+mod manager;
+mod netns;
+mod nl_sync;
+mod ports;
+mod publish;
+mod reconcile;
+mod state;
+mod types;
+
+pub use error::{Error, Result};
+pub use etc_files::{hostname_file, hosts_file, resolv_conf};
+pub use ipam::parse_subnet;
+pub use manager::NetworkManager;
+pub use netns::{create_netns, in_netns, remove_netns};
+pub use ports::parse_port_spec;
+pub use types::*;

@@ -1,0 +1,298 @@
+//! Endpoints: a container joining and leaving a network. The host end of a veth pair goes on
+//! the network's bridge; the peer is created directly in the container's namespace and given
+//! its address, default route and MTU from a thread inside that namespace.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::path::Path;
+
+use rtnetlink::packet_route::RouteNetlinkMessage;
+use rtnetlink::{AddressMessageBuilder, LinkUnspec, RouteMessageBuilder};
+
+use crate::error::{Error, Result};
+use crate::ipam;
+use crate::manager::{NetworkManager, find_network, random_hex};
+use crate::netns::in_netns;
+use crate::nl_sync::SyncNetlink;
+use crate::types::{EMBEDDED_DNS, Endpoint, EndpointSpec};
+
+/// Filesystem magic of nsfs: a bind-mounted namespace file or /proc/<pid>/ns/net.
+const NSFS_MAGIC: u64 = 0x6e73_6673;
+
+pub(crate) fn is_netns(path: &Path) -> bool {
+    rustix::fs::statfs(path)
+        .map(|s| s.f_type as u64 == NSFS_MAGIC)
+        .unwrap_or(false)
+}
+
+fn check_dns_name(value: &str, what: &str) -> Result<()> {
+    let ok = value.len() <= 253
+        && !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidName {
+            value: value.to_string(),
+            reason: format!("{what} must be a DNS name ([a-zA-Z0-9_.-])"),
+        })
+    }
+}
+
+struct NsSetup {
+    ifname: String,
+    ip: Ipv4Addr,
+    prefix: u8,
+    gateway: Option<Ipv4Addr>,
+    bind_dns: bool,
+}
+
+/// Runs on a thread inside the container's namespace.
+fn configure_inside(s: NsSetup) -> io::Result<Option<UdpSocket>> {
+    let mut nl = SyncNetlink::open()?;
+    let cname = std::ffi::CString::new(s.ifname.clone()).map_err(io::Error::other)?;
+    // SAFETY: if_nametoindex reads a NUL-terminated string we own for the call's duration.
+    let index = unsafe { libc::if_nametoindex(cname.as_ptr()) };
+    if index == 0 {
+        return Err(io::Error::other(format!(
+            "interface {} did not appear in the namespace",
+            s.ifname
+        )));
+    }
+    let addr = AddressMessageBuilder::<Ipv4Addr>::new()
+        .index(index)
+        .address(s.ip, s.prefix)
+        .build();
+    nl.create(RouteNetlinkMessage::NewAddress(addr))?;
+    nl.change(RouteNetlinkMessage::SetLink(
+        LinkUnspec::new_with_index(index).up().build(),
+    ))?;
+    if let Some(gw) = s.gateway {
+        let route = RouteMessageBuilder::<Ipv4Addr>::new()
+            .output_interface(index)
+            .gateway(gw)
+            .build();
+        match nl.create(RouteNetlinkMessage::NewRoute(route)) {
+            // A default route from an earlier network stays (Docker keeps the first gateway).
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+            other => other?,
+        }
+    }
+    if s.bind_dns {
+        return Ok(Some(UdpSocket::bind((EMBEDDED_DNS, 53))?));
+    }
+    Ok(None)
+}
+
+impl NetworkManager {
+    /// Connects a container (its network namespace at `netns`) to a network: veth pair, the
+    /// address (allocated, or `spec.ipv4`), MAC, MTU, default route, and its names in the
+    /// embedded DNS server. On error nothing is left behind.
+    pub async fn attach(
+        &self,
+        network: &str,
+        container_id: &str,
+        netns: &Path,
+        spec: EndpointSpec,
+    ) -> Result<Endpoint> {
+        let _g = self.op.lock().await;
+        if container_id.is_empty()
+            || !container_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+        {
+            return Err(Error::InvalidName {
+                value: container_id.to_string(),
+                reason: "container ids use [a-zA-Z0-9_.-]".into(),
+            });
+        }
+        if !spec.name.is_empty() {
+            check_dns_name(&spec.name, "container name")?;
+        }
+        for a in &spec.aliases {
+            check_dns_name(a, "network alias")?;
+        }
+        let mac = match &spec.mac {
+            Some(m) => Some(ipam::parse_mac(m)?),
+            None => None,
+        };
+        if !is_netns(netns) {
+            return Err(Error::Netns {
+                path: netns.to_path_buf(),
+                source: io::Error::other("not a network namespace"),
+            });
+        }
+        let ns_file = File::open(netns).map_err(|e| Error::Netns {
+            path: netns.to_path_buf(),
+            source: e,
+        })?;
+
+        let (net, endpoint, needs_dns) = {
+            let mut s = self.st();
+            let net = find_network(&s, network)?.clone();
+            if s.endpoints
+                .iter()
+                .any(|e| e.network_id == net.id && e.container_id == container_id)
+            {
+                let name = if spec.name.is_empty() {
+                    container_id.to_string()
+                } else {
+                    spec.name.clone()
+                };
+                return Err(Error::EndpointExists {
+                    container: name,
+                    network: net.name.clone(),
+                });
+            }
+            let used: HashSet<Ipv4Addr> = s
+                .endpoints
+                .iter()
+                .filter(|e| e.network_id == net.id)
+                .map(|e| e.ipv4)
+                .collect();
+            let ip = ipam::allocate(&net, &used, spec.ipv4)?;
+            let mac = mac.unwrap_or_else(|| ipam::mac_for(ip));
+            let taken: HashSet<&str> = s
+                .endpoints
+                .iter()
+                .filter(|e| e.container_id == container_id)
+                .map(|e| e.ifname.as_str())
+                .collect();
+            let ifname = (0..)
+                .map(|i| format!("eth{i}"))
+                .find(|n| !taken.contains(n.as_str()))
+                .unwrap_or_default();
+            let user_net = |id: &str| s.networks.iter().any(|n| n.id == id && !n.default);
+            let had_dns = s
+                .endpoints
+                .iter()
+                .any(|e| e.container_id == container_id && user_net(&e.network_id));
+            let endpoint = Endpoint {
+                id: random_hex(32),
+                network_id: net.id.clone(),
+                network_name: net.name.clone(),
+                container_id: container_id.to_string(),
+                name: spec.name.clone(),
+                aliases: spec.aliases.clone(),
+                ipv4: ip,
+                prefix_len: net.subnet.prefix_len(),
+                gateway: (!net.internal).then_some(net.gateway),
+                mac: ipam::format_mac(&mac),
+                host_veth: format!("veth{}", &random_hex(4)[..7]),
+                ifname,
+                netns: netns.to_path_buf(),
+                dns_servers: spec.dns_servers.clone(),
+            };
+            s.endpoints.push(endpoint.clone());
+            let needs_dns = !net.default && !had_dns && !self.dns.is_serving(container_id);
+            (net, endpoint, needs_dns)
+        };
+        let undo = |e: Error| {
+            self.st().endpoints.retain(|x| x.id != endpoint.id);
+            e
+        };
+        // Persist the allocation first: after a crash, reconciliation finds the veth by name.
+        self.save().map_err(undo)?;
+        let made = self
+            .plumb(
+                &net.bridge,
+                net.mtu,
+                &endpoint,
+                ns_file.as_raw_fd(),
+                needs_dns,
+            )
+            .await;
+        match made {
+            Ok(sock) => {
+                if let Some(sock) = sock {
+                    let own: Vec<SocketAddr> = endpoint
+                        .dns_servers
+                        .iter()
+                        .map(|ip| SocketAddr::new(*ip, 53))
+                        .collect();
+                    if let Err(e) = self.dns.start(container_id, sock, own) {
+                        tracing::warn!("embedded dns for {container_id}: {e}");
+                    }
+                }
+                Ok(endpoint)
+            }
+            Err(e) => {
+                let _ = self.links.delete(&endpoint.host_veth).await;
+                self.st().endpoints.retain(|x| x.id != endpoint.id);
+                let _ = self.save();
+                Err(e)
+            }
+        }
+    }
+
+    async fn plumb(
+        &self,
+        bridge: &str,
+        mtu: u32,
+        ep: &Endpoint,
+        ns_fd: i32,
+        bind_dns: bool,
+    ) -> Result<Option<UdpSocket>> {
+        let bridge_index = self
+            .links
+            .index_of(bridge)
+            .await?
+            .ok_or_else(|| Error::netlink(format!("find bridge {bridge}"), "no such device"))?;
+        let mac = ipam::parse_mac(&ep.mac)?;
+        self.links
+            .create_veth(&ep.host_veth, bridge_index, mtu, &ep.ifname, ns_fd, mac)
+            .await?;
+        let setup = NsSetup {
+            ifname: ep.ifname.clone(),
+            ip: ep.ipv4,
+            prefix: ep.prefix_len,
+            gateway: ep.gateway,
+            bind_dns,
+        };
+        let netns = ep.netns.clone();
+        tokio::task::spawn_blocking(move || in_netns(&netns, move || configure_inside(setup)))
+            .await
+            .map_err(|e| Error::io("netns setup task", io::Error::other(e.to_string())))?
+    }
+
+    /// Disconnects a container from a network: deletes its veth pair (and so the address and
+    /// routes in the container), its DNS names, and frees its address.
+    pub async fn detach(&self, network: &str, container_id: &str) -> Result<()> {
+        let _g = self.op.lock().await;
+        let ep = {
+            let s = self.st();
+            let net = find_network(&s, network)?;
+            s.endpoints
+                .iter()
+                .find(|e| e.network_id == net.id && e.container_id == container_id)
+                .cloned()
+                .ok_or_else(|| Error::EndpointNotFound {
+                    container: container_id.to_string(),
+                    network: net.name.clone(),
+                })?
+        };
+        self.links.delete(&ep.host_veth).await?;
+        let still_dns = {
+            let mut s = self.st();
+            s.endpoints.retain(|e| e.id != ep.id);
+            let user_nets: HashSet<String> = s
+                .networks
+                .iter()
+                .filter(|n| !n.default)
+                .map(|n| n.id.clone())
+                .collect();
+            s.endpoints
+                .iter()
+                .any(|e| e.container_id == container_id && user_nets.contains(&e.network_id))
+        };
+        if !still_dns {
+            self.dns.stop(container_id);
+        }
+        self.save()
+    }
+}

@@ -1,0 +1,119 @@
+//! Publishing container ports on the host: hold the host ports, then DNAT to the container
+//! (rules in `firewall.rs`).
+
+use std::net::Ipv4Addr;
+
+use crate::error::{Error, Result};
+use crate::manager::NetworkManager;
+use crate::ports::reserve;
+use crate::state::Published;
+use crate::types::PortBinding;
+
+impl NetworkManager {
+    /// Publishes `ports` of the container at `container_ip` (reachable from the host's
+    /// addresses and from 127.0.0.1). Returns the bindings with their actual host ports
+    /// (ephemeral ones chosen). A port already taken fails the whole call, holding nothing.
+    pub async fn publish(
+        &self,
+        container_id: &str,
+        container_ip: Ipv4Addr,
+        ports: &[PortBinding],
+    ) -> Result<Vec<PortBinding>> {
+        let _g = self.op.lock().await;
+        if !self
+            .st()
+            .endpoints
+            .iter()
+            .any(|e| e.ipv4 == container_ip && e.container_id == container_id)
+        {
+            return Err(Error::InvalidAddress {
+                value: container_ip.to_string(),
+                reason: format!("container {container_id} has no endpoint with this address"),
+            });
+        }
+        let mut sockets = Vec::new();
+        let mut actual = Vec::new();
+        for b in ports {
+            if b.container_port == 0 {
+                return Err(Error::InvalidPortSpec {
+                    value: format!("{b:?}"),
+                    reason: "container port 0 is not a port".into(),
+                });
+            }
+            let (sock, bound) = reserve(b)?;
+            sockets.push(sock);
+            actual.push(bound);
+        }
+        {
+            let mut s = self.st();
+            match s
+                .published
+                .iter_mut()
+                .find(|p| p.container_id == container_id && p.container_ip == container_ip)
+            {
+                Some(p) => p.bindings.extend(actual.iter().copied()),
+                None => s.published.push(Published {
+                    container_id: container_id.to_string(),
+                    container_ip,
+                    bindings: actual.clone(),
+                }),
+            }
+        }
+        let done = async {
+            self.save()?;
+            self.apply_firewall().await
+        }
+        .await;
+        if let Err(e) = done {
+            {
+                let mut s = self.st();
+                for p in s
+                    .published
+                    .iter_mut()
+                    .filter(|p| p.container_id == container_id)
+                {
+                    p.bindings.retain(|b| !actual.contains(b));
+                }
+                s.published.retain(|p| !p.bindings.is_empty());
+            }
+            let _ = self.save();
+            let _ = self.apply_firewall().await;
+            return Err(e);
+        }
+        if let Ok(mut h) = self.held_ports.lock() {
+            h.entry(container_id.to_string())
+                .or_default()
+                .extend(sockets);
+        }
+        Ok(actual)
+    }
+
+    /// Removes every published port of the container and releases the host ports.
+    pub async fn unpublish(&self, container_id: &str) -> Result<()> {
+        let _g = self.op.lock().await;
+        let had = {
+            let mut s = self.st();
+            let before = s.published.len();
+            s.published.retain(|p| p.container_id != container_id);
+            before != s.published.len()
+        };
+        if had {
+            self.save()?;
+            self.apply_firewall().await?;
+        }
+        if let Ok(mut h) = self.held_ports.lock() {
+            h.remove(container_id);
+        }
+        Ok(())
+    }
+
+    /// The container's published ports.
+    pub fn published(&self, container_id: &str) -> Vec<PortBinding> {
+        self.st()
+            .published
+            .iter()
+            .filter(|p| p.container_id == container_id)
+            .flat_map(|p| p.bindings.iter().copied())
+            .collect()
+    }
+}
