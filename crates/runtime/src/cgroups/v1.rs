@@ -1,0 +1,317 @@
+//! cgroup v1: one directory per controller hierarchy.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
+
+use super::{mkdir_all, write};
+use crate::error::{Error, Result};
+
+/// The controllers a container joins (cpuset only when asked for: it needs copying of
+/// cpus/mems into every new level).
+const CONTROLLERS: &[&str] = &[
+    "cpu", "cpuacct", "memory", "pids", "blkio", "devices", "freezer",
+];
+
+/// controller → mount point, from /proc/self/mountinfo (read once).
+fn mounts() -> Result<BTreeMap<String, PathBuf>> {
+    let info = fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| Error::Cgroup(format!("read /proc/self/mountinfo: {e}")))?;
+    let mut out = BTreeMap::new();
+    for line in info.lines() {
+        let Some((pre, post)) = line.split_once(" - ") else {
+            continue;
+        };
+        let mut post = post.split(' ');
+        if post.next() != Some("cgroup") {
+            continue;
+        }
+        let super_opts = post.nth(1).unwrap_or("");
+        let Some(mnt) = pre.split(' ').nth(4) else {
+            continue;
+        };
+        for opt in super_opts.split(',') {
+            out.entry(opt.to_string())
+                .or_insert_with(|| PathBuf::from(mnt));
+        }
+    }
+    Ok(out)
+}
+
+pub(super) fn create(rel: &Path, wants_cpuset: bool) -> Result<BTreeMap<String, PathBuf>> {
+    let mounts = mounts()?;
+    let rel = rel.strip_prefix("/").unwrap_or(rel);
+    let mut paths = BTreeMap::new();
+    let mut created: Vec<PathBuf> = vec![];
+    let mut wanted: Vec<&str> = CONTROLLERS.to_vec();
+    if wants_cpuset {
+        wanted.push("cpuset");
+    }
+    let result = (|| {
+        for c in wanted {
+            let Some(m) = mounts.get(c) else { continue };
+            let dir = m.join(rel);
+            if !paths.values().any(|p: &PathBuf| p == &dir) {
+                let new = mkdir_all(&dir)?;
+                if c == "cpuset" {
+                    for d in &new {
+                        init_cpuset(d)?;
+                    }
+                }
+                created.extend(new);
+            }
+            paths.insert(c.to_string(), dir);
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        for d in created.iter().rev() {
+            let _ = fs::remove_dir(d);
+        }
+        return Err(e);
+    }
+    Ok(paths)
+}
+
+fn init_cpuset(dir: &Path) -> Result<()> {
+    let parent = dir.parent().unwrap_or(dir);
+    for f in ["cpuset.cpus", "cpuset.mems"] {
+        let v = fs::read_to_string(parent.join(f))
+            .map_err(|e| Error::Cgroup(format!("read {}: {e}", parent.join(f).display())))?;
+        write(&dir.join(f), v.trim())?;
+    }
+    Ok(())
+}
+
+fn opt_write(dir: Option<&PathBuf>, file: &str, value: impl ToString) -> Result<()> {
+    match dir {
+        Some(d) => write(&d.join(file), &value.to_string()),
+        None => Err(Error::Cgroup(format!(
+            "cannot set {file}: its controller is not mounted"
+        ))),
+    }
+}
+
+pub(super) fn apply(
+    paths: &BTreeMap<String, PathBuf>,
+    r: &LinuxResources,
+    creating: bool,
+) -> Result<()> {
+    if let Some(m) = r.memory() {
+        let dir = paths.get("memory");
+        let limit = m.limit();
+        let swap = m.swap();
+        // memsw must stay >= limit: order the two writes so each step is valid.
+        let memsw_exists = dir.is_some_and(|d| d.join("memory.memsw.limit_in_bytes").exists());
+        let set_limit = |v: i64| opt_write(dir, "memory.limit_in_bytes", v);
+        let set_swap = |v: i64| opt_write(dir, "memory.memsw.limit_in_bytes", v);
+        match (limit, swap) {
+            (Some(l), Some(s)) if memsw_exists => {
+                if set_limit(l).is_err() {
+                    set_swap(s)?;
+                    set_limit(l)?;
+                } else {
+                    set_swap(s)?;
+                }
+            }
+            (Some(l), _) => set_limit(l)?,
+            (None, Some(s)) if memsw_exists => set_swap(s)?,
+            _ => {}
+        }
+        if let Some(v) = m.reservation() {
+            opt_write(dir, "memory.soft_limit_in_bytes", v)?;
+        }
+        if let Some(v) = m.swappiness() {
+            if v > 100 {
+                return Err(Error::Spec(format!(
+                    "linux.resources.memory.swappiness {v} is above 100"
+                )));
+            }
+            opt_write(dir, "memory.swappiness", v)?;
+        }
+        if m.disable_oom_killer() == Some(true) {
+            opt_write(dir, "memory.oom_control", 1)?;
+        }
+    }
+    if let Some(c) = r.cpu() {
+        let dir = paths.get("cpu");
+        if let Some(v) = c.shares() {
+            opt_write(dir, "cpu.shares", v)?;
+        }
+        if let Some(v) = c.period() {
+            opt_write(dir, "cpu.cfs_period_us", v)?;
+        }
+        if let Some(v) = c.quota() {
+            opt_write(dir, "cpu.cfs_quota_us", v)?;
+        }
+        if let Some(v) = c.realtime_period() {
+            opt_write(dir, "cpu.rt_period_us", v)?;
+        }
+        if let Some(v) = c.realtime_runtime() {
+            opt_write(dir, "cpu.rt_runtime_us", v)?;
+        }
+        if let Some(v) = c.cpus() {
+            opt_write(paths.get("cpuset"), "cpuset.cpus", v)?;
+        }
+        if let Some(v) = c.mems() {
+            opt_write(paths.get("cpuset"), "cpuset.mems", v)?;
+        }
+    }
+    if let Some(p) = r.pids() {
+        let v = if p.limit() > 0 {
+            p.limit().to_string()
+        } else {
+            "max".to_string()
+        };
+        opt_write(paths.get("pids"), "pids.max", v)?;
+    }
+    if let Some(b) = r.block_io() {
+        let dir = paths.get("blkio");
+        if let Some(w) = b.weight() {
+            let file = if dir.is_some_and(|d| d.join("blkio.weight").exists()) {
+                "blkio.weight"
+            } else {
+                "blkio.bfq.weight"
+            };
+            opt_write(dir, file, w)?;
+        }
+        let throttles = [
+            (
+                "blkio.throttle.read_bps_device",
+                b.throttle_read_bps_device(),
+            ),
+            (
+                "blkio.throttle.write_bps_device",
+                b.throttle_write_bps_device(),
+            ),
+            (
+                "blkio.throttle.read_iops_device",
+                b.throttle_read_iops_device(),
+            ),
+            (
+                "blkio.throttle.write_iops_device",
+                b.throttle_write_iops_device(),
+            ),
+        ];
+        for (file, list) in throttles {
+            for d in list.iter().flatten() {
+                opt_write(
+                    dir,
+                    file,
+                    format!("{}:{} {}", d.major(), d.minor(), d.rate()),
+                )?;
+            }
+        }
+    }
+    if creating || r.devices().is_some() {
+        apply_devices(paths.get("devices"), r.devices().as_deref().unwrap_or(&[]))?;
+    }
+    Ok(())
+}
+
+/// Device rules: config rules in order, then the devices every container may use (as runc).
+fn apply_devices(dir: Option<&PathBuf>, rules: &[LinuxDeviceCgroup]) -> Result<()> {
+    let Some(dir) = dir else { return Ok(()) };
+    for rule in rules.iter().chain(default_rules().iter()) {
+        let file = if rule.allow() {
+            "devices.allow"
+        } else {
+            "devices.deny"
+        };
+        write(&dir.join(file), &rule_line(rule))?;
+    }
+    Ok(())
+}
+
+pub(crate) fn rule_line(rule: &LinuxDeviceCgroup) -> String {
+    let t = match rule.typ() {
+        Some(LinuxDeviceType::C) | Some(LinuxDeviceType::U) => "c",
+        Some(LinuxDeviceType::B) => "b",
+        Some(LinuxDeviceType::P) => "c",
+        Some(LinuxDeviceType::A) | None => "a",
+    };
+    let n = |v: Option<i64>| {
+        v.filter(|v| *v >= 0)
+            .map_or("*".to_string(), |v| v.to_string())
+    };
+    if t == "a" && rule.major().is_none() && rule.minor().is_none() {
+        return format!("a *:* {}", rule.access().as_deref().unwrap_or("rwm"));
+    }
+    format!(
+        "{t} {}:{} {}",
+        n(rule.major()),
+        n(rule.minor()),
+        rule.access().as_deref().unwrap_or("rwm")
+    )
+}
+
+fn rule(
+    t: LinuxDeviceType,
+    major: Option<i64>,
+    minor: Option<i64>,
+    access: &str,
+) -> LinuxDeviceCgroup {
+    let mut r = LinuxDeviceCgroup::default();
+    r.set_allow(true);
+    r.set_typ(Some(t));
+    r.set_major(major);
+    r.set_minor(minor);
+    r.set_access(Some(access.to_string()));
+    r
+}
+
+pub(crate) fn default_rules() -> Vec<LinuxDeviceCgroup> {
+    use LinuxDeviceType::{B, C};
+    vec![
+        rule(C, None, None, "m"),
+        rule(B, None, None, "m"),
+        rule(C, Some(1), Some(3), "rwm"),
+        rule(C, Some(1), Some(5), "rwm"),
+        rule(C, Some(1), Some(7), "rwm"),
+        rule(C, Some(1), Some(8), "rwm"),
+        rule(C, Some(1), Some(9), "rwm"),
+        rule(C, Some(5), Some(0), "rwm"),
+        rule(C, Some(5), Some(1), "rwm"),
+        rule(C, Some(5), Some(2), "rwm"),
+        rule(C, Some(136), None, "rwm"),
+        rule(C, Some(10), Some(200), "rwm"),
+    ]
+}
+
+pub(super) fn freeze(paths: &BTreeMap<String, PathBuf>, frozen: bool) -> Result<()> {
+    let dir = paths
+        .get("freezer")
+        .ok_or_else(|| Error::Cgroup("the freezer controller is not mounted".into()))?;
+    let want = if frozen { "FROZEN" } else { "THAWED" };
+    for _ in 0..1000 {
+        write(&dir.join("freezer.state"), want)?;
+        let now = fs::read_to_string(dir.join("freezer.state")).unwrap_or_default();
+        if now.trim() == want {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    Err(Error::Cgroup(format!("freezer did not reach {want}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_rules_render_like_the_kernel_expects() {
+        assert_eq!(
+            rule_line(&rule(LinuxDeviceType::C, Some(1), Some(3), "rwm")),
+            "c 1:3 rwm"
+        );
+        assert_eq!(
+            rule_line(&rule(LinuxDeviceType::C, Some(136), None, "rwm")),
+            "c 136:* rwm"
+        );
+        let mut deny_all = LinuxDeviceCgroup::default();
+        deny_all.set_access(Some("rwm".into()));
+        assert_eq!(rule_line(&deny_all), "a *:* rwm");
+    }
+}

@@ -1,0 +1,284 @@
+//! Operations on an existing container: state, start, kill, delete, pause/resume, update,
+//! stats, processes.
+
+use std::fs;
+use std::io::Read;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use oci_spec::runtime::LinuxResources;
+
+use crate::cgroups::Stats;
+use crate::create::oci_state;
+use crate::error::{Context, Error, Result};
+use crate::state::{self, FIFO, Record, State};
+use crate::{hooks, sys};
+
+/// The container's status, as the OCI state reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Created,
+    Running,
+    Paused,
+    Stopped,
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Stopped => "stopped",
+        })
+    }
+}
+
+/// A container known to the runtime (its state directory exists).
+pub struct Container {
+    dir: PathBuf,
+    record: Record,
+    console: Option<OwnedFd>,
+}
+
+impl Container {
+    pub(crate) fn from_parts(dir: PathBuf, record: Record, console: Option<OwnedFd>) -> Self {
+        Container {
+            dir,
+            record,
+            console,
+        }
+    }
+
+    pub(crate) fn load(dir: PathBuf, id: &str) -> Result<Self> {
+        let record = Record::load(&dir, id)?;
+        Ok(Container {
+            dir,
+            record,
+            console: None,
+        })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.record.id
+    }
+
+    pub fn bundle(&self) -> &Path {
+        &self.record.bundle
+    }
+
+    pub fn spec(&self) -> &oci_spec::runtime::Spec {
+        &self.record.spec
+    }
+
+    /// The init's host pid while it runs (None once it has exited).
+    pub fn pid(&self) -> Option<i32> {
+        self.alive().then_some(self.record.pid)
+    }
+
+    /// The pty master when `process.terminal` was set and no console socket was given.
+    pub fn take_console(&mut self) -> Option<OwnedFd> {
+        self.console.take()
+    }
+
+    /// The init's host pid as recorded at create (also after it exited).
+    pub fn record_pid(&self) -> i32 {
+        self.record.pid
+    }
+
+    pub(crate) fn record(&self) -> &Record {
+        &self.record
+    }
+
+    fn alive(&self) -> bool {
+        match state::proc_start(self.record.pid) {
+            Some((start, zombie)) => {
+                !zombie && (self.record.start_time == 0 || start == self.record.start_time)
+            }
+            None => false,
+        }
+    }
+
+    pub fn status(&self) -> Status {
+        if !self.alive() {
+            return Status::Stopped;
+        }
+        if self.dir.join(FIFO).exists() {
+            return Status::Created;
+        }
+        if self.record.cgroup.is_frozen() {
+            return Status::Paused;
+        }
+        Status::Running
+    }
+
+    pub fn state(&self) -> Result<State> {
+        let status = self.status();
+        let pid = if status == Status::Stopped {
+            0
+        } else {
+            self.record.pid
+        };
+        let r = &self.record;
+        Ok(oci_state(
+            &r.id,
+            &status.to_string(),
+            pid,
+            &r.bundle,
+            &r.rootfs,
+            &r.created,
+            &r.spec,
+        ))
+    }
+
+    fn bad_state(&self, status: Status, op: &'static str) -> Error {
+        Error::BadState {
+            id: self.record.id.clone(),
+            status: status.to_string(),
+            op,
+        }
+    }
+
+    /// Lets the created init exec the user's program, then runs poststart hooks.
+    pub fn start(&mut self) -> Result<()> {
+        let status = self.status();
+        if status != Status::Created {
+            return Err(self.bad_state(status, "start"));
+        }
+        let fifo = self.dir.join(FIFO);
+        let mut f = fs::File::open(&fifo).ctx(|| format!("open {}", fifo.display()))?;
+        let mut b = [0u8; 1];
+        let n = f.read(&mut b).ctx(|| "read exec fifo".into())?;
+        let _ = fs::remove_file(&fifo);
+        if n == 0 {
+            return Err(Error::Init("container init exited before start".into()));
+        }
+        if let Some(h) = self.record.spec.hooks()
+            && let Some(ps) = h.poststart()
+        {
+            let st = self.state()?;
+            if let Err(e) = hooks::run_all(Some(ps), &st) {
+                // poststart failures are logged, not fatal (OCI spec)
+                eprintln!("berth-runtime: {e}");
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends `signal` to the init, or with `all` to every process of the container.
+    pub fn kill(&self, signal: i32, all: bool) -> Result<()> {
+        let status = self.status();
+        if all {
+            let pids = self.record.cgroup.pids()?;
+            for p in pids {
+                let _ = sys::kill(p, signal);
+            }
+            if status == Status::Paused && signal == libc::SIGKILL {
+                let _ = self.record.cgroup.freeze(false);
+            }
+            return Ok(());
+        }
+        if status == Status::Stopped {
+            return Err(self.bad_state(status, "kill"));
+        }
+        sys::kill(self.record.pid, signal).ctx(|| format!("kill {}", self.record.pid))
+    }
+
+    /// Removes the container: its cgroup and state directory. A running container needs `force`
+    /// (it is killed first).
+    pub fn delete(self, force: bool) -> Result<()> {
+        let status = self.status();
+        match status {
+            Status::Stopped => {}
+            Status::Created => self.kill_and_wait()?,
+            Status::Running | Status::Paused if force => self.kill_and_wait()?,
+            _ => return Err(self.bad_state(status, "delete (not stopped; use --force)")),
+        }
+        // stray processes (a forked child of the init) die with the container
+        if !self.record.cgroup.pids()?.is_empty() {
+            self.kill_and_wait()?;
+        }
+        self.record.cgroup.remove()?;
+        if let Some(h) = self.record.spec.hooks()
+            && let Some(ps) = h.poststop()
+        {
+            let mut st = self.state()?;
+            st.status = "stopped".into();
+            if let Err(e) = hooks::run_all(Some(ps), &st) {
+                eprintln!("berth-runtime: {e}");
+            }
+        }
+        fs::remove_dir_all(&self.dir).ctx(|| format!("remove {}", self.dir.display()))
+    }
+
+    fn kill_and_wait(&self) -> Result<()> {
+        let cg = &self.record.cgroup;
+        for p in cg.pids()? {
+            let _ = sys::kill(p, libc::SIGKILL);
+        }
+        if self.alive() {
+            let _ = sys::kill(self.record.pid, libc::SIGKILL);
+        }
+        if cg.is_frozen() {
+            let _ = cg.freeze(false);
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            // reap the init if it is our own child (library use)
+            let _ = sys::try_wait(self.record.pid);
+            if !self.alive() && cg.pids()?.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(Error::Other(format!(
+                    "container {} did not die after SIGKILL",
+                    self.record.id
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    pub fn pause(&self) -> Result<()> {
+        let status = self.status();
+        if status != Status::Running && status != Status::Created {
+            return Err(self.bad_state(status, "pause"));
+        }
+        self.record.cgroup.freeze(true)
+    }
+
+    pub fn resume(&self) -> Result<()> {
+        let status = self.status();
+        if status != Status::Paused {
+            return Err(self.bad_state(status, "resume"));
+        }
+        self.record.cgroup.freeze(false)
+    }
+
+    /// Changes the cgroup limits of a live container.
+    pub fn update(&self, resources: &LinuxResources) -> Result<()> {
+        let status = self.status();
+        if status == Status::Stopped {
+            return Err(self.bad_state(status, "update"));
+        }
+        self.record.cgroup.apply(resources, false)
+    }
+
+    pub fn stats(&self) -> Result<Stats> {
+        self.record.cgroup.stats()
+    }
+
+    /// Host pids of every process in the container.
+    pub fn processes(&self) -> Result<Vec<i32>> {
+        self.record.cgroup.pids()
+    }
+
+    pub(crate) fn require_live(&self, op: &'static str) -> Result<Status> {
+        let s = self.status();
+        if s == Status::Stopped || s == Status::Paused {
+            return Err(self.bad_state(s, op));
+        }
+        Ok(s)
+    }
+}
