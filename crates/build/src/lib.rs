@@ -5,5 +5,13 @@
 //! commit, config) and runs RUN steps through the `berth-runtime` binary; it must not touch the
 //! image store's files directly nor any state of the engine.
 
+pub mod context;
+pub mod copy;
 pub mod dockerfile;
+pub mod dockerignore;
+pub mod error;
 pub mod expand;
+pub mod fsutil;
+
+pub use context::BuildContext;
+pub use error::BuildError;

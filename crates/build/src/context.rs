@@ -1,0 +1,221 @@
+//! The build context: a tar stream (hostile input) unpacked into a private directory, or a
+//! directory used in place, plus its `.dockerignore`.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Component, Path, PathBuf};
+
+use crate::dockerignore::{DockerIgnore, clean};
+use crate::error::BuildError;
+use crate::fsutil::{Scope, resolve_in};
+
+/// A build context ready to read sources from.
+#[derive(Debug)]
+pub struct BuildContext {
+    root: PathBuf,
+    ignore: DockerIgnore,
+    _temp: Option<tempfile::TempDir>,
+}
+
+fn bad(msg: impl Into<String>) -> BuildError {
+    BuildError::Context(msg.into())
+}
+
+impl BuildContext {
+    /// Unpacks a tar (optionally gzip-compressed) context into a new directory under `scratch`.
+    /// Entries whose names leave the context (`../x`, absolute), hard links to outside, and
+    /// device nodes are refused.
+    pub fn from_tar(reader: impl Read, scratch: &Path) -> Result<BuildContext, BuildError> {
+        std::fs::create_dir_all(scratch)
+            .map_err(|e| bad(format!("create {}: {e}", scratch.display())))?;
+        let temp = tempfile::Builder::new()
+            .prefix("context-")
+            .tempdir_in(scratch)
+            .map_err(|e| bad(format!("create context directory: {e}")))?;
+        let mut buffered = BufReader::new(reader);
+        let head = buffered
+            .fill_buf()
+            .map_err(|e| bad(format!("read context: {e}")))?;
+        let gz = head.starts_with(&[0x1f, 0x8b]);
+        let stream: Box<dyn Read> = if gz {
+            Box::new(flate2::read::GzDecoder::new(buffered))
+        } else {
+            Box::new(buffered)
+        };
+        let mut archive = tar::Archive::new(stream);
+        archive.set_preserve_permissions(true);
+        archive.set_preserve_mtime(true);
+        archive.set_unpack_xattrs(false);
+        let root = temp.path().to_path_buf();
+        let entries = archive
+            .entries()
+            .map_err(|e| bad(format!("read context tar: {e}")))?;
+        for entry in entries {
+            let mut entry = entry.map_err(|e| bad(format!("read context tar: {e}")))?;
+            let name = entry
+                .path()
+                .map_err(|e| bad(format!("bad entry name: {e}")))?
+                .to_string_lossy()
+                .into_owned();
+            check_entry_name(&name)?;
+            let kind = entry.header().entry_type();
+            if kind.is_block_special() || kind.is_character_special() {
+                return Err(bad(format!("entry {name:?} is a device node")));
+            }
+            if kind.is_hard_link() {
+                let target = entry
+                    .link_name()
+                    .ok()
+                    .flatten()
+                    .map(|t| t.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                check_entry_name(&target)?;
+            }
+            let ok = entry
+                .unpack_in(&root)
+                .map_err(|e| bad(format!("entry {name:?}: {e}")))?;
+            if !ok {
+                return Err(bad(format!("entry {name:?} is outside the context")));
+            }
+        }
+        let ignore = read_ignore(&root)?;
+        Ok(BuildContext {
+            root,
+            ignore,
+            _temp: Some(temp),
+        })
+    }
+
+    /// Uses a directory as the context (read only).
+    pub fn from_dir(dir: &Path) -> Result<BuildContext, BuildError> {
+        if !dir.is_dir() {
+            return Err(bad(format!("context {} is not a directory", dir.display())));
+        }
+        let ignore = read_ignore(dir)?;
+        Ok(BuildContext {
+            root: dir.to_path_buf(),
+            ignore,
+            _temp: None,
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn ignore(&self) -> &DockerIgnore {
+        &self.ignore
+    }
+
+    /// Reads the Dockerfile (`name` relative to the context; Docker also tries lower case
+    /// `dockerfile` when the default name is missing).
+    pub fn dockerfile(&self, name: &str) -> Result<String, BuildError> {
+        let name = if name.is_empty() { "Dockerfile" } else { name };
+        let path =
+            resolve_in(&self.root, name, Scope::Strict, true).map_err(|e| bad(e.to_string()))?;
+        match std::fs::read(&path) {
+            Ok(b) => String::from_utf8(b)
+                .map_err(|_| bad(format!("the Dockerfile ({name}) is not valid UTF-8"))),
+            Err(_) if name == "Dockerfile" && self.root.join("dockerfile").is_file() => {
+                self.dockerfile("dockerfile")
+            }
+            Err(_) => Err(BuildError::Other(format!(
+                "Cannot locate specified Dockerfile: {name}"
+            ))),
+        }
+    }
+}
+
+fn check_entry_name(name: &str) -> Result<(), BuildError> {
+    let p = Path::new(name);
+    if p.is_absolute() || clean(name).starts_with("..") {
+        return Err(bad(format!("entry {name:?} is outside the context")));
+    }
+    if p.components().any(|c| matches!(c, Component::ParentDir)) && clean(name).starts_with("..") {
+        return Err(bad(format!("entry {name:?} is outside the context")));
+    }
+    Ok(())
+}
+
+fn read_ignore(root: &Path) -> Result<DockerIgnore, BuildError> {
+    let path = root.join(".dockerignore");
+    match std::fs::symlink_metadata(&path) {
+        Ok(m) if m.is_file() => {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| bad(format!("read .dockerignore: {e}")))?;
+            DockerIgnore::parse(&text).map_err(|e| bad(e.to_string()))
+        }
+        _ => Ok(DockerIgnore::default()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tar_with(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, data) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_entry_type(tar::EntryType::Regular);
+            // set_path refuses `..`; write the raw name like a hostile client would.
+            let raw = &mut h.as_old_mut().name;
+            raw[..name.len()].copy_from_slice(name.as_bytes());
+            h.set_cksum();
+            b.append(&h, *data).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn a_plain_context_unpacks() {
+        let scratch = tempfile::tempdir().unwrap();
+        let t = tar_with(&[("Dockerfile", b"FROM scratch\n"), ("dir/a.txt", b"a")]);
+        let ctx = BuildContext::from_tar(&t[..], scratch.path()).unwrap();
+        assert_eq!(ctx.dockerfile("").unwrap(), "FROM scratch\n");
+        assert_eq!(std::fs::read(ctx.root().join("dir/a.txt")).unwrap(), b"a");
+    }
+
+    #[test]
+    fn escaping_entries_are_refused() {
+        let scratch = tempfile::tempdir().unwrap();
+        for name in ["../evil", "a/../../evil", "/etc/evil"] {
+            let t = tar_with(&[(name, b"x")]);
+            let e = BuildContext::from_tar(&t[..], scratch.path()).unwrap_err();
+            assert!(e.to_string().contains("outside the context"), "{name}: {e}");
+        }
+        assert!(!scratch.path().join("evil").exists());
+    }
+
+    #[test]
+    fn writing_through_a_symlink_out_of_the_context_is_refused() {
+        let scratch = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        b.append_link(&mut h, "link", outside.path()).unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_size(1);
+        h.set_mode(0o644);
+        b.append_data(&mut h, "link/pwned", &b"x"[..]).unwrap();
+        let t = b.into_inner().unwrap();
+        assert!(BuildContext::from_tar(&t[..], scratch.path()).is_err());
+        assert!(!outside.path().join("pwned").exists());
+    }
+
+    #[test]
+    fn missing_dockerfile_is_named() {
+        let scratch = tempfile::tempdir().unwrap();
+        let t = tar_with(&[("x", b"")]);
+        let ctx = BuildContext::from_tar(&t[..], scratch.path()).unwrap();
+        let e = ctx.dockerfile("Dockerfile.dev").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Cannot locate specified Dockerfile: Dockerfile.dev"
+        );
+        assert!(ctx.dockerfile("../Dockerfile").is_err());
+    }
+}
