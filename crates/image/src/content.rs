@@ -135,6 +135,14 @@ impl BlobWriter {
     /// Flushes, fsyncs, verifies against `expected` and renames into place; returns the digest
     /// and size. On a mismatch the temporary file is removed and nothing is stored.
     pub fn commit(mut self, expected: Option<&Digest>) -> Result<(Digest, u64), Error> {
+        let res = self.commit_inner(expected);
+        if res.is_err() {
+            let _ = fs::remove_file(&self.path);
+        }
+        res
+    }
+
+    fn commit_inner(&mut self, expected: Option<&Digest>) -> Result<(Digest, u64), Error> {
         let Some(w) = self.inner.take() else {
             return Err(Error::InvalidArgument("blob writer already used".into()));
         };

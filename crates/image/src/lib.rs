@@ -9,6 +9,7 @@
 pub mod archive;
 mod container_layer;
 pub mod content;
+pub mod diff;
 pub mod digest;
 pub mod error;
 mod gc;

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::content::ContentStore;
@@ -16,8 +17,20 @@ use crate::registry::RegistryConfig;
 use crate::snapshot::{Snapshots, chain_ids};
 use crate::types::*;
 
-/// The image store rooted at `<data-root>/image`. `Send + Sync`: share it in an `Arc`.
-pub struct ImageStore {
+/// The image store rooted at `<data-root>/image`. `Send + Sync` and cheap to clone (one
+/// shared state behind an `Arc`).
+#[derive(Clone)]
+pub struct ImageStore(Arc<StoreInner>);
+
+impl std::ops::Deref for ImageStore {
+    type Target = StoreInner;
+    fn deref(&self) -> &StoreInner {
+        &self.0
+    }
+}
+
+#[doc(hidden)]
+pub struct StoreInner {
     pub(crate) root: PathBuf,
     pub(crate) content: ContentStore,
     pub(crate) meta: Meta,
@@ -48,24 +61,24 @@ fn short_id(id: &str) -> &str {
 impl ImageStore {
     /// Opens (creating) the store under `root`, e.g. `/var/lib/berth/image`.
     pub fn open(root: &Path) -> Result<ImageStore, Error> {
+        ImageStore::open_with(root, RegistryConfig::default())
+    }
+
+    /// Opens the store with registry settings: insecure registries (`--insecure-registry`)
+    /// and the `config.json` holding `docker login` credentials.
+    pub fn open_with(root: &Path, registry: RegistryConfig) -> Result<ImageStore, Error> {
         std::fs::create_dir_all(root).ctx(|| format!("create {}", root.display()))?;
         let content = ContentStore::open(&root.join("content"))?;
         let meta = Meta::open(&root.join("metadata.db"))?;
         let snaps = Snapshots::open(&root.join("overlay"))?;
-        Ok(ImageStore {
+        Ok(ImageStore(Arc::new(StoreInner {
             root: root.to_owned(),
             content,
             meta,
             snaps,
-            registry: RegistryConfig::default(),
+            registry,
             busy: AtomicUsize::new(0),
-        })
-    }
-
-    /// Registries allowed over plain HTTP besides loopback ones (`--insecure-registry`), and
-    /// where `docker login` credentials are read (`config.json`).
-    pub fn set_registry_config(&mut self, cfg: RegistryConfig) {
-        self.registry = cfg;
+        })))
     }
 
     pub fn root(&self) -> &Path {

@@ -1,6 +1,8 @@
 //! Test support for every crate: offline busybox root filesystems and OCI bundles, unique names,
 //! and (as the crates grow) temporary daemons and a local registry. Used in tests only.
 
+pub mod images;
+pub mod registry;
 pub mod rootfs;
 pub mod unique;
 

@@ -25,3 +25,11 @@ pub fn host_arch() -> &'static str {
         other => other,
     }
 }
+
+pub mod auth;
+pub mod client;
+
+pub use auth::{erase_credentials, load_credentials, store_credentials};
+pub use client::RegistryClient;
+pub mod pull;
+pub mod push;

@@ -1,0 +1,261 @@
+//! The image store against the real kernel: load, inspect, snapshots mounted with overlayfs,
+//! save/load round trips, import, tag/remove/prune, diff/changes/commit.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+
+use berth_image::{ChangeKind, CommitOptions, Error, ImageStore, RemovedItem, mount_all, unmount};
+use berth_testkit::unique_name;
+use common::*;
+
+/// Unmounts on drop, so a failing test leaves no mount behind.
+struct Mounted(std::path::PathBuf);
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = unmount(&self.0);
+    }
+}
+
+#[test]
+fn loaded_busybox_resolves_by_short_name_and_inspects_like_docker() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store_with_busybox(dir.path(), "busybox:latest");
+    let img = s.resolve("busybox").unwrap();
+    assert_eq!(img.repo_tags, vec!["busybox:latest"]);
+    assert_eq!(
+        s.resolve("docker.io/library/busybox:latest").unwrap().id,
+        img.id
+    );
+    assert_eq!(s.resolve(&img.id[7..19]).unwrap().id, img.id);
+    let v = serde_json::to_value(s.inspect("busybox").unwrap()).unwrap();
+    assert_eq!(v["Id"], img.id);
+    assert_eq!(v["RepoTags"][0], "busybox:latest");
+    assert_eq!(v["Config"]["Cmd"][0], "sh");
+    assert_eq!(v["RootFS"]["Type"], "layers");
+    assert_eq!(v["Os"], "linux");
+    assert!(v["Size"].as_i64().unwrap() > 500_000);
+    let err = s.resolve("nosuch").unwrap_err();
+    assert_eq!(err.to_string(), "No such image: nosuch:latest");
+    assert!(err.is_not_found());
+    let hist = s.history("busybox").unwrap();
+    assert_eq!(hist[0].id, img.id);
+    assert_eq!(s.list().unwrap().len(), 1);
+}
+
+#[test]
+fn prepared_snapshot_mounts_with_overlay_and_keeps_writes_in_the_upper_layer() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store_with_busybox(dir.path(), "busybox:latest");
+    let key = unique_name("c");
+    let mounts = s.prepare(&key, "busybox").unwrap();
+    assert_eq!(mounts[0].fstype, "overlay");
+    assert!(matches!(
+        s.prepare(&key, "busybox"),
+        Err(Error::SnapshotExists(_))
+    ));
+    let target = dir.path().join("rootfs");
+    fs::create_dir(&target).unwrap();
+    mount_all(&mounts, &target).unwrap();
+    let guard = Mounted(target.clone());
+    assert!(target.join("bin/busybox").is_file());
+    fs::write(target.join("etc/new"), b"x").unwrap();
+    fs::remove_file(target.join("etc/group")).unwrap();
+    fs::write(target.join("etc/passwd"), b"root:x:0:0::/:/bin/sh\n").unwrap();
+    drop(guard);
+    let changes = s.changes(&key).unwrap();
+    let has = |p: &str, k: ChangeKind| changes.iter().any(|c| c.path == p && c.kind == k);
+    assert!(has("/etc/new", ChangeKind::Added), "{changes:?}");
+    assert!(has("/etc/group", ChangeKind::Deleted), "{changes:?}");
+    assert!(has("/etc/passwd", ChangeKind::Modified), "{changes:?}");
+    assert!(has("/etc", ChangeKind::Modified), "{changes:?}");
+    // The shared layer is untouched.
+    let again = s.prepare(&unique_name("c"), "busybox").unwrap();
+    let t2 = dir.path().join("rootfs2");
+    fs::create_dir(&t2).unwrap();
+    mount_all(&again, &t2).unwrap();
+    let g2 = Mounted(t2.clone());
+    assert!(t2.join("etc/group").exists());
+    assert!(!t2.join("etc/new").exists());
+    drop(g2);
+    // Commit makes a new image whose top layer carries the changes, whiteouts included.
+    let id = s
+        .commit(&key, &CommitOptions::default(), Some("committed:1"))
+        .unwrap();
+    let img = s.resolve("committed:1").unwrap();
+    assert_eq!(img.id, id);
+    assert_eq!(img.config.rootfs.diff_ids.len(), 2);
+    let key3 = unique_name("c");
+    let t3 = dir.path().join("rootfs3");
+    fs::create_dir(&t3).unwrap();
+    mount_all(&s.prepare(&key3, "committed:1").unwrap(), &t3).unwrap();
+    let g3 = Mounted(t3.clone());
+    assert_eq!(fs::read(t3.join("etc/new")).unwrap(), b"x");
+    assert!(!t3.join("etc/group").exists());
+    drop(g3);
+    s.remove_snapshot(&key).unwrap();
+    assert!(matches!(s.mounts(&key), Err(Error::NoSuchSnapshot(_))));
+}
+
+#[test]
+fn save_then_load_round_trips_the_image_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store_with_busybox(dir.path(), "busybox:1");
+    let id = s.resolve("busybox:1").unwrap().id;
+    let mut tar = Vec::new();
+    s.save(&["busybox:1"], &mut tar).unwrap();
+    let names: Vec<String> = tar::Archive::new(&tar[..])
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().display().to_string())
+        .collect();
+    for want in ["manifest.json", "index.json", "oci-layout", "repositories"] {
+        assert!(
+            names.iter().any(|n| n == want),
+            "{want} missing from {names:?}"
+        );
+    }
+    let other = tempfile::tempdir().unwrap();
+    let s2 = ImageStore::open(other.path()).unwrap();
+    let out = s2.load(&tar[..]).unwrap();
+    assert_eq!(out, vec!["Loaded image: busybox:1"]);
+    assert_eq!(s2.resolve("busybox:1").unwrap().id, id);
+    // The same tarball read as an OCI layout (without manifest.json) loads too.
+    let mut oci = tar::Builder::new(Vec::new());
+    for e in tar::Archive::new(&tar[..]).entries().unwrap() {
+        let mut e = e.unwrap();
+        let p = e.path().unwrap().into_owned();
+        if p.to_str() == Some("manifest.json") {
+            continue;
+        }
+        let mut h = e.header().clone();
+        oci.append_data(&mut h, p, &mut e).unwrap();
+    }
+    let oci = oci.into_inner().unwrap();
+    let third = tempfile::tempdir().unwrap();
+    let s3 = ImageStore::open(third.path()).unwrap();
+    assert_eq!(s3.load(&oci[..]).unwrap(), vec!["Loaded image: busybox:1"]);
+    assert_eq!(s3.resolve("busybox:1").unwrap().id, id);
+}
+
+#[test]
+fn import_applies_changes_and_tags() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path());
+    let tar = raw_tar(&[E::Dir("etc/"), E::File("etc/hello", b"hi\n")]);
+    let id = s
+        .import(
+            &tar[..],
+            Some("imported:v1"),
+            &[
+                "CMD [\"/bin/sh\"]".into(),
+                "ENV A=b".into(),
+                "WORKDIR /etc".into(),
+            ],
+        )
+        .unwrap();
+    let img = s.resolve("imported:v1").unwrap();
+    assert_eq!(img.id, id);
+    let c = img.config.config.unwrap();
+    assert_eq!(c.cmd.unwrap(), vec!["/bin/sh"]);
+    assert_eq!(c.env.unwrap(), vec!["A=b"]);
+    assert_eq!(c.working_dir.as_deref(), Some("/etc"));
+    let err = s.import(&tar[..], None, &["FROM x".into()]).unwrap_err();
+    assert!(err.to_string().contains("not a valid change"), "{err}");
+}
+
+#[test]
+fn tag_remove_and_prune_follow_docker() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store_with_busybox(dir.path(), "busybox:latest");
+    let id = s.resolve("busybox").unwrap().id;
+    s.tag("busybox", "localhost:5000/mine:2").unwrap();
+    assert_eq!(s.resolve("localhost:5000/mine:2").unwrap().id, id);
+    assert!(s.tag("busybox", "Bad:tag").is_err());
+    // Two names: removing one only untags.
+    let out = s.remove("busybox", false, &|_| false).unwrap();
+    assert_eq!(out, vec![RemovedItem::Untagged("busybox:latest".into())]);
+    // In use by a container: refused without force.
+    let key = unique_name("c");
+    s.prepare(&key, &id).unwrap();
+    let err = s
+        .remove("localhost:5000/mine:2", false, &|_| false)
+        .unwrap_err();
+    assert!(err.is_conflict(), "{err}");
+    s.remove_snapshot(&key).unwrap();
+    let out = s.remove(&id[7..], false, &|_| false).unwrap();
+    assert!(out.contains(&RemovedItem::Deleted(id.clone())), "{out:?}");
+    assert!(s.resolve(&id).is_err());
+    assert!(s.list().unwrap().is_empty());
+    // Everything the image owned is collected.
+    let du = s.disk_usage().unwrap();
+    assert_eq!(du.layers_bytes, 0);
+    assert_eq!(du.blobs_bytes, 0);
+    // Prune removes untagged images only.
+    let tar = raw_tar(&[E::File("a", b"1")]);
+    let dangling = s.import(&tar[..], None, &[]).unwrap();
+    let tar2 = raw_tar(&[E::File("b", b"2")]);
+    s.import(&tar2[..], Some("kept:1"), &[]).unwrap();
+    let rep = s.prune(true).unwrap();
+    assert!(
+        rep.images_deleted.contains(&RemovedItem::Deleted(dangling)),
+        "{rep:?}"
+    );
+    assert!(s.resolve("kept:1").is_ok());
+}
+
+#[test]
+fn whiteouts_and_special_files_unpack_as_overlay_expects() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path());
+    let base = raw_tar(&[
+        E::Dir("d/"),
+        E::File("d/a", b"a"),
+        E::File("gone", b"g"),
+        E::Dir("opq/"),
+        E::File("opq/old", b"o"),
+        E::File("f", b"data"),
+        E::Hardlink("f2", "f"),
+        E::Symlink("ln", "/f"),
+        E::Char("null", 1, 3),
+    ]);
+    s.import(&base[..], Some("base:1"), &[]).unwrap();
+    let img = s.resolve("base:1").unwrap();
+    let mounts = s.prepare(&unique_name("c"), "base:1").unwrap();
+    let lower = mounts[0].options[0]
+        .trim_start_matches("lowerdir=")
+        .to_owned();
+    let root = std::path::PathBuf::from(&lower);
+    assert_eq!(
+        fs::metadata(root.join("f")).unwrap().ino(),
+        fs::metadata(root.join("f2")).unwrap().ino()
+    );
+    assert_eq!(fs::read_link(root.join("ln")).unwrap().to_str(), Some("/f"));
+    let null = fs::symlink_metadata(root.join("null")).unwrap();
+    assert!(null.file_type().is_char_device());
+    assert_eq!(null.rdev(), libc::makedev(1, 3));
+    assert_eq!(fs::metadata(root.join("f")).unwrap().mtime(), 1_700_000_000);
+    let _ = img;
+    // A second layer with whiteouts, unpacked on its own.
+    let upper = raw_tar(&[
+        E::File("d/.wh.a", b""),
+        E::File(".wh.gone", b""),
+        E::File("opq/.wh..wh..opq", b""),
+        E::File("opq/new", b"n"),
+    ]);
+    s.import(&upper[..], Some("upper:1"), &[]).unwrap();
+    let m = s.prepare(&unique_name("c"), "upper:1").unwrap();
+    let up = std::path::PathBuf::from(m[0].options[0].trim_start_matches("lowerdir="));
+    let wh = fs::symlink_metadata(up.join("gone")).unwrap();
+    assert!(wh.file_type().is_char_device() && wh.rdev() == 0);
+    assert!(
+        fs::symlink_metadata(up.join("d/a"))
+            .unwrap()
+            .file_type()
+            .is_char_device()
+    );
+    let mut v = [0u8; 4];
+    let n = rustix::fs::getxattr(up.join("opq"), "trusted.overlay.opaque", &mut v).unwrap();
+    assert_eq!(&v[..n], b"y");
+}
