@@ -1,0 +1,242 @@
+//! The registry client against a real `docker-registry`, and interop with skopeo both ways.
+
+mod common;
+
+use std::process::Command;
+use std::sync::Mutex;
+
+use berth_image::{Error, ImageStore, Progress};
+use berth_testkit::registry::Registry;
+use common::*;
+
+fn skopeo(args: &[&str]) -> String {
+    let out = Command::new("skopeo").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "skopeo {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn skopeo_digest(image: &str) -> String {
+    let v: serde_json::Value =
+        serde_json::from_str(&skopeo(&["inspect", "--tls-verify=false", image])).unwrap();
+    v["Digest"].as_str().unwrap().to_owned()
+}
+
+struct Events(Mutex<Vec<Progress>>);
+impl Events {
+    fn new() -> Events {
+        Events(Mutex::new(Vec::new()))
+    }
+    fn push(&self, p: Progress) {
+        self.0.lock().unwrap().push(p);
+    }
+    fn all(&self) -> Vec<Progress> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+#[tokio::test]
+async fn pushed_image_pulls_back_identical_and_skopeo_reads_its_digest() {
+    let reg = Registry::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let a = store_with_busybox(dir.path(), "busybox:latest");
+    let name = format!("{}/test/busybox:1", reg.host());
+    a.tag("busybox", &name).unwrap();
+    let ev = Events::new();
+    let digest = a.push(&name, None, &|p| ev.push(p)).await.unwrap();
+    assert!(
+        ev.all()
+            .iter()
+            .any(|p| matches!(p, Progress::Done { status, .. } if status == "Pushed"))
+    );
+    assert_eq!(skopeo_digest(&format!("docker://{name}")), digest);
+
+    let other = tempfile::tempdir().unwrap();
+    let b = ImageStore::open(other.path()).unwrap();
+    let ev = Events::new();
+    let img = b.pull(&name, None, None, &|p| ev.push(p)).await.unwrap();
+    assert_eq!(img.id, a.resolve("busybox").unwrap().id);
+    assert_eq!(img.repo_tags, vec![name.clone()]);
+    assert_eq!(
+        img.repo_digests,
+        vec![format!("{}/test/busybox@{digest}", reg.host())]
+    );
+    assert!(
+        ev.all()
+            .iter()
+            .any(|p| matches!(p, Progress::Transfer { .. }))
+    );
+    // Pulling again fetches no layer.
+    let ev = Events::new();
+    b.pull(&name, None, None, &|p| ev.push(p)).await.unwrap();
+    let all = ev.all();
+    assert!(
+        all.iter().any(|p| matches!(p, Progress::Exists { .. })),
+        "{all:?}"
+    );
+    assert!(
+        !all.iter().any(|p| matches!(p, Progress::Transfer { .. })),
+        "{all:?}"
+    );
+    // The pulled layers mount.
+    let m = b.prepare(&berth_testkit::unique_name("c"), &name).unwrap();
+    assert!(m[0].options[0].starts_with("lowerdir="));
+    // A second repository on the same registry gets the layer by cross-repo mount.
+    let name2 = format!("{}/other/busybox:2", reg.host());
+    b.tag(&name, &name2).unwrap();
+    let ev = Events::new();
+    b.push(&name2, None, &|p| ev.push(p)).await.unwrap();
+    let all = ev.all();
+    assert!(
+        all.iter().any(
+            |p| matches!(p, Progress::Done { status, .. } if status.starts_with("Mounted from"))
+        ),
+        "{all:?}"
+    );
+}
+
+#[tokio::test]
+async fn image_copied_by_skopeo_is_pulled_and_saved_archive_is_read_by_skopeo() {
+    let reg = Registry::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let tar = berth_testkit::images::busybox_archive(dir.path(), "busybox:latest").unwrap();
+    let dest = format!("{}/sk/busybox:1", reg.host());
+    skopeo(&[
+        "copy",
+        "--dest-tls-verify=false",
+        &format!("docker-archive:{}", tar.display()),
+        &format!("docker://{dest}"),
+    ]);
+    let want = skopeo_digest(&format!("docker://{dest}"));
+    let s = store(dir.path());
+    let img = s
+        .pull(&dest, None, Some("linux/amd64"), &|_| {})
+        .await
+        .unwrap();
+    assert!(
+        img.repo_digests[0].ends_with(&want),
+        "{:?} vs {want}",
+        img.repo_digests
+    );
+    assert_eq!(
+        img.config.config.as_ref().unwrap().cmd.as_ref().unwrap()[0],
+        "sh"
+    );
+    // Berth's save is read back by skopeo with the same config.
+    let saved = dir.path().join("saved.tar");
+    s.save(&[dest.as_str()], std::fs::File::create(&saved).unwrap())
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&skopeo(&[
+        "inspect",
+        "--config",
+        &format!("docker-archive:{}", saved.display()),
+    ]))
+    .unwrap();
+    assert_eq!(v["config"]["Cmd"][0], "sh");
+    let raw = skopeo(&[
+        "inspect",
+        "--raw",
+        "--config",
+        &format!("oci-archive:{}", saved.display()),
+    ]);
+    assert_eq!(format!("sha256:{}", sha256(raw.as_bytes())), img.id);
+}
+
+fn sha256(b: &[u8]) -> String {
+    use std::io::Write;
+    let mut c = Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.stdin.take().unwrap().write_all(b).unwrap();
+    let out = c.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_blob_whose_bytes_do_not_match_its_digest_is_refused_and_nothing_is_stored() {
+    let reg = Registry::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let a = store_with_busybox(dir.path(), "busybox:latest");
+    let name = format!("{}/bad/busybox:1", reg.host());
+    a.tag("busybox", &name).unwrap();
+    a.push(&name, None, &|_| {}).await.unwrap();
+    let img = a.resolve(&name).unwrap();
+    let layer = a.manifest(&img).unwrap().layers[0].digest.clone();
+    let path = reg.blob_path(layer.as_str());
+    let mut bytes = std::fs::read(&path).unwrap();
+    let n = bytes.len();
+    bytes[n - 2000] ^= 0xff;
+    std::fs::write(&path, &bytes).unwrap();
+
+    let other = tempfile::tempdir().unwrap();
+    let b = ImageStore::open(other.path()).unwrap();
+    let err = b.pull(&name, None, None, &|_| {}).await.unwrap_err();
+    assert!(
+        matches!(err, Error::DigestMismatch { .. } | Error::InvalidLayer(_)),
+        "unexpected error: {err}"
+    );
+    assert!(b.resolve(&name).is_err());
+    let blobs = std::fs::read_dir(other.path().join("content/blobs/sha256")).unwrap();
+    let names: Vec<String> = blobs
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !names.contains(&layer.hex().to_owned()),
+        "corrupt layer stored: {names:?}"
+    );
+    assert_eq!(
+        std::fs::read_dir(other.path().join("overlay/snapshots"))
+            .unwrap()
+            .count(),
+        0
+    );
+    assert_eq!(
+        std::fs::read_dir(other.path().join("overlay/tmp"))
+            .unwrap()
+            .count(),
+        0
+    );
+    assert_eq!(
+        std::fs::read_dir(other.path().join("content/ingest"))
+            .unwrap()
+            .count(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn unknown_tags_and_platforms_give_clear_errors() {
+    let reg = Registry::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path());
+    let err = s
+        .pull(
+            &format!("{}/nothing/here:1", reg.host()),
+            None,
+            None,
+            &|_| {},
+        )
+        .await
+        .unwrap_err();
+    assert!(err.is_not_found(), "{err}");
+    assert!(s.pull("Bad/Name", None, None, &|_| {}).await.is_err());
+    assert!(
+        s.pull(
+            &format!("{}/x:1", reg.host()),
+            None,
+            Some("a/b/c/d"),
+            &|_| {}
+        )
+        .await
+        .is_err()
+    );
+}
