@@ -295,4 +295,46 @@ impl NetworkManager {
         }
         self.save()
     }
+
+    /// Releases every endpoint and published port of a container that is going away: frees
+    /// its addresses, names and host ports at once and deletes its veths in the background.
+    /// The caller then removes the namespace (which destroys the veth pairs anyway); this
+    /// keeps the kernel's slow synchronous link deletion (an RCU grace period, ~15 ms) off the
+    /// container's stop path, as happens for Docker when a sandbox's namespace is destroyed.
+    pub async fn release(&self, container_id: &str) -> Result<()> {
+        let _g = self.op.lock().await;
+        let veths: Vec<String> = {
+            let mut s = self.st();
+            let veths = s
+                .endpoints
+                .iter()
+                .filter(|e| e.container_id == container_id)
+                .map(|e| e.host_veth.clone())
+                .collect();
+            s.endpoints.retain(|e| e.container_id != container_id);
+            s.published.retain(|p| p.container_id != container_id);
+            veths
+        };
+        self.dns.stop(container_id);
+        let had_ports = self
+            .held_ports
+            .lock()
+            .map(|mut h| h.remove(container_id).is_some())
+            .unwrap_or(false);
+        self.save()?;
+        if had_ports {
+            self.apply_firewall().await?;
+        }
+        if !veths.is_empty() {
+            let links = self.links.clone();
+            tokio::spawn(async move {
+                for v in veths {
+                    if let Err(e) = links.delete(&v).await {
+                        tracing::warn!("deleting {v}: {e}");
+                    }
+                }
+            });
+        }
+        Ok(())
+    }
 }
