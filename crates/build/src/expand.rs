@@ -19,6 +19,20 @@ pub fn expand_word(word: &str, escape: char, lookup: Lookup<'_>) -> Result<Strin
         chars: word.chars().peekable(),
         escape,
         lookup,
+        raw: false,
+    };
+    let words = lex.process(None, false)?;
+    Ok(words.into_iter().next().unwrap_or_default())
+}
+
+/// Expands variables only, keeping quotes and escapes as written (heredoc bodies, as BuildKit's
+/// `RawQuotes`/`RawEscapes` lexer mode).
+pub fn expand_raw(text: &str, lookup: Lookup<'_>) -> Result<String, ExpandError> {
+    let mut lex = Lexer {
+        chars: text.chars().peekable(),
+        escape: '\\',
+        lookup,
+        raw: true,
     };
     let words = lex.process(None, false)?;
     Ok(words.into_iter().next().unwrap_or_default())
@@ -34,6 +48,7 @@ pub fn expand_words(
         chars: text.chars().peekable(),
         escape,
         lookup,
+        raw: false,
     };
     let words = lex.process(None, true)?;
     Ok(words.into_iter().filter(|w| !w.is_empty()).collect())
@@ -43,6 +58,7 @@ struct Lexer<'a, 'l> {
     chars: Peekable<Chars<'a>>,
     escape: char,
     lookup: Lookup<'l>,
+    raw: bool,
 }
 
 /// Accumulates words; in splitting mode unquoted whitespace separates them.
@@ -110,6 +126,22 @@ impl Lexer<'_, '_> {
                 break;
             }
             self.chars.next();
+            if self.raw {
+                match c {
+                    '$' => {
+                        let s = self.dollar()?;
+                        words.push_str(&s);
+                    }
+                    c if c == self.escape => {
+                        words.push(c);
+                        if let Some(n) = self.chars.next() {
+                            words.push(n);
+                        }
+                    }
+                    c => words.push(c),
+                }
+                continue;
+            }
             match c {
                 '\'' => {
                     let s = self.single_quoted()?;
@@ -305,6 +337,14 @@ mod tests {
         assert_eq!(expand_word("`$A", '`', &env).unwrap(), "$A");
         assert!(expand_word("'abc", '\\', &env).is_err());
         assert!(expand_word("\"abc", '\\', &env).is_err());
+    }
+
+    #[test]
+    fn raw_mode_keeps_quotes() {
+        assert_eq!(
+            expand_raw("say \"$A\" '$A' \\n", &env).unwrap(),
+            "say \"alpha\" 'alpha' \\n"
+        );
     }
 
     #[test]

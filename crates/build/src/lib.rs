@@ -5,6 +5,7 @@
 //! commit, config) and runs RUN steps through the `berth-runtime` binary; it must not touch the
 //! image store's files directly nor any state of the engine.
 
+pub mod builder;
 pub mod context;
 pub mod copy;
 pub mod dockerfile;
@@ -13,5 +14,8 @@ pub mod error;
 pub mod expand;
 pub mod fsutil;
 
+pub use builder::{
+    BuildEvent, BuildOptions, BuildOutput, Builder, NetworkMode, Puller, find_runtime,
+};
 pub use context::BuildContext;
 pub use error::BuildError;

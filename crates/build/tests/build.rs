@@ -1,0 +1,290 @@
+//! Real builds: a store with the offline busybox image, RUN steps in containers through the
+//! `berth-runtime` binary, layers committed to the store, the cache on a second build.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+use berth_build::{BuildContext, BuildEvent, BuildOptions, Builder, NetworkMode};
+use berth_image::ImageStore;
+
+struct Env {
+    dir: tempfile::TempDir,
+    store: ImageStore,
+}
+
+fn env() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ImageStore::open(&dir.path().join("image")).unwrap();
+    let tar = berth_testkit::images::busybox_archive(dir.path(), "busybox:latest").unwrap();
+    store.load(fs::File::open(tar).unwrap()).unwrap();
+    Env { dir, store }
+}
+
+fn runtime() -> std::path::PathBuf {
+    berth_testkit::daemon::workspace_bin("berth-runtime", "BERTH_RUNTIME")
+}
+
+fn context(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    for (name, content) in files {
+        let p = d.path().join(name);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, content).unwrap();
+    }
+    d
+}
+
+fn no_pull(r: &str) -> Result<(), String> {
+    Err(format!(
+        "pull access denied for {r}: no registry in this test"
+    ))
+}
+
+/// Builds and returns (result, the streamed text).
+fn build(e: &Env, ctx: &Path, opts: &BuildOptions) -> (Result<String, String>, String) {
+    let b = Builder::new(&e.store, &e.dir.path().join("build"), &runtime()).unwrap();
+    let c = BuildContext::from_dir(ctx).unwrap();
+    let mut out = String::new();
+    let mut aux = None;
+    let r = b.build(&c, opts, &no_pull, &mut |ev| match ev {
+        BuildEvent::Stream(s) => out.push_str(&s),
+        BuildEvent::Aux(id) => aux = Some(id),
+    });
+    let r = r.map(|o| {
+        assert_eq!(aux.as_deref(), Some(o.image_id.as_str()));
+        o.image_id
+    });
+    (r.map_err(|e| e.to_string()), out)
+}
+
+fn opts() -> BuildOptions {
+    BuildOptions {
+        network: NetworkMode::None,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn multi_stage_build_runs_steps_and_copies_between_stages() {
+    let e = env();
+    let ctx = context(&[
+        (
+            "Dockerfile",
+            r#"ARG BASE=busybox
+FROM $BASE AS builder
+ARG GREETING=hello
+ENV APP=/app
+WORKDIR $APP
+RUN echo "$GREETING from run" > out.txt && id -u > uid.txt
+COPY files/ ./files/
+FROM busybox
+COPY --from=builder /app /srv
+ENV MSG="two words"
+EXPOSE 8080 53/udp
+LABEL org.example.name="demo app"
+CMD ["cat", "/srv/out.txt"]
+RUN cat /srv/out.txt /srv/files/a.txt && echo "msg=$MSG"
+"#,
+        ),
+        ("files/a.txt", "file a\n"),
+    ]);
+    let mut o = opts();
+    o.tags = vec!["demo".into(), "demo:v2".into()];
+    o.build_args = BTreeMap::from([("GREETING".into(), Some("bonjour".into()))]);
+    let (id, out) = build(&e, ctx.path(), &o);
+    let id = id.unwrap_or_else(|err| panic!("{err}\n{out}"));
+    assert!(out.contains("Step 1/13 : FROM $BASE AS builder\n"), "{out}");
+    assert!(
+        out.contains("bonjour from run\nfile a\nmsg=two words\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("Successfully built {}\n", &id[7..19])),
+        "{out}"
+    );
+    assert!(
+        out.contains("Successfully tagged demo:latest\nSuccessfully tagged demo:v2\n"),
+        "{out}"
+    );
+    let img = e.store.resolve("demo:v2").unwrap();
+    assert_eq!(img.id, id);
+    let cfg = img.config.config.clone().unwrap();
+    assert_eq!(cfg.cmd.unwrap(), vec!["cat", "/srv/out.txt"]);
+    assert!(cfg.env.unwrap().contains(&"MSG=two words".to_owned()));
+    let ports: Vec<_> = cfg.exposed_ports.unwrap().into_keys().collect();
+    assert_eq!(ports, vec!["53/udp", "8080/tcp"]);
+    assert_eq!(cfg.labels.unwrap()["org.example.name"], "demo app");
+    let history: Vec<String> = img
+        .config
+        .history
+        .iter()
+        .filter_map(|h| h.created_by.clone())
+        .collect();
+    assert!(
+        history
+            .iter()
+            .any(|h| h == "/bin/sh -c #(nop)  ENV MSG=two words"),
+        "{history:?}"
+    );
+    assert!(
+        history
+            .iter()
+            .any(|h| h.starts_with("/bin/sh -c #(nop) COPY ") && h.ends_with(" in /srv ")),
+        "{history:?}"
+    );
+    assert!(
+        history
+            .iter()
+            .any(|h| h == "/bin/sh -c cat /srv/out.txt /srv/files/a.txt && echo \"msg=$MSG\""),
+        "{history:?}"
+    );
+    // The builder stage's RUN saw the build arg (recorded as `|1 GREETING=bonjour`).
+    let (_, again) = build(
+        &e,
+        ctx.path(),
+        &BuildOptions {
+            target: Some("builder".into()),
+            ..o.clone()
+        },
+    );
+    assert!(
+        again.contains("Step 6/6 : COPY files/ ./files/\n ---> Using cache"),
+        "{again}"
+    );
+}
+
+#[test]
+fn second_build_runs_no_step_and_a_touched_file_rebuilds_from_its_copy() {
+    let e = env();
+    let ctx = context(&[
+        (
+            "Dockerfile",
+            "FROM busybox\nRUN echo first > /first\nCOPY a.txt /a.txt\nRUN cat /a.txt\nENV DONE=1\n",
+        ),
+        ("a.txt", "one\n"),
+    ]);
+    let (id1, out1) = build(&e, ctx.path(), &opts());
+    let id1 = id1.unwrap_or_else(|err| panic!("{err}\n{out1}"));
+    assert_eq!(out1.matches("Running in").count(), 3, "{out1}");
+    let (id2, out2) = build(&e, ctx.path(), &opts());
+    assert_eq!(id2.unwrap(), id1);
+    assert_eq!(out2.matches(" ---> Using cache\n").count(), 4, "{out2}");
+    assert!(!out2.contains("Running in"), "{out2}");
+    fs::write(ctx.path().join("a.txt"), "two\n").unwrap();
+    let (id3, out3) = build(&e, ctx.path(), &opts());
+    assert_ne!(id3.unwrap(), id1);
+    assert_eq!(
+        out3.matches(" ---> Using cache\n").count(),
+        1,
+        "only the first RUN is cached: {out3}"
+    );
+    assert!(out3.contains("two\n"), "{out3}");
+    let (_, out4) = build(
+        &e,
+        ctx.path(),
+        &BuildOptions {
+            no_cache: true,
+            ..opts()
+        },
+    );
+    assert!(!out4.contains("Using cache"), "{out4}");
+}
+
+#[test]
+fn failing_run_and_hostile_copy_report_dockers_messages() {
+    let e = env();
+    let ctx = context(&[(
+        "Dockerfile",
+        "FROM busybox\nRUN echo about to fail && exit 3\n",
+    )]);
+    let (r, out) = build(&e, ctx.path(), &opts());
+    assert_eq!(
+        r.unwrap_err(),
+        "The command '/bin/sh -c echo about to fail && exit 3' returned a non-zero code: 3"
+    );
+    assert!(out.contains("about to fail\n"), "{out}");
+    let ctx = context(&[("Dockerfile", "FROM busybox\nCOPY ../etc/passwd /x\n")]);
+    let (r, _) = build(&e, ctx.path(), &opts());
+    assert!(
+        r.unwrap_err()
+            .contains("forbidden path outside the build context: ../etc/passwd")
+    );
+    let ctx = context(&[("Dockerfile", "FROM busybox\nFORM x\n")]);
+    let (r, _) = build(&e, ctx.path(), &opts());
+    assert_eq!(
+        r.unwrap_err(),
+        "dockerfile parse error on line 2: unknown instruction: FORM"
+    );
+    let ctx = context(&[("Dockerfile", "FROM nosuchimage\n")]);
+    let (r, _) = build(&e, ctx.path(), &opts());
+    assert!(
+        r.unwrap_err()
+            .contains("pull access denied for nosuchimage")
+    );
+    let ctx = context(&[(
+        "Dockerfile",
+        "FROM busybox\nRUN --mount=type=cache,target=/c true\n",
+    )]);
+    let (r, _) = build(&e, ctx.path(), &opts());
+    assert!(
+        r.unwrap_err()
+            .contains("the --mount option requires BuildKit")
+    );
+}
+
+#[test]
+fn heredocs_dockerignore_users_and_onbuild() {
+    let e = env();
+    let ctx = context(&[
+        (
+            "Dockerfile",
+            "FROM busybox\nARG WHO=world\nCOPY <<EOF /etc/greeting\nhello $WHO\nEOF\nRUN <<EOF\nset -e\ncat /etc/greeting\nEOF\nCOPY --chown=nobody:nogroup --chmod=0640 . /ctx/\nRUN stat -c '%u:%g %a' /ctx/keep.txt\nUSER nobody\nRUN id -u\nONBUILD RUN echo triggered\n",
+        ),
+        ("keep.txt", "k"),
+        ("secret.key", "s"),
+        (".dockerignore", "*.key\n"),
+    ]);
+    let (id, out) = build(
+        &e,
+        ctx.path(),
+        &BuildOptions {
+            tags: vec!["base:1".into()],
+            ..opts()
+        },
+    );
+    id.unwrap_or_else(|err| panic!("{err}\n{out}"));
+    assert!(out.contains("hello world\n"), "{out}");
+    assert!(out.contains("65534:65534 640\n"), "{out}");
+    assert!(out.contains("65534\n"), "{out}");
+    let img = e.store.resolve("base:1").unwrap();
+    assert_eq!(
+        img.config.config.clone().unwrap().on_build.unwrap(),
+        vec!["RUN echo triggered"]
+    );
+    // The ignored file never reached the image.
+    let ctx2 = context(&[(
+        "Dockerfile",
+        "FROM base:1\nRUN ls /ctx && test ! -e /ctx/secret.key\n",
+    )]);
+    let (id2, out2) = build(&e, ctx2.path(), &opts());
+    id2.unwrap_or_else(|err| panic!("{err}\n{out2}"));
+    assert!(out2.contains("# Executing 1 build trigger\n"), "{out2}");
+    assert!(out2.contains("triggered\n"), "{out2}");
+    assert!(out2.contains("keep.txt\n"), "{out2}");
+}
+
+#[test]
+fn quiet_build_streams_only_the_id() {
+    let e = env();
+    let ctx = context(&[("Dockerfile", "FROM busybox\nENV A=1\n")]);
+    let (id, out) = build(
+        &e,
+        ctx.path(),
+        &BuildOptions {
+            quiet: true,
+            ..opts()
+        },
+    );
+    assert_eq!(out, format!("{}\n", id.unwrap()));
+}
