@@ -20,12 +20,41 @@ use std::time::Duration;
 use hickory_proto::op::{Message, MessageType, Metadata, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::{A, PTR};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
-use tokio::net::UdpSocket;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::task::JoinHandle;
 
 use crate::state::State;
 
 const TTL: u32 = 600;
+const TCP_IDLE: Duration = Duration::from_secs(10);
+
+/// The embedded server's sockets for one container, bound inside its namespace.
+pub(crate) struct DnsSockets {
+    pub udp: std::net::UdpSocket,
+    pub tcp: std::net::TcpListener,
+}
+
+/// Binds 127.0.0.11:53 over UDP and TCP in the calling thread's namespace. SO_REUSEADDR lets a
+/// program in the container that also sets it bind 0.0.0.0:53 beside us (the more specific
+/// address still reaches us).
+pub(crate) fn bind_dns_sockets() -> std::io::Result<DnsSockets> {
+    use rustix::net::{
+        AddressFamily, SocketType, bind, listen, socket, sockopt::set_socket_reuseaddr,
+    };
+    let addr = SocketAddr::from((crate::types::EMBEDDED_DNS, 53));
+    let udp = socket(AddressFamily::INET, SocketType::DGRAM, None)?;
+    set_socket_reuseaddr(&udp, true)?;
+    bind(&udp, &addr)?;
+    let tcp = socket(AddressFamily::INET, SocketType::STREAM, None)?;
+    set_socket_reuseaddr(&tcp, true)?;
+    bind(&tcp, &addr)?;
+    listen(&tcp, 64)?;
+    Ok(DnsSockets {
+        udp: udp.into(),
+        tcp: tcp.into(),
+    })
+}
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub(crate) struct DnsServers {
@@ -50,15 +79,17 @@ impl DnsServers {
             .unwrap_or(false)
     }
 
-    /// Serves `socket` (bound in the container's namespace) for `container_id`.
+    /// Serves the sockets (bound in the container's namespace) for `container_id`.
     pub fn start(
         &self,
         container_id: &str,
-        socket: std::net::UdpSocket,
+        sockets: DnsSockets,
         own_upstreams: Vec<SocketAddr>,
     ) -> std::io::Result<()> {
-        socket.set_nonblocking(true)?;
-        let socket = UdpSocket::from_std(socket)?;
+        sockets.udp.set_nonblocking(true)?;
+        sockets.tcp.set_nonblocking(true)?;
+        let udp = UdpSocket::from_std(sockets.udp)?;
+        let tcp = TcpListener::from_std(sockets.tcp)?;
         let upstreams = if own_upstreams.is_empty() {
             self.upstreams.clone()
         } else {
@@ -69,7 +100,9 @@ impl DnsServers {
             container_id: container_id.to_string(),
             upstreams,
         });
-        let task = tokio::spawn(serve(Arc::new(socket), ctx));
+        let task = tokio::spawn(async move {
+            tokio::join!(serve(Arc::new(udp), ctx.clone()), serve_tcp(tcp, ctx));
+        });
         if let Ok(mut t) = self.tasks.lock()
             && let Some(old) = t.insert(container_id.to_string(), task)
         {
@@ -121,14 +154,44 @@ async fn serve(socket: Arc<UdpSocket>, ctx: Arc<Ctx>) {
         let query = buf[..n].to_vec();
         let (socket, ctx) = (socket.clone(), ctx.clone());
         tokio::spawn(async move {
-            if let Some(reply) = handle(&query, &ctx).await {
+            if let Some(reply) = handle(&query, &ctx, false).await {
                 let _ = socket.send_to(&reply, peer).await;
             }
         });
     }
 }
 
-async fn handle(query: &[u8], ctx: &Ctx) -> Option<Vec<u8>> {
+async fn serve_tcp(listener: TcpListener, ctx: Arc<Ctx>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let _ = tokio::time::timeout(TCP_IDLE, tcp_session(stream, &ctx)).await;
+        });
+    }
+}
+
+/// DNS over TCP: messages prefixed with their 2-byte length, several per connection.
+async fn tcp_session(mut stream: TcpStream, ctx: &Ctx) -> std::io::Result<()> {
+    loop {
+        let len = stream.read_u16().await? as usize;
+        let mut query = vec![0u8; len];
+        stream.read_exact(&mut query).await?;
+        let Some(reply) = handle(&query, ctx, true).await else {
+            return Ok(());
+        };
+        let Ok(n) = u16::try_from(reply.len()) else {
+            return Ok(());
+        };
+        stream.write_u16(n).await?;
+        stream.write_all(&reply).await?;
+    }
+}
+
+async fn handle(query: &[u8], ctx: &Ctx, via_tcp: bool) -> Option<Vec<u8>> {
     let Ok(req) = Message::from_vec(query) else {
         // Not parseable: answer FORMERR when at least the id is there.
         if query.len() >= 2 {
@@ -164,10 +227,17 @@ async fn handle(query: &[u8], ctx: &Ctx) -> Option<Vec<u8>> {
             }
             resp.to_vec().ok()
         }
-        None => match forward(query, req.metadata.id, &ctx.upstreams).await {
-            Some(reply) => Some(reply),
-            None => reply_code(&req, ResponseCode::ServFail),
-        },
+        None => {
+            let forwarded = if via_tcp {
+                forward_tcp(query, &ctx.upstreams).await
+            } else {
+                forward(query, req.metadata.id, &ctx.upstreams).await
+            };
+            match forwarded {
+                Some(reply) => Some(reply),
+                None => reply_code(&req, ResponseCode::ServFail),
+            }
+        }
     }
 }
 
@@ -280,6 +350,26 @@ async fn forward(query: &[u8], id: u16, upstreams: &[SocketAddr]) -> Option<Vec<
         if let Ok(Ok(n)) = got {
             buf.truncate(n);
             return Some(buf);
+        }
+    }
+    None
+}
+
+/// Forwards over TCP (the client retried after a truncated UDP answer).
+async fn forward_tcp(query: &[u8], upstreams: &[SocketAddr]) -> Option<Vec<u8>> {
+    let len = u16::try_from(query.len()).ok()?;
+    for up in upstreams {
+        let exchange = async {
+            let mut s = TcpStream::connect(up).await?;
+            s.write_u16(len).await?;
+            s.write_all(query).await?;
+            let n = s.read_u16().await? as usize;
+            let mut buf = vec![0u8; n];
+            s.read_exact(&mut buf).await?;
+            Ok::<Vec<u8>, std::io::Error>(buf)
+        };
+        if let Ok(Ok(reply)) = tokio::time::timeout(UPSTREAM_TIMEOUT, exchange).await {
+            return Some(reply);
         }
     }
     None

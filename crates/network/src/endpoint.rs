@@ -5,19 +5,20 @@
 use std::collections::HashSet;
 use std::fs::File;
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::path::Path;
 
 use rtnetlink::packet_route::RouteNetlinkMessage;
 use rtnetlink::{AddressMessageBuilder, LinkUnspec, RouteMessageBuilder};
 
+use crate::dns::{DnsSockets, bind_dns_sockets};
 use crate::error::{Error, Result};
 use crate::ipam;
 use crate::manager::{NetworkManager, find_network, random_hex};
 use crate::netns::in_netns;
 use crate::nl_sync::SyncNetlink;
-use crate::types::{EMBEDDED_DNS, Endpoint, EndpointSpec};
+use crate::types::{Endpoint, EndpointSpec};
 
 /// Filesystem magic of nsfs: a bind-mounted namespace file or /proc/<pid>/ns/net.
 const NSFS_MAGIC: u64 = 0x6e73_6673;
@@ -53,7 +54,7 @@ struct NsSetup {
 }
 
 /// Runs on a thread inside the container's namespace.
-fn configure_inside(s: NsSetup) -> io::Result<Option<UdpSocket>> {
+fn configure_inside(s: NsSetup) -> io::Result<Option<DnsSockets>> {
     let mut nl = SyncNetlink::open()?;
     let cname = std::ffi::CString::new(s.ifname.clone()).map_err(io::Error::other)?;
     // SAFETY: if_nametoindex reads a NUL-terminated string we own for the call's duration.
@@ -84,7 +85,7 @@ fn configure_inside(s: NsSetup) -> io::Result<Option<UdpSocket>> {
         }
     }
     if s.bind_dns {
-        return Ok(Some(UdpSocket::bind((EMBEDDED_DNS, 53))?));
+        return Ok(Some(bind_dns_sockets()?));
     }
     Ok(None)
 }
@@ -237,7 +238,7 @@ impl NetworkManager {
         ep: &Endpoint,
         ns_fd: i32,
         bind_dns: bool,
-    ) -> Result<Option<UdpSocket>> {
+    ) -> Result<Option<DnsSockets>> {
         let bridge_index = self
             .links
             .index_of(bridge)

@@ -47,3 +47,21 @@ pub use manager::NetworkManager;
 pub use netns::{create_netns, in_netns, remove_netns};
 pub use ports::parse_port_spec;
 pub use types::*;
+
+/// Compile-time check that the manager can be shared between tasks and that its futures can
+/// be spawned (the engine and API server run them on a multi-threaded runtime).
+#[allow(dead_code)]
+fn _futures_are_send(m: &'static NetworkManager, p: &'static std::path::Path) {
+    fn is_send<T: Send>(_: T) {}
+    fn is_sync<T: Send + Sync>(_: &T) {}
+    is_sync(m);
+    is_send(NetworkManager::open(p, ManagerOptions::default()));
+    is_send(m.create_network(NetworkSpec::default()));
+    is_send(m.remove_network(""));
+    is_send(m.attach("", "", p, EndpointSpec::default()));
+    is_send(m.detach("", ""));
+    is_send(m.release(""));
+    is_send(m.publish("", std::net::Ipv4Addr::LOCALHOST, &[]));
+    is_send(m.unpublish(""));
+    is_send(m.purge());
+}

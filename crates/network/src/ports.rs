@@ -139,8 +139,8 @@ pub(crate) fn reserve(b: &PortBinding) -> Result<(HostSocket, PortBinding)> {
             Err(e) => last_err = Some(e),
         }
     }
-    let e = last_err.map(|e| e.to_string()).unwrap_or_default();
-    if e.contains("in use") || b.host_port != 0 {
+    let err = last_err.unwrap_or_else(|| std::io::Error::other("empty port range"));
+    if err.kind() == std::io::ErrorKind::AddrInUse {
         let port = if b.host_port_end > b.host_port {
             b.host_port_end
         } else {
@@ -153,8 +153,8 @@ pub(crate) fn reserve(b: &PortBinding) -> Result<(HostSocket, PortBinding)> {
         });
     }
     Err(Error::io(
-        format!("bind {ip}:{}/{}", b.host_port, b.protocol),
-        std::io::Error::other(e),
+        format!("bind host port {ip}:{}/{}", b.host_port, b.protocol),
+        err,
     ))
 }
 
@@ -213,6 +213,13 @@ mod tests {
             "{e}"
         );
         drop(held);
+        let e = reserve(&PortBinding {
+            host_ip: Some(Ipv4Addr::new(203, 0, 113, 250)),
+            ..PortBinding::new(8080, 80, Protocol::Tcp)
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("203.0.113.250:8080/tcp"), "{e}");
         let (_u, ub) = reserve(&PortBinding::new(0, 53, Protocol::Udp)).unwrap();
         assert_ne!(ub.host_port, 0);
     }

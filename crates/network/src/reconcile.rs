@@ -4,14 +4,13 @@
 //! rebuilt, held ports re-bound and DNS servers restarted.
 
 use std::collections::{HashMap, HashSet};
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 
 use crate::endpoint::is_netns;
 use crate::error::Result;
 use crate::manager::NetworkManager;
 use crate::netns::in_netns;
 use crate::ports::reserve;
-use crate::types::EMBEDDED_DNS;
 
 impl NetworkManager {
     pub(crate) async fn reconcile(&self) -> Result<()> {
@@ -138,10 +137,9 @@ impl NetworkManager {
                 .collect()
         };
         for (cid, netns, own) in wanted {
-            let bound = tokio::task::spawn_blocking(move || {
-                in_netns(&netns, || UdpSocket::bind((EMBEDDED_DNS, 53)))
-            })
-            .await;
+            let bound =
+                tokio::task::spawn_blocking(move || in_netns(&netns, crate::dns::bind_dns_sockets))
+                    .await;
             match bound {
                 Ok(Ok(sock)) => {
                     if let Err(e) = self.dns.start(&cid, sock, own) {

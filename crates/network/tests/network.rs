@@ -484,6 +484,12 @@ async fn dns_forwards_other_names_upstream_and_fails_fast_without_one() {
     mgr.attach("fwd", "c", &ns, named("c")).await.unwrap();
     let reply = dns_query(&ns, "www.example.test", RecordType::A).await;
     assert_eq!(a_records(&reply), vec![Ipv4Addr::new(203, 0, 113, 7)]);
+    // TCP is served too.
+    let own = mgr.container_endpoints("c")[0].ipv4;
+    assert_eq!(
+        a_records(&dns_query_tcp(&ns, "c.fwd", RecordType::A).await),
+        vec![own]
+    );
     mgr.purge().await.unwrap();
 
     let mut fx2 = Fixture::new();

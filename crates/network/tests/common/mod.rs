@@ -250,3 +250,35 @@ pub fn host_address() -> Ipv4Addr {
     }
     panic!("no global IPv4 address on this host");
 }
+
+/// The same over TCP (2-byte length prefix), as a client does after a truncated answer.
+pub async fn dns_query_tcp(
+    netns: &Path,
+    name: &str,
+    qtype: hickory_proto::rr::RecordType,
+) -> hickory_proto::op::Message {
+    use hickory_proto::op::{Message, Query};
+    use hickory_proto::rr::Name;
+    use std::io::{Read, Write};
+    let mut msg = Message::query();
+    msg.add_query(Query::query(Name::from_ascii(name).expect("name"), qtype));
+    let bytes = msg.to_vec().expect("encode");
+    let ns = netns.to_path_buf();
+    let reply = tokio::task::spawn_blocking(move || {
+        berth_network::in_netns(&ns, move || {
+            let mut s = std::net::TcpStream::connect("127.0.0.11:53")?;
+            s.set_read_timeout(Some(Duration::from_secs(5)))?;
+            s.write_all(&(bytes.len() as u16).to_be_bytes())?;
+            s.write_all(&bytes)?;
+            let mut len = [0u8; 2];
+            s.read_exact(&mut len)?;
+            let mut buf = vec![0u8; u16::from_be_bytes(len) as usize];
+            s.read_exact(&mut buf)?;
+            Ok(buf)
+        })
+    })
+    .await
+    .expect("join")
+    .expect("dns query over tcp");
+    Message::from_vec(&reply).expect("decode reply")
+}
