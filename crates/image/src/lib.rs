@@ -1,10 +1,50 @@
 //! Images: content-addressed blobs, manifests and configs, layer unpacking, overlay snapshots,
 //! references, the registry client, save/load/import. Uses nothing of Berth's other crates and
 //! touches only its own root (`<data-root>/image`): `content/` (blobs), `metadata.db` (SQLite,
-//! WAL), `overlay/` (layer snapshots, short links, containers' writable layers).
+//! WAL), `overlay/` (layer snapshots, short links, containers' writable layers). It must not
+//! read or write other crates' folders, and never mounts anything itself except in
+//! [`mount_all`].
 //!
 //! Store operations are synchronous (call them from `spawn_blocking`); registry operations
-//! (`pull`, `push`) are async. [`ImageStore`] is `Send + Sync`.
+//! are async (tokio). [`ImageStore`] is `Send + Sync` and a cheap `Clone` (an `Arc`).
+//!
+//! The API the engine and the builder call:
+//! ```text
+//! ImageStore::open(root: &Path) -> Result<ImageStore, Error>
+//! ImageStore::open_with(root: &Path, registry: RegistryConfig { insecure, auth_config }) -> Result<ImageStore, Error>
+//! resolve(&self, name_id_or_prefix: &str) -> Result<Image, Error>     // "busybox" = docker.io/library/busybox:latest
+//! resolve_id(&self, name: &str) -> Result<String, Error>
+//! list(&self) -> Result<Vec<ImageSummary>, Error>
+//! inspect(&self, name: &str) -> Result<ImageInspect, Error>           // Docker's ImageInspect JSON (serde)
+//! history(&self, name: &str) -> Result<Vec<HistoryEntry>, Error>
+//! manifest(&self, image: &Image) -> Result<Manifest, Error>
+//! tag(&self, source: &str, target: &str) -> Result<(), Error>
+//! untag(&self, name: &str) -> Result<(), Error>
+//! remove(&self, name: &str, force: bool, in_use: &dyn Fn(&str) -> bool) -> Result<Vec<RemovedItem>, Error>
+//! prune(&self, dangling_only: bool) -> Result<PruneReport, Error>
+//! gc(&self) -> Result<GcReport, Error>
+//! disk_usage(&self) -> Result<DiskUsage, Error>
+//! load(&self, tar: impl Read) -> Result<Vec<String>, Error>           // "Loaded image: x:y" lines
+//! save(&self, names: &[&str], out: impl Write) -> Result<(), Error>   // docker-archive + OCI layout
+//! import(&self, rootfs_tar: impl Read, reference: Option<&str>, changes: &[String]) -> Result<String, Error>
+//! async pull(&self, reference: &str, auth: Option<&Credentials>, platform: Option<&str>,
+//!            progress: &(dyn Fn(Progress) + Send + Sync)) -> Result<Image, Error>
+//! async push(&self, reference: &str, auth: Option<&Credentials>,
+//!            progress: &(dyn Fn(Progress) + Send + Sync)) -> Result<String /*digest*/, Error>
+//! async login(&self, registry: &str, creds: &Credentials, config_json: &Path) -> Result<(), Error>
+//! prepare(&self, key: &str, image: &str) -> Result<Vec<Mount>, Error>  // overlay on the image's layers
+//! mounts(&self, key: &str) -> Result<Vec<Mount>, Error>
+//! snapshot_image(&self, key: &str) -> Result<String, Error>
+//! snapshots(&self) -> Result<Vec<(String /*key*/, String /*image id*/)>, Error>
+//! remove_snapshot(&self, key: &str) -> Result<(), Error>
+//! diff(&self, key: &str, out: impl Write) -> Result<(), Error>        // upper layer as a layer tar
+//! changes(&self, key: &str) -> Result<Vec<Change>, Error>             // docker diff
+//! commit(&self, key: &str, opts: &CommitOptions, reference: Option<&str>) -> Result<String, Error>
+//! mount_all(mounts: &[Mount], target: &Path) -> Result<(), Error>;  unmount(target: &Path) -> Result<(), Error>
+//! import::apply_changes(cfg: &mut ContainerConfig, changes: &[String]) -> Result<(), Error>
+//! registry::{load_credentials, store_credentials, erase_credentials}(config_json, registry, ..)
+//! Error::is_not_found() (404), Error::is_conflict() (409)
+//! ```
 
 pub mod archive;
 mod container_layer;
