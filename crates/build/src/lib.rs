@@ -5,6 +5,7 @@
 //! commit, config) and runs RUN steps through the `berth-runtime` binary; it must not touch the
 //! image store's files directly nor any state of the engine.
 
+pub mod api;
 pub mod builder;
 pub mod context;
 pub mod copy;

@@ -288,3 +288,36 @@ fn quiet_build_streams_only_the_id() {
     );
     assert_eq!(out, format!("{}\n", id.unwrap()));
 }
+
+#[test]
+fn source_date_epoch_gives_the_same_image_twice() {
+    let e = env();
+    let ctx = context(&[
+        (
+            "Dockerfile",
+            "FROM busybox\nRUN echo hi > /x && mkdir -p /d/e\nCOPY a.txt /a\nENV A=1\n",
+        ),
+        ("a.txt", "a\n"),
+    ]);
+    let o = BuildOptions {
+        no_cache: true,
+        source_date_epoch: Some(1_700_000_000),
+        ..opts()
+    };
+    let (a, out) = build(&e, ctx.path(), &o);
+    let a = a.unwrap_or_else(|err| panic!("{err}\n{out}"));
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let (b, _) = build(&e, ctx.path(), &o);
+    assert_eq!(a, b.unwrap());
+    let img = e.store.resolve(&a).unwrap();
+    assert_eq!(img.config.created.as_deref(), Some("2023-11-14T22:13:20Z"));
+    // Without the epoch the timestamps differ, and so do the IDs.
+    let plain = BuildOptions {
+        no_cache: true,
+        ..opts()
+    };
+    let (c, _) = build(&e, ctx.path(), &plain);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let (d, _) = build(&e, ctx.path(), &plain);
+    assert_ne!(c.unwrap(), d.unwrap());
+}

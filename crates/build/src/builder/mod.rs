@@ -3,6 +3,7 @@
 //! content hash of copied files.
 
 pub mod config;
+mod reproducible;
 mod run;
 mod step;
 
@@ -170,11 +171,18 @@ impl<'s> Builder<'s> {
             meta_args: BTreeMap::new(),
             stages: Stages::default(),
         };
-        let id = run.build(&df)?;
+        let mut id = run.build(&df)?;
+        if let Some(epoch) = opts.source_date_epoch {
+            id = reproducible::restamp(self.store, &self.state.join("contexts"), &id, epoch)?;
+        }
         let unused: Vec<&String> = opts
             .build_args
             .keys()
-            .filter(|k| !run.used_args.contains(*k) && !PROXY_ARGS.contains(&k.as_str()))
+            .filter(|k| {
+                !run.used_args.contains(*k)
+                    && !PROXY_ARGS.contains(&k.as_str())
+                    && k.as_str() != "SOURCE_DATE_EPOCH"
+            })
             .collect();
         if !unused.is_empty() {
             let names: Vec<&str> = unused.iter().map(|s| s.as_str()).collect();
