@@ -1,10 +1,12 @@
 //! The embedded DNS server of user-defined networks.
 //!
-//! Where it listens: like Docker, on 127.0.0.11:53 (UDP) *inside* each container's network
-//! namespace. The socket is bound on a thread that entered the namespace and then served by a
-//! tokio task of the daemon, so no DNAT rule is needed and the query's socket tells which
-//! container asks (names are scoped to that container's networks). The container's
-//! resolv.conf says `nameserver 127.0.0.11` (see [`crate::resolv_conf`]).
+//! Where it listens: like Docker, at 127.0.0.11:53 (UDP and TCP) *inside* each container's
+//! network namespace. The sockets are bound on 127.0.0.11 with random ports from a thread that
+//! entered the namespace, and a DNAT rule in that namespace (`table ip berth_dns`, written over
+//! netlink) sends port 53 to them, so the container's own programs can still use port 53. They
+//! are served by tokio tasks of the daemon, and the socket tells which container asks (names
+//! are scoped to that container's networks). The container's resolv.conf says
+//! `nameserver 127.0.0.11` (see [`crate::resolv_conf`]).
 //!
 //! Answers: container names, network aliases, the 12-digit short id, and each of them suffixed
 //! with `.<network name>`, from every user-defined network the asking container is on; PTR for
@@ -35,25 +37,18 @@ pub(crate) struct DnsSockets {
     pub tcp: std::net::TcpListener,
 }
 
-/// Binds 127.0.0.11:53 over UDP and TCP in the calling thread's namespace. SO_REUSEADDR lets a
-/// program in the container that also sets it bind 0.0.0.0:53 beside us (the more specific
-/// address still reaches us).
+/// Binds the server's sockets on 127.0.0.11 (random ports, UDP and TCP) in the calling
+/// thread's namespace and redirects 127.0.0.11:53 to them with a DNAT rule in that namespace,
+/// as Docker does: port 53 stays free for the container's own programs.
 pub(crate) fn bind_dns_sockets() -> std::io::Result<DnsSockets> {
-    use rustix::net::{
-        AddressFamily, SocketType, bind, listen, socket, sockopt::set_socket_reuseaddr,
-    };
-    let addr = SocketAddr::from((crate::types::EMBEDDED_DNS, 53));
-    let udp = socket(AddressFamily::INET, SocketType::DGRAM, None)?;
-    set_socket_reuseaddr(&udp, true)?;
-    bind(&udp, &addr)?;
-    let tcp = socket(AddressFamily::INET, SocketType::STREAM, None)?;
-    set_socket_reuseaddr(&tcp, true)?;
-    bind(&tcp, &addr)?;
-    listen(&tcp, 64)?;
-    Ok(DnsSockets {
-        udp: udp.into(),
-        tcp: tcp.into(),
-    })
+    let udp = std::net::UdpSocket::bind((crate::types::EMBEDDED_DNS, 0))?;
+    let tcp = std::net::TcpListener::bind((crate::types::EMBEDDED_DNS, 0))?;
+    crate::nft_netlink::install_dns_redirect(
+        crate::types::EMBEDDED_DNS,
+        udp.local_addr()?.port(),
+        tcp.local_addr()?.port(),
+    )?;
+    Ok(DnsSockets { udp, tcp })
 }
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(2);
 

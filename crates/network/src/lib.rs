@@ -33,6 +33,7 @@ mod ipam;
 mod link;
 mod manager;
 mod netns;
+mod nft_netlink;
 mod nl_sync;
 mod ports;
 mod publish;

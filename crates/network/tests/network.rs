@@ -138,7 +138,7 @@ async fn published_tcp_and_udp_ports_are_reachable_from_localhost_and_the_host_a
     let (tcp, udp) = in_netns(&c_ns, || {
         Ok((
             std::net::TcpListener::bind("0.0.0.0:80")?,
-            UdpSocket::bind("0.0.0.0:5353")?,
+            UdpSocket::bind("0.0.0.0:53")?,
         ))
     })
     .unwrap();
@@ -156,7 +156,7 @@ async fn published_tcp_and_udp_ports_are_reachable_from_localhost_and_the_host_a
     });
 
     let mut ports = parse_port_spec("80").unwrap();
-    ports.extend(parse_port_spec("5353/udp").unwrap());
+    ports.extend(parse_port_spec("53/udp").unwrap());
     let bound = mgr.publish("c-web", c.ipv4, &ports).await.unwrap();
     assert!(bound.iter().all(|b| b.host_port != 0));
     assert_eq!(mgr.published("c-web"), bound);
