@@ -240,3 +240,44 @@ async fn unknown_tags_and_platforms_give_clear_errors() {
         .is_err()
     );
 }
+
+#[tokio::test]
+async fn bearer_token_auth_grants_push_and_pull_only_with_credentials() {
+    let reg = Registry::start_with_token_auth("alice", "s3cret").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let a = store_with_busybox(dir.path(), "busybox:latest");
+    let name = format!("{}/private/busybox:1", reg.host());
+    a.tag("busybox", &name).unwrap();
+    let err = a.push(&name, None, &|_| {}).await.unwrap_err();
+    assert!(matches!(err, Error::Unauthorized(_)), "{err}");
+    let wrong = berth_image::Credentials {
+        username: "alice".into(),
+        password: "nope".into(),
+        identity_token: None,
+    };
+    assert!(a.push(&name, Some(&wrong), &|_| {}).await.is_err());
+    let creds = berth_image::Credentials {
+        username: "alice".into(),
+        password: "s3cret".into(),
+        identity_token: None,
+    };
+    let digest = a.push(&name, Some(&creds), &|_| {}).await.unwrap();
+
+    let other = tempfile::tempdir().unwrap();
+    let b = ImageStore::open(other.path()).unwrap();
+    let err = b.pull(&name, None, None, &|_| {}).await.unwrap_err();
+    assert!(matches!(err, Error::Unauthorized(_)), "{err}");
+    // Credentials from a docker config.json, as `docker login` stores them.
+    let cfg = other.path().join("config.json");
+    berth_image::registry::store_credentials(&cfg, &reg.host(), &creds).unwrap();
+    let b = ImageStore::open_with(
+        &other.path().join("store2"),
+        berth_image::RegistryConfig {
+            insecure: vec![],
+            auth_config: Some(cfg),
+        },
+    )
+    .unwrap();
+    let img = b.pull(&name, None, None, &|_| {}).await.unwrap();
+    assert!(img.repo_digests[0].ends_with(&digest));
+}
