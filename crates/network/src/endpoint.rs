@@ -248,6 +248,7 @@ impl NetworkManager {
         self.links
             .create_veth(&ep.host_veth, bridge_index, mtu, &ep.ifname, ns_fd, mac)
             .await?;
+        self.links.set_hairpin(&ep.host_veth).await?;
         let setup = NsSetup {
             ifname: ep.ifname.clone(),
             ip: ep.ipv4,

@@ -11,7 +11,8 @@ use rtnetlink::packet_route::address::AddressAttribute;
 use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute, LinkInfo};
 use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute};
 use rtnetlink::{
-    Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
+    Handle, LinkBridge, LinkBridgePort, LinkMessageBuilder, LinkUnspec, LinkVeth,
+    RouteMessageBuilder,
 };
 
 use crate::error::{Error, Result};
@@ -156,6 +157,22 @@ impl Links {
             .execute()
             .await
             .map_err(|e| Error::netlink(format!("create veth {host} with peer {peer}"), e))
+    }
+
+    /// Hairpin mode on a bridge port: a container can reach its own published ports through
+    /// the host's address (the DNAT sends the packet back out the port it came in).
+    pub async fn set_hairpin(&self, port: &str) -> Result<()> {
+        let msg = LinkMessageBuilder::<LinkBridgePort>::default()
+            .name(port)
+            .set_port_kind(rtnetlink::packet_route::link::InfoPortKind::Bridge)
+            .hairpin(true)
+            .build();
+        self.handle
+            .link()
+            .set_port(msg)
+            .execute()
+            .await
+            .map_err(|e| Error::netlink(format!("set hairpin mode on {port}"), e))
     }
 
     pub async fn dump(&self) -> Result<Vec<LinkSummary>> {

@@ -527,3 +527,36 @@ fn netns_create_and_remove() {
     assert!(!p.exists());
     berth_network::remove_netns(&p).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn containers_reach_published_ports_through_the_host_address_including_their_own() {
+    let mut fx = Fixture::new();
+    let (a_ns, b_ns) = (fx.netns("a"), fx.netns("b"));
+    let mgr = fx.open().await;
+    mgr.create_network(user_net("hp", &free_subnet()))
+        .await
+        .unwrap();
+    mgr.attach("hp", "c-a", &a_ns, named("a")).await.unwrap();
+    let b = mgr.attach("hp", "c-b", &b_ns, named("b")).await.unwrap();
+    let tcp = in_netns(&b_ns, || std::net::TcpListener::bind("0.0.0.0:80")).unwrap();
+    std::thread::spawn(move || {
+        for s in tcp.incoming().flatten() {
+            let mut s = s;
+            let _ = s.write_all(b"hello");
+        }
+    });
+    let bound = mgr
+        .publish("c-b", b.ipv4, &parse_port_spec("80").unwrap())
+        .await
+        .unwrap();
+    let host = host_address();
+    let cmd = format!("busybox nc -w 2 {host} {}", bound[0].host_port);
+    let (_, out) = in_ns(&a_ns, &cmd).await;
+    assert!(out.contains("hello"), "from another container: {out}");
+    let (_, out) = in_ns(&b_ns, &cmd).await;
+    assert!(
+        out.contains("hello"),
+        "hairpin, from the container itself: {out}"
+    );
+    mgr.purge().await.unwrap();
+}
