@@ -43,6 +43,8 @@ pub fn chain_of(parent: Option<&Digest>, diff_id: &Digest) -> Digest {
 
 pub struct Snapshots {
     root: PathBuf,
+    /// Serialises commits, so two pulls of one layer cannot both move it into place.
+    commit_lock: std::sync::Mutex<()>,
 }
 
 /// A directory under `tmp/` removed on drop unless committed.
@@ -84,6 +86,7 @@ impl Snapshots {
         fs::create_dir_all(&tmp).ctx(|| format!("create {}", tmp.display()))?;
         Ok(Snapshots {
             root: root.to_owned(),
+            commit_lock: std::sync::Mutex::new(()),
         })
     }
 
@@ -123,6 +126,7 @@ impl Snapshots {
         diff_id: &Digest,
         size: u64,
     ) -> Result<(), Error> {
+        let _lock = self.commit_lock.lock().unwrap_or_else(|p| p.into_inner());
         if meta.snapshot(chain)?.is_some() {
             return Ok(());
         }

@@ -384,6 +384,8 @@ pub struct Credentials {
 pub enum Progress {
     /// `Pulling from library/busybox` / `The push refers to repository [...]`
     Resolved { reference: String },
+    /// A layer will be fetched or pushed (Docker: `Pulling fs layer` / `Preparing`).
+    Pending { id: String },
     /// A layer is already present (Docker: `Already exists` / `Layer already exists`).
     Exists { id: String },
     /// Bytes of a layer moved so far.

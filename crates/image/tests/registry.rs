@@ -281,3 +281,193 @@ async fn bearer_token_auth_grants_push_and_pull_only_with_credentials() {
     let img = b.pull(&name, None, None, &|_| {}).await.unwrap();
     assert!(img.repo_digests[0].ends_with(&digest));
 }
+
+#[tokio::test]
+async fn a_manifest_list_is_resolved_to_the_requested_platform() {
+    let reg = Registry::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let s = store_with_busybox(dir.path(), "busybox:latest");
+    let other = s
+        .import(
+            &raw_tar(&[E::File("arm", b"arm64 rootfs")])[..],
+            Some("armish:1"),
+            &[],
+        )
+        .unwrap();
+    let amd = format!("{}/multi:amd", reg.host());
+    let arm = format!("{}/multi:arm", reg.host());
+    s.tag("busybox", &amd).unwrap();
+    s.tag("armish:1", &arm).unwrap();
+    let d_amd = s.push(&amd, None, &|_| {}).await.unwrap();
+    let d_arm = s.push(&arm, None, &|_| {}).await.unwrap();
+    let size = |name: &str| {
+        let img = s.resolve(name).unwrap();
+        std::fs::metadata(
+            dir.path()
+                .join("image/content/blobs/sha256")
+                .join(img.manifest_digest.hex()),
+        )
+        .unwrap()
+        .len()
+    };
+    let list = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.list.v2+json",
+        "manifests": [
+            {"mediaType": "application/vnd.docker.distribution.manifest.v2+json", "digest": d_arm, "size": size(&arm),
+             "platform": {"architecture": "arm64", "os": "linux", "variant": "v8"}},
+            {"mediaType": "application/vnd.docker.distribution.manifest.v2+json", "digest": d_amd, "size": size(&amd),
+             "platform": {"architecture": "amd64", "os": "linux"}},
+        ]
+    });
+    let resp = reqwest::Client::new()
+        .put(format!("http://{}/v2/multi/manifests/1", reg.host()))
+        .header(
+            "Content-Type",
+            "application/vnd.docker.distribution.manifest.list.v2+json",
+        )
+        .body(serde_json::to_vec(&list).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+    let name = format!("{}/multi:1", reg.host());
+    let d2 = tempfile::tempdir().unwrap();
+    let b = ImageStore::open(d2.path()).unwrap();
+    let img = b.pull(&name, None, None, &|_| {}).await.unwrap();
+    assert_eq!(img.id, s.resolve("busybox").unwrap().id);
+    let img = b
+        .pull(&name, None, Some("linux/arm64"), &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(img.id, other);
+    let err = b
+        .pull(&name, None, Some("linux/s390x"), &|_| {})
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NoMatchingPlatform(_)), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_pulls_of_one_image_share_its_layers() {
+    let reg = Registry::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let s = store_with_busybox(dir.path(), "busybox:latest");
+    let name = format!("{}/conc/busybox:1", reg.host());
+    s.tag("busybox", &name).unwrap();
+    s.push(&name, None, &|_| {}).await.unwrap();
+    let d2 = tempfile::tempdir().unwrap();
+    let b = ImageStore::open(d2.path()).unwrap();
+    let (x, y) = tokio::join!(
+        b.pull(&name, None, None, &|_| {}),
+        b.pull(&name, None, None, &|_| {})
+    );
+    assert_eq!(x.unwrap().id, y.unwrap().id);
+    assert_eq!(
+        std::fs::read_dir(d2.path().join("overlay/snapshots"))
+            .unwrap()
+            .count(),
+        1
+    );
+    let t = d2.path().join("mnt");
+    std::fs::create_dir(&t).unwrap();
+    let m = b.prepare(&berth_testkit::unique_name("c"), &name).unwrap();
+    berth_image::mount_all(&m, &t).unwrap();
+    let ok = t.join("bin/busybox").is_file();
+    berth_image::unmount(&t).unwrap();
+    assert!(ok);
+}
+
+/// Run by `a_pull_killed_midway_and_retried_leaves_a_consistent_store` in a child process.
+#[tokio::test]
+#[ignore]
+async fn child_pull() {
+    let (Ok(root), Ok(name)) = (
+        std::env::var("BERTH_CHILD_ROOT"),
+        std::env::var("BERTH_CHILD_REF"),
+    ) else {
+        return;
+    };
+    let s = ImageStore::open(std::path::Path::new(&root)).unwrap();
+    s.pull(&name, None, None, &|_| {}).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_pull_killed_midway_and_retried_leaves_a_consistent_store() {
+    use std::io::Read;
+    let reg = Registry::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path());
+    let mut big = vec![0u8; 64 * 1024 * 1024];
+    std::fs::File::open("/dev/urandom")
+        .unwrap()
+        .read_exact(&mut big)
+        .unwrap();
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(big.len() as u64);
+    h.set_mode(0o644);
+    h.set_cksum();
+    b.append_data(&mut h, "big.bin", &big[..]).unwrap();
+    let tar = b.into_inner().unwrap();
+    drop(big);
+    let name = format!("{}/kill/big:1", reg.host());
+    s.import(&tar[..], Some(&name), &[]).unwrap();
+    drop(tar);
+    s.push(&name, None, &|_| {}).await.unwrap();
+
+    let root = dir.path().join("victim");
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_pull", "--ignored", "--nocapture"])
+        .env("BERTH_CHILD_ROOT", &root)
+        .env("BERTH_CHILD_REF", &name)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it once the layer is partly written.
+    let ingest = root.join("content/ingest");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let partial = std::fs::read_dir(&ingest)
+            .map(|r| {
+                r.flatten()
+                    .any(|e| e.metadata().map(|m| m.len() > 1024 * 1024).unwrap_or(false))
+            })
+            .unwrap_or(false);
+        if partial || std::time::Instant::now() > deadline || child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    let _ = child.kill();
+    let status = child.wait().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        status.signal(),
+        Some(9),
+        "the pull ended before it could be killed: {status}"
+    );
+
+    let v = ImageStore::open(&root).unwrap();
+    assert_eq!(std::fs::read_dir(&ingest).unwrap().count(), 0);
+    assert_eq!(
+        std::fs::read_dir(root.join("overlay/tmp")).unwrap().count(),
+        0
+    );
+    // Every visible blob is whole: its bytes hash to its name.
+    for e in std::fs::read_dir(root.join("content/blobs/sha256"))
+        .unwrap()
+        .flatten()
+    {
+        let bytes = std::fs::read(e.path()).unwrap();
+        assert_eq!(
+            sha256(&bytes),
+            e.file_name().to_string_lossy(),
+            "partial blob visible"
+        );
+    }
+    let img = v.pull(&name, None, None, &|_| {}).await.unwrap();
+    assert_eq!(img.id, s.resolve(&name).unwrap().id);
+    v.prepare(&berth_testkit::unique_name("c"), &name).unwrap();
+}

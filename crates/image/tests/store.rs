@@ -259,3 +259,38 @@ fn whiteouts_and_special_files_unpack_as_overlay_expects() {
     let n = rustix::fs::getxattr(up.join("opq"), "trusted.overlay.opaque", &mut v).unwrap();
     assert_eq!(&v[..n], b"y");
 }
+
+#[test]
+fn gzip_and_zstd_layers_import_with_the_uncompressed_diff_id() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path());
+    let tar = raw_tar(&[E::File("hello", b"world")]);
+    let plain = s.import(&tar[..], Some("plain:1"), &[]).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&tar).unwrap();
+    let gz = gz.finish().unwrap();
+    s.import(&gz[..], Some("gz:1"), &[]).unwrap();
+    let zst = zstd::encode_all(&tar[..], 3).unwrap();
+    s.import(&zst[..], Some("zst:1"), &[]).unwrap();
+    let diff = |n: &str| s.resolve(n).unwrap().config.rootfs.diff_ids[0].clone();
+    assert_eq!(diff("gz:1"), diff("plain:1"));
+    assert_eq!(diff("zst:1"), diff("plain:1"));
+    let mt: Vec<String> = ["plain:1", "gz:1", "zst:1"]
+        .iter()
+        .map(|n| {
+            s.manifest(&s.resolve(n).unwrap()).unwrap().layers[0]
+                .media_type
+                .clone()
+        })
+        .collect();
+    assert_eq!(
+        mt,
+        vec![
+            "application/vnd.docker.image.rootfs.diff.tar",
+            "application/vnd.docker.image.rootfs.diff.tar.gzip",
+            "application/vnd.docker.image.rootfs.diff.tar.zstd"
+        ]
+    );
+    assert!(!plain.is_empty());
+}

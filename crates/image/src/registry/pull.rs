@@ -157,6 +157,13 @@ impl ImageStore {
         }
         let _busy = self.busy();
         let chains = chain_ids(&config.rootfs.diff_ids);
+        for (i, l) in manifest.layers.iter().enumerate() {
+            if !self.layer_present(&l.digest, &chains[i])? {
+                progress(Progress::Pending {
+                    id: short(&l.digest),
+                });
+            }
+        }
         let source = format!("{}/{}", r.domain, repo);
         let jobs = manifest.layers.iter().enumerate().map(|(i, l)| {
             let client = &client;

@@ -33,6 +33,11 @@ impl ImageStore {
         progress(Progress::Resolved {
             reference: r.repository(),
         });
+        for l in &manifest.layers {
+            progress(Progress::Pending {
+                id: short(&l.digest),
+            });
+        }
         let jobs = manifest.layers.iter().map(|l| {
             let client = &client;
             let scope = &scope;
