@@ -197,6 +197,10 @@ impl NetworkManager {
             self.st().endpoints.retain(|x| x.id != endpoint.id);
             e
         };
+        let networks = self.st().networks.clone();
+        if let Err(e) = self.firewall.recheck_compat(&networks).await {
+            tracing::warn!("iptables coexistence rules: {e}");
+        }
         // Persist the allocation first: after a crash, reconciliation finds the veth by name.
         self.save().map_err(undo)?;
         let made = self

@@ -23,6 +23,8 @@ pub(crate) struct Firewall {
     compat: bool,
     /// Bridges that have iptables accept rules (None: not yet synced since open).
     compat_bridges: std::sync::Mutex<Option<BTreeSet<String>>>,
+    /// Whether the iptables `filter` table existed at the last sync.
+    filter_seen: std::sync::atomic::AtomicBool,
 }
 
 /// Renders Berth's table. Pure, so it is unit-tested.
@@ -162,6 +164,7 @@ impl Firewall {
             table: table.to_string(),
             compat,
             compat_bridges: std::sync::Mutex::new(None),
+            filter_seen: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -187,6 +190,21 @@ impl Firewall {
         self.sync_compat(&[]).await
     }
 
+    /// Called on each attach: when an iptables `filter` table has appeared since the last sync
+    /// (dockerd started after us), add the accept rules now. Costs one netlink round trip.
+    pub async fn recheck_compat(&self, networks: &[Network]) -> Result<()> {
+        if !self.compat || self.filter_seen.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(());
+        }
+        if !crate::nft_netlink::ip_table_exists("filter").unwrap_or(false) {
+            return Ok(());
+        }
+        if let Ok(mut g) = self.compat_bridges.lock() {
+            *g = None;
+        }
+        self.sync_compat(networks).await
+    }
+
     fn comment(&self) -> String {
         format!("berth:{}", self.table)
     }
@@ -210,8 +228,12 @@ impl Firewall {
             if let Ok(mut g) = self.compat_bridges.lock() {
                 *g = Some(want);
             }
+            self.filter_seen
+                .store(false, std::sync::atomic::Ordering::Relaxed);
             return Ok(());
         }
+        self.filter_seen
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         let comment = self.comment();
         let listing = output("iptables", &["-w", "-S", "FORWARD"]).await?;
         let mut have = BTreeSet::new();

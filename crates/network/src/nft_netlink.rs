@@ -15,6 +15,7 @@ const NFNL_SUBSYS_NFTABLES: u16 = 10;
 const NFNL_MSG_BATCH_BEGIN: u16 = 0x10;
 const NFNL_MSG_BATCH_END: u16 = 0x11;
 const NFT_MSG_NEWTABLE: u16 = 0;
+const NFT_MSG_GETTABLE: u16 = 1;
 const NFT_MSG_DELTABLE: u16 = 2;
 const NFT_MSG_NEWCHAIN: u16 = 3;
 const NFT_MSG_NEWRULE: u16 = 6;
@@ -264,4 +265,68 @@ pub(crate) fn install_dns_redirect(ip: Ipv4Addr, udp_port: u16, tcp_port: u16) -
         }
     }
     Ok(())
+}
+
+/// Whether table `name` of family ip exists in the calling thread's namespace (one netlink
+/// round trip; used to notice an iptables `filter` table that appeared after we started).
+pub(crate) fn ip_table_exists(name: &str) -> io::Result<bool> {
+    let mut table = Attrs::default();
+    table.str(1, name);
+    let mut buf = Vec::new();
+    message(
+        &mut buf,
+        (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE,
+        NLM_F_REQUEST | NLM_F_ACK,
+        1,
+        NFPROTO_IPV4,
+        0,
+        &table,
+    );
+    let mut sock = Socket::new(NETLINK_NETFILTER)?;
+    sock.bind_auto()?;
+    sock.connect(&rtnetlink::sys::SocketAddr::new(0, 0))?;
+    sock.send(&buf, 0)?;
+    let mut rbuf = vec![0u8; 16384];
+    loop {
+        let n = sock.recv(&mut &mut rbuf[..], 0)?;
+        let mut off = 0;
+        while off + 16 <= n {
+            let len =
+                u32::from_ne_bytes(rbuf[off..off + 4].try_into().unwrap_or_default()) as usize;
+            let ty = u16::from_ne_bytes([rbuf[off + 4], rbuf[off + 5]]);
+            if ty == NLMSG_ERROR && off + 20 <= n {
+                let code =
+                    i32::from_ne_bytes(rbuf[off + 16..off + 20].try_into().unwrap_or_default());
+                return match -code {
+                    0 => Ok(true),
+                    libc::ENOENT => Ok(false),
+                    e => Err(io::Error::from_raw_os_error(e)),
+                };
+            }
+            if len < 16 {
+                break;
+            }
+            off += (len + 3) & !3;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attributes_are_aligned_and_nested_flagged() {
+        let mut a = Attrs::default();
+        a.str(1, "ab");
+        assert_eq!(a.0, vec![7, 0, 1, 0, b'a', b'b', 0, 0]);
+        let mut outer = Attrs::default();
+        outer.nested(2, &a);
+        assert_eq!(&outer.0[..4], &[12, 0, 2, 0x80]);
+    }
+
+    #[test]
+    fn table_lookup_answers_for_missing_tables() {
+        assert!(!ip_table_exists("berth_no_such_table_x").unwrap());
+    }
 }

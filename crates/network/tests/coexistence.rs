@@ -37,9 +37,19 @@ fn forward_drop_policy_of_iptables_does_not_cut_containers_off() {
 }
 
 async fn scenario() {
-    sh("ip link set lo up; iptables -w -P FORWARD DROP");
+    sh("ip link set lo up");
     // Make bridged traffic visible to iptables in this namespace, as dockerd does.
     sh("echo 1 > /proc/sys/net/bridge/bridge-nf-call-iptables");
+    // A manager that started before the iptables filter table existed (dockerd started later).
+    let mut late = Fixture::new();
+    let (p_ns, q_ns) = (late.netns("p"), late.netns("q"));
+    let early = late.open().await;
+    early
+        .create_network(user_net("late", &free_subnet()))
+        .await
+        .unwrap();
+    assert!(!sh("nft list tables").contains("table ip filter"));
+    sh("iptables -w -P FORWARD DROP");
     // Control: without the accept rules, the DROP policy does cut the endpoints off.
     let mut off = Fixture::new();
     let (x_ns, y_ns) = (off.netns("x"), off.netns("y"));
@@ -72,5 +82,20 @@ async fn scenario() {
     assert!(ok, "ping across the bridge under FORWARD DROP: {out}");
     mgr.purge().await.unwrap();
     assert_eq!(fx.iptables_rules(), 0, "{}", sh("iptables -S FORWARD"));
+
+    // The early manager notices the new filter table on its next attach.
+    early
+        .attach("late", "c-p", &p_ns, named("p"))
+        .await
+        .unwrap();
+    let q = early
+        .attach("late", "c-q", &q_ns, named("q"))
+        .await
+        .unwrap();
+    assert_eq!(late.iptables_rules(), 2, "{}", sh("iptables -S FORWARD"));
+    let (ok, out) = in_ns(&p_ns, &format!("busybox ping -c 1 -W 2 {}", q.ipv4)).await;
+    assert!(ok, "ping after dockerd-style DROP appeared later: {out}");
+    early.purge().await.unwrap();
+    assert_eq!(late.iptables_rules(), 0);
     assert!(sh("iptables -S FORWARD").contains("-P FORWARD DROP"));
 }
