@@ -1,2 +1,28 @@
-//! The domain: container lifecycle, monitors, the state store, events, stats, restart policies
-//! and health checks. Uses runtime, image, network and build.
+//! The domain: container lifecycle, monitors, the state store, events, volumes. Uses runtime,
+//! image, network and build through their public APIs; owns `<data-root>/engine` and
+//! `<exec-root>/containers`, never another crate's folders. Speaks in Docker's vocabulary and
+//! JSON shapes (`model`); the API crate only translates HTTP to these calls.
+//!
+//! Public surface (used by `berth-api`):
+//! - [`Engine::open`] with an [`EngineConfig`]; [`Engine::info`], [`system::version`];
+//! - containers: `create_container`, `start`, `wait`, `attach`, `logs`, `inspect_container`,
+//!   `list_containers`, `stop`, `kill`, `restart`, `remove_container`, `rename`, `pause`, `unpause`;
+//! - [`monitor::main`]: the body of the `berth-monitor` binary (single-threaded, no tokio).
+
+#![recursion_limit = "256"]
+
+pub mod config;
+pub mod container;
+pub mod error;
+pub mod events;
+pub mod images;
+pub mod model;
+pub mod monitor;
+pub mod store;
+pub mod system;
+
+mod engine;
+
+pub use config::EngineConfig;
+pub use engine::Engine;
+pub use error::{Error, Result};

@@ -1,0 +1,252 @@
+//! `/containers/...`: create, list, inspect, start, stop, restart, kill, wait, attach, logs,
+//! resize, rename, pause, unpause, remove.
+
+use std::convert::Infallible;
+
+use axum::Json;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Extension, Path, Query, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use berth_engine::container::logs::LogOptions;
+use berth_engine::model::CreateRequest;
+
+use super::query::{self, Q};
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::hijack;
+use crate::version::ApiVersion;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/containers/create", post(create))
+        .route("/containers/json", get(list))
+        .route("/containers/{id}/json", get(inspect))
+        .route("/containers/{id}/start", post(start))
+        .route("/containers/{id}/stop", post(stop))
+        .route("/containers/{id}/restart", post(restart))
+        .route("/containers/{id}/kill", post(kill))
+        .route("/containers/{id}/wait", post(wait))
+        .route("/containers/{id}/attach", post(attach))
+        .route("/containers/{id}/logs", get(logs))
+        .route("/containers/{id}/resize", post(resize))
+        .route("/containers/{id}/rename", post(rename))
+        .route("/containers/{id}/pause", post(pause))
+        .route("/containers/{id}/unpause", post(unpause))
+        .route("/containers/{id}", delete(remove))
+}
+
+fn no_content() -> Response {
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// A JSON body parsed with a message that names the problem (Docker answers 400).
+pub fn parse_json<T: serde::de::DeserializeOwned>(body: &Bytes) -> ApiResult<T> {
+    if body.is_empty() {
+        return Err(ApiError::bad_request("request body is empty"));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+}
+
+async fn create(State(e): State<AppState>, Query(q): Query<Q>, body: Bytes) -> ApiResult<Response> {
+    let req: CreateRequest = parse_json(&body)?;
+    let name = q.get("name").map(String::as_str);
+    let resp = e.create_container(name, req).await?;
+    Ok((StatusCode::CREATED, Json(resp)).into_response())
+}
+
+async fn list(State(e): State<AppState>, Query(q): Query<Q>) -> ApiResult<Response> {
+    let limit = query::int(&q, "limit")?
+        .filter(|l| *l > 0)
+        .map(|l| l as usize);
+    let list = e.list_containers(query::flag(&q, "all"), limit, query::str(&q, "filters"))?;
+    Ok(Json(list).into_response())
+}
+
+async fn inspect(State(e): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    Ok(Json(e.inspect_container(&id)?).into_response())
+}
+
+async fn start(State(e): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    e.start(&id).await?;
+    Ok(no_content())
+}
+
+async fn stop(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<Q>,
+) -> ApiResult<Response> {
+    let signal = q.get("signal").map(String::as_str);
+    e.stop(&id, query::int(&q, "t")?, signal).await?;
+    Ok(no_content())
+}
+
+async fn restart(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<Q>,
+) -> ApiResult<Response> {
+    e.restart(&id, query::int(&q, "t")?).await?;
+    Ok(no_content())
+}
+
+async fn kill(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<Q>,
+) -> ApiResult<Response> {
+    e.kill(&id, query::str(&q, "signal")).await?;
+    Ok(no_content())
+}
+
+/// Headers go out at once (the CLI waits for them before it sends `start`); the body follows
+/// when the condition is met.
+async fn wait(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<Q>,
+) -> ApiResult<Response> {
+    let fut = e.wait(&id, query::str(&q, "condition"))?;
+    let stream = futures_util::stream::once(async move {
+        let body = fut.await;
+        let mut v = serde_json::to_vec(&body).unwrap_or_default();
+        v.push(b'\n');
+        Ok::<_, Infallible>(Bytes::from(v))
+    });
+    let mut resp = Response::new(Body::from_stream(stream));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(resp)
+}
+
+async fn attach(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<Q>,
+    Extension(v): Extension<ApiVersion>,
+    mut req: Request,
+) -> ApiResult<Response> {
+    let stdin = query::flag(&q, "stdin");
+    let stdout = query::flag(&q, "stdout");
+    let stderr = query::flag(&q, "stderr");
+    let target = e.attach(&id, stdin, stdout, stderr).await?;
+    let ct = hijack::stream_content_type(v, target.tty);
+    if hijack::wants_upgrade(&req) {
+        return Ok(hijack::upgrade(&mut req, ct, target.stream));
+    }
+    // no upgrade asked: stream the output as the response body
+    let stream = futures_util::stream::once(target.stream)
+        .filter_map(|s| async move { s })
+        .flat_map(tokio_util_reader);
+    let mut resp = Response::new(Body::from_stream(stream));
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    Ok(resp)
+}
+
+use futures_util::StreamExt;
+
+fn tokio_util_reader(
+    s: tokio::net::UnixStream,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
+    futures_util::stream::unfold(s, |mut s| async move {
+        use tokio::io::AsyncReadExt;
+        let mut buf = vec![0u8; 32 * 1024];
+        match s.read(&mut buf).await {
+            Ok(0) | Err(_) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(Bytes::from(buf)), s))
+            }
+        }
+    })
+}
+
+async fn logs(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<Q>,
+    Extension(v): Extension<ApiVersion>,
+) -> ApiResult<Response> {
+    let stdout = query::flag(&q, "stdout");
+    let stderr = query::flag(&q, "stderr");
+    if !stdout && !stderr {
+        return Err(ApiError::bad_request(
+            "Bad parameters: you must choose at least one stream",
+        ));
+    }
+    let tail = match query::str(&q, "tail") {
+        "" | "all" => None,
+        t => Some(
+            t.parse::<usize>()
+                .map_err(|_| ApiError::bad_request(format!("invalid value for tail: {t:?}")))?,
+        ),
+    };
+    let opts = LogOptions {
+        follow: query::flag(&q, "follow"),
+        stdout,
+        stderr,
+        since: query::time(&q, "since")?,
+        until: query::time(&q, "until")?,
+        timestamps: query::flag(&q, "timestamps"),
+        tail,
+    };
+    let ls = e.logs(&id, opts)?;
+    let ct = hijack::stream_content_type(v, ls.tty);
+    let stream = futures_util::stream::unfold(ls.rx, |mut rx| async move {
+        rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
+    });
+    let mut resp = Response::new(Body::from_stream(stream));
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    Ok(resp)
+}
+
+async fn resize(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<Q>,
+) -> ApiResult<Response> {
+    let h = query::int(&q, "h")?.unwrap_or(0);
+    let w = query::int(&q, "w")?.unwrap_or(0);
+    if !(0..=65535).contains(&h) || !(0..=65535).contains(&w) {
+        return Err(ApiError::bad_request("invalid terminal size"));
+    }
+    e.resize(&id, h as u16, w as u16).await?;
+    Ok(StatusCode::OK.into_response())
+}
+
+async fn rename(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<Q>,
+) -> ApiResult<Response> {
+    e.rename(&id, query::str(&q, "name")).await?;
+    Ok(no_content())
+}
+
+async fn pause(State(e): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    e.pause(&id, true).await?;
+    Ok(no_content())
+}
+
+async fn unpause(State(e): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    e.pause(&id, false).await?;
+    Ok(no_content())
+}
+
+async fn remove(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<Q>,
+) -> ApiResult<Response> {
+    e.remove_container(&id, query::flag(&q, "force"), query::flag(&q, "v"))
+        .await?;
+    Ok(no_content())
+}

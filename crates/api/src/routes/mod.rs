@@ -1,0 +1,24 @@
+//! Every route, registered without the version prefix (the middleware strips it). One module
+//! per resource, as Podman's `compat/` handlers.
+
+pub mod build;
+pub mod containers;
+pub mod images;
+pub mod query;
+pub mod system;
+
+use axum::Router;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(system::routes())
+        .merge(containers::routes())
+        .merge(images::routes())
+        .merge(build::routes())
+        .fallback(|uri: axum::http::Uri| async move {
+            ApiError::not_found(format!("page not found: {}", uri.path()))
+        })
+}

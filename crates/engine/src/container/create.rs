@@ -1,0 +1,268 @@
+//! `POST /containers/create`: validate, merge the image's config as Docker does, claim the name
+//! in the store, prepare the writable layer. A failure leaves nothing behind.
+
+use std::sync::Arc;
+
+use berth_image::ContainerConfig as ImageCfg;
+
+use super::ids;
+use super::record::{Container, ContainerRecord};
+use crate::Engine;
+use crate::error::{Error, Result};
+use crate::model::{ContainerState, CreateRequest, CreateResponse};
+use crate::monitor::protocol::RootfsMount;
+
+/// Docker's merge (moby `daemon/create.go`, `merge`): the image fills what the user left unset.
+pub fn merge_image_config(req: &mut CreateRequest, img: &ImageCfg) {
+    let c = &mut req.config;
+    if c.entrypoint.as_ref().is_none_or(|e| e.is_empty()) {
+        if c.cmd.as_ref().is_none_or(|e| e.is_empty()) {
+            c.cmd = img.cmd.clone();
+        }
+        if c.entrypoint.is_none() {
+            c.entrypoint = img.entrypoint.clone();
+        }
+    }
+    let mut env = img.env.clone().unwrap_or_default();
+    for e in &c.env {
+        let key = e.split('=').next().unwrap_or(e);
+        env.retain(|x| x.split('=').next() != Some(key));
+        env.push(e.clone());
+    }
+    c.env = env;
+    if c.user.is_empty() {
+        c.user = img.user.clone().unwrap_or_default();
+    }
+    if c.working_dir.is_empty() {
+        c.working_dir = img.working_dir.clone().unwrap_or_default();
+    }
+    for (k, v) in img.labels.iter().flatten() {
+        c.labels.entry(k.clone()).or_insert_with(|| v.clone());
+    }
+    if let Some(ports) = &img.exposed_ports {
+        let mine = c.exposed_ports.get_or_insert_with(Default::default);
+        for (k, v) in ports {
+            mine.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+    if let Some(vols) = &img.volumes {
+        let mine = c.volumes.get_or_insert_with(Default::default);
+        for (k, v) in vols {
+            mine.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+    if c.stop_signal.is_empty() {
+        c.stop_signal = img.stop_signal.clone().unwrap_or_default();
+    }
+    if c.healthcheck.is_none() {
+        c.healthcheck = img.healthcheck.clone();
+    }
+}
+
+fn validate(req: &CreateRequest) -> Result<()> {
+    let hc = &req.host_config;
+    if hc.memory < 0 || hc.nano_cpus < 0 || hc.cpu_shares < 0 {
+        return Err(Error::InvalidParameter(
+            "resource limits must not be negative".into(),
+        ));
+    }
+    if hc.memory > 0 && hc.memory < 6 * 1024 * 1024 {
+        return Err(Error::InvalidParameter(
+            "Minimum memory limit allowed is 6MB".into(),
+        ));
+    }
+    if hc.nano_cpus > 0 && (hc.cpu_quota > 0 || hc.cpu_period > 0) {
+        return Err(Error::InvalidParameter(
+            "Conflicting options: Nano CPUs and CPU Period cannot both be set".into(),
+        ));
+    }
+    match hc.restart_policy.name.as_str() {
+        "" | "no" | "always" | "unless-stopped" | "on-failure" => {}
+        other => {
+            return Err(Error::InvalidParameter(format!(
+                "invalid restart policy '{other}'"
+            )));
+        }
+    }
+    if hc.auto_remove && !matches!(hc.restart_policy.name.as_str(), "" | "no") {
+        return Err(Error::InvalidParameter(
+            "can't create 'AutoRemove' container with restart policy".into(),
+        ));
+    }
+    for b in hc.binds.iter().flatten() {
+        let (src, _, _) = super::spec::parse_bind(b)?;
+        if src.starts_with('/') {
+            continue;
+        }
+        return Err(Error::InvalidParameter(format!(
+            "invalid volume specification: '{b}': named volumes are not supported by this daemon yet"
+        )));
+    }
+    for (port, bindings) in hc.port_bindings.iter().flatten() {
+        super::ports::parse_port_key(port)?;
+        for b in bindings.iter().flatten() {
+            if !b.host_port.is_empty() {
+                super::ports::parse_host_port(&b.host_port)?;
+            }
+        }
+    }
+    if let Some([h, w]) = hc.console_size
+        && (h > 65535 || w > 65535)
+    {
+        return Err(Error::InvalidParameter("console size out of range".into()));
+    }
+    Ok(())
+}
+
+impl Engine {
+    pub async fn create_container(
+        &self,
+        name: Option<&str>,
+        mut req: CreateRequest,
+    ) -> Result<CreateResponse> {
+        let name = match name.filter(|n| !n.is_empty()) {
+            Some(n) => ids::validate_name(n).map_err(Error::InvalidParameter)?,
+            None => ids::random_name(),
+        };
+        validate(&req)?;
+        if req.config.image.is_empty() {
+            return Err(Error::InvalidParameter(
+                "config cannot be empty in order to create a container".into(),
+            ));
+        }
+        let image_name = req.config.image.clone();
+        let image = self
+            .with_images(move |s| Ok(s.resolve(&image_name)?))
+            .await?;
+        merge_image_config(&mut req, &image.config.config.clone().unwrap_or_default());
+        let mut argv = req.config.entrypoint.clone().unwrap_or_default();
+        argv.extend(req.config.cmd.clone().unwrap_or_default());
+        if argv.is_empty() {
+            return Err(Error::InvalidParameter("no command specified".into()));
+        }
+        if req.host_config.network_mode.is_empty() || req.host_config.network_mode == "default" {
+            req.host_config.network_mode = "bridge".into();
+        }
+        if req.host_config.log_config.kind.is_empty() {
+            req.host_config.log_config.kind = "json-file".into();
+        }
+        let id = ids::new_id();
+        let log_path = self
+            .config()
+            .container_data_dir(&id)
+            .join(format!("{id}-json.log"));
+        let record = ContainerRecord {
+            id: id.clone(),
+            name: name.clone(),
+            created: now(),
+            path: argv[0].clone(),
+            args: argv[1..].to_vec(),
+            image: req.config.image.clone(),
+            image_id: image.id.clone(),
+            config: req.config,
+            host_config: req.host_config,
+            state: ContainerState::default(),
+            restart_count: 0,
+            log_path: log_path.to_string_lossy().into_owned(),
+            rootfs_mounts: vec![],
+            removing: false,
+            manually_stopped: false,
+        };
+        let json = serde_json::to_string(&record)?;
+        if !self.store.insert_container(&id, &name, &json)? {
+            let holder = self
+                .containers
+                .by_name(&name)
+                .map(|c| c.id.clone())
+                .unwrap_or_default();
+            return Err(Error::Conflict(format!(
+                "Conflict. The container name \"/{name}\" is already in use by container \"{holder}\". You have to remove (or rename) that container to be able to reuse that name."
+            )));
+        }
+        let (key, image_id) = (id.clone(), image.id.clone());
+        let mounts = match self
+            .with_images(move |s| Ok(s.prepare(&key, &image_id)?))
+            .await
+        {
+            Ok(m) => m,
+            Err(e) => {
+                let _ = self.store.delete_container(&id);
+                return Err(e);
+            }
+        };
+        let mut record = record;
+        record.rootfs_mounts = mounts
+            .into_iter()
+            .map(|m| RootfsMount {
+                fstype: m.fstype,
+                source: m.source,
+                options: m.options,
+            })
+            .collect();
+        if let Err(e) = self
+            .store
+            .update_container(&id, &name, &serde_json::to_string(&record)?)
+        {
+            let key = id.clone();
+            let _ = self
+                .with_images(move |s| Ok(s.remove_snapshot(&key)?))
+                .await;
+            let _ = self.store.delete_container(&id);
+            return Err(e);
+        }
+        let c = Arc::new(Container::new(record));
+        self.containers.insert(c.clone());
+        self.container_event(&c, "create", &[]);
+        Ok(CreateResponse {
+            id,
+            warnings: vec![],
+        })
+    }
+}
+
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn img(entry: Option<&[&str]>, cmd: Option<&[&str]>) -> ImageCfg {
+        ImageCfg {
+            entrypoint: entry.map(|v| v.iter().map(|s| s.to_string()).collect()),
+            cmd: cmd.map(|v| v.iter().map(|s| s.to_string()).collect()),
+            env: Some(vec!["PATH=/bin".into(), "A=1".into()]),
+            ..Default::default()
+        }
+    }
+
+    fn req(body: &str) -> CreateRequest {
+        serde_json::from_str(body).unwrap()
+    }
+
+    #[test]
+    fn image_cmd_fills_in_when_the_user_gives_none() {
+        let mut r = req(r#"{"Image":"x"}"#);
+        merge_image_config(&mut r, &img(None, Some(&["sh"])));
+        assert_eq!(r.config.cmd.unwrap(), vec!["sh"]);
+        assert_eq!(r.config.env, vec!["PATH=/bin", "A=1"]);
+    }
+
+    #[test]
+    fn user_cmd_keeps_the_image_entrypoint() {
+        let mut r = req(r#"{"Image":"x","Cmd":["hi"],"Env":["A=2"]}"#);
+        merge_image_config(&mut r, &img(Some(&["echo"]), Some(&["default"])));
+        assert_eq!(r.config.entrypoint.unwrap(), vec!["echo"]);
+        assert_eq!(r.config.cmd.unwrap(), vec!["hi"]);
+        assert_eq!(r.config.env, vec!["PATH=/bin", "A=2"]);
+    }
+
+    #[test]
+    fn user_entrypoint_drops_the_image_cmd() {
+        let mut r = req(r#"{"Image":"x","Entrypoint":["ls"]}"#);
+        merge_image_config(&mut r, &img(Some(&["echo"]), Some(&["default"])));
+        assert_eq!(r.config.entrypoint.unwrap(), vec!["ls"]);
+        assert!(r.config.cmd.is_none());
+    }
+}

@@ -1,0 +1,295 @@
+//! `GET /containers/{id}/json` and `GET /containers/json` in Docker's shapes.
+
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+
+use super::record::ContainerRecord;
+use crate::Engine;
+use crate::error::{Error, Result};
+use crate::model::ContainerSummary;
+
+fn network_settings(rec: &ContainerRecord) -> Value {
+    let mode = rec.host_config.network_mode.clone();
+    json!({
+        "Bridge": "", "SandboxID": "", "HairpinMode": false, "LinkLocalIPv6Address": "",
+        "LinkLocalIPv6PrefixLen": 0, "Ports": {}, "SandboxKey": "",
+        "SecondaryIPAddresses": null, "SecondaryIPv6Addresses": null, "EndpointID": "",
+        "Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAddress": "",
+        "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": "",
+        "Networks": { mode: {
+            "IPAMConfig": null, "Links": null, "Aliases": null, "MacAddress": "",
+            "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
+            "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+            "DriverOpts": null, "DNSNames": null
+        }}
+    })
+}
+
+fn mounts(rec: &ContainerRecord) -> Vec<Value> {
+    let mut out = vec![];
+    for b in rec.host_config.binds.iter().flatten() {
+        if let Ok((src, dst, ro)) = super::spec::parse_bind(b) {
+            out.push(json!({"Type": "bind", "Source": src, "Destination": dst, "Mode": if ro { "ro" } else { "" }, "RW": !ro, "Propagation": "rprivate"}));
+        }
+    }
+    out
+}
+
+fn created_unix(rec: &ContainerRecord) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(&rec.created)
+        .map(|t| t.timestamp())
+        .unwrap_or(0)
+}
+
+/// Docker's human status: `Up 3 seconds`, `Exited (0) 2 minutes ago`, `Created`.
+fn human_status(rec: &ContainerRecord) -> String {
+    let since = |t: &str| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .map(|t| human_duration(chrono::Utc::now().signed_duration_since(t).num_seconds()))
+            .unwrap_or_default()
+    };
+    let s = &rec.state;
+    if s.running {
+        let up = format!("Up {}", since(&s.started_at));
+        if s.paused {
+            format!("{up} (Paused)")
+        } else {
+            up
+        }
+    } else if s.restarting {
+        format!("Restarting ({}) {} ago", s.exit_code, since(&s.finished_at))
+    } else if s.status == "created" {
+        "Created".into()
+    } else {
+        format!("Exited ({}) {} ago", s.exit_code, since(&s.finished_at))
+    }
+}
+
+fn human_duration(secs: i64) -> String {
+    match secs {
+        s if s < 1 => "Less than a second".into(),
+        1 => "1 second".into(),
+        s if s < 60 => format!("{s} seconds"),
+        s if s < 120 => "About a minute".into(),
+        s if s < 3600 => format!("{} minutes", s / 60),
+        s if s < 7200 => "About an hour".into(),
+        s if s < 172800 => format!("{} hours", s / 3600),
+        s => format!("{} days", s / 86400),
+    }
+}
+
+fn command_line(rec: &ContainerRecord) -> String {
+    let mut parts = vec![rec.path.clone()];
+    parts.extend(rec.args.iter().cloned());
+    parts.join(" ")
+}
+
+pub fn inspect_json(rec: &ContainerRecord, exec_ids: Vec<String>) -> Value {
+    let mut state = serde_json::to_value(&rec.state).unwrap_or_default();
+    if rec.removing {
+        state["Status"] = json!("removing");
+    }
+    json!({
+        "Id": rec.id,
+        "Created": rec.created,
+        "Path": rec.path,
+        "Args": rec.args,
+        "State": state,
+        "Image": rec.image_id,
+        "ResolvConfPath": "",
+        "HostnamePath": "",
+        "HostsPath": "",
+        "LogPath": rec.log_path,
+        "Name": format!("/{}", rec.name),
+        "RestartCount": rec.restart_count,
+        "Driver": "overlay2",
+        "Platform": "linux",
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "AppArmorProfile": "",
+        "ExecIDs": if exec_ids.is_empty() { Value::Null } else { json!(exec_ids) },
+        "HostConfig": rec.host_config,
+        "GraphDriver": {"Name": "overlay2", "Data": null},
+        "Mounts": mounts(rec),
+        "Config": rec.config,
+        "NetworkSettings": network_settings(rec),
+    })
+}
+
+/// Docker's `filters` query value: `{"status":["running"]}` (or the legacy `{"status":{"running":true}}`).
+pub fn parse_filters(raw: &str) -> Result<HashMap<String, Vec<String>>> {
+    if raw.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let v: Value = serde_json::from_str(raw)
+        .map_err(|e| Error::InvalidParameter(format!("invalid filter: {e}")))?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| Error::InvalidParameter("invalid filter: not an object".into()))?;
+    let mut out = HashMap::new();
+    for (k, v) in obj {
+        let vals: Vec<String> = match v {
+            Value::Array(a) => a
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect(),
+            Value::Object(o) => o.keys().cloned().collect(),
+            _ => return Err(Error::InvalidParameter(format!("invalid filter '{k}'"))),
+        };
+        out.insert(k.clone(), vals);
+    }
+    Ok(out)
+}
+
+fn matches(rec: &ContainerRecord, filters: &HashMap<String, Vec<String>>) -> Result<bool> {
+    for (key, vals) in filters {
+        if vals.is_empty() {
+            continue;
+        }
+        let ok = match key.as_str() {
+            "status" => {
+                let status = if rec.state.paused {
+                    "paused"
+                } else if rec.state.restarting {
+                    "restarting"
+                } else {
+                    rec.state.status.as_str()
+                };
+                for v in vals {
+                    if ![
+                        "created",
+                        "restarting",
+                        "running",
+                        "removing",
+                        "paused",
+                        "exited",
+                        "dead",
+                    ]
+                    .contains(&v.as_str())
+                    {
+                        return Err(Error::InvalidParameter(format!(
+                            "invalid filter 'status={v}'"
+                        )));
+                    }
+                }
+                vals.iter().any(|v| v == status)
+            }
+            "name" => vals
+                .iter()
+                .any(|v| rec.name.contains(v.trim_start_matches('/'))),
+            "id" => vals.iter().any(|v| rec.id.starts_with(v)),
+            "label" => vals.iter().all(|v| match v.split_once('=') {
+                Some((k, val)) => rec.config.labels.get(k).is_some_and(|x| x == val),
+                None => rec.config.labels.contains_key(v),
+            }),
+            "ancestor" => vals.iter().any(|v| {
+                rec.image == *v
+                    || rec.image_id == *v
+                    || rec
+                        .image_id
+                        .trim_start_matches("sha256:")
+                        .starts_with(v.as_str())
+                    || format!("{v}:latest") == rec.image
+            }),
+            "exited" => vals.iter().any(|v| {
+                !rec.state.running
+                    && rec.state.status == "exited"
+                    && v.parse::<i64>().ok() == Some(rec.state.exit_code)
+            }),
+            "network" => vals.contains(&rec.host_config.network_mode),
+            "volume" => vals.iter().any(|v| {
+                rec.host_config
+                    .binds
+                    .iter()
+                    .flatten()
+                    .any(|b| b.split(':').take(2).any(|p| p == v))
+            }),
+            "before" | "since" | "is-task" | "health" | "publish" | "expose" | "isolation" => true,
+            other => return Err(Error::InvalidParameter(format!("invalid filter '{other}'"))),
+        };
+        if !ok {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+impl Engine {
+    pub fn inspect_container(&self, name: &str) -> Result<Value> {
+        let c = self.containers.get(name)?;
+        let rec = c.snapshot();
+        Ok(inspect_json(&rec, vec![]))
+    }
+
+    /// `docker ps`: running ones unless `all`, newest first, `limit` rows.
+    pub fn list_containers(
+        &self,
+        all: bool,
+        limit: Option<usize>,
+        filters: &str,
+    ) -> Result<Vec<ContainerSummary>> {
+        let filters = parse_filters(filters)?;
+        let mut recs: Vec<ContainerRecord> =
+            self.containers.all().iter().map(|c| c.snapshot()).collect();
+        recs.sort_by(|a, b| b.created.cmp(&a.created));
+        let mut out = vec![];
+        for rec in recs {
+            if !all && !rec.state.running && !filters.contains_key("status") {
+                continue;
+            }
+            if !matches(&rec, &filters)? {
+                continue;
+            }
+            let state = if rec.removing {
+                "removing".to_string()
+            } else if rec.state.paused {
+                "paused".into()
+            } else {
+                rec.state.status.clone()
+            };
+            out.push(ContainerSummary {
+                id: rec.id.clone(),
+                names: vec![format!("/{}", rec.name)],
+                image: rec.image.clone(),
+                image_id: rec.image_id.clone(),
+                command: command_line(&rec),
+                created: created_unix(&rec),
+                ports: vec![],
+                labels: rec.config.labels.clone(),
+                state,
+                status: human_status(&rec),
+                host_config: json!({"NetworkMode": rec.host_config.network_mode}),
+                network_settings: json!({"Networks": network_settings(&rec)["Networks"]}),
+                mounts: mounts(&rec),
+                size_rw: None,
+                size_root_fs: None,
+            });
+            if limit.is_some_and(|l| l > 0 && out.len() >= l) {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_accept_both_shapes_and_reject_garbage() {
+        let f = parse_filters(r#"{"status":["running"],"label":{"a=b":true}}"#).unwrap();
+        assert_eq!(f["status"], vec!["running"]);
+        assert_eq!(f["label"], vec!["a=b"]);
+        assert!(parse_filters("{bad").is_err());
+        assert!(parse_filters(r#"{"status":3}"#).is_err());
+    }
+
+    #[test]
+    fn durations_read_like_dockers() {
+        assert_eq!(human_duration(0), "Less than a second");
+        assert_eq!(human_duration(5), "5 seconds");
+        assert_eq!(human_duration(600), "10 minutes");
+    }
+}

@@ -1,0 +1,17 @@
+//! Containers: records, lifecycle, attach, logs, listing.
+
+pub mod create;
+pub mod fsutil;
+pub mod ids;
+pub mod lifecycle;
+pub mod ports;
+pub mod record;
+pub mod spec;
+pub mod table;
+
+pub mod attach;
+mod etc;
+mod inspect;
+pub mod logs;
+mod monitor_client;
+mod reconcile;

@@ -1,0 +1,60 @@
+//! On daemon start: load every container from the store and match it with reality. A monitor
+//! that still answers is re-adopted; a dead one's exit file gives the real exit code; a remove
+//! interrupted by a crash is finished.
+
+use std::sync::Arc;
+
+use super::monitor_client;
+use super::record::{Container, ContainerRecord};
+use crate::Engine;
+use crate::error::Result;
+use crate::monitor::protocol::Request;
+
+impl Engine {
+    pub(crate) async fn reconcile(self: &Arc<Self>) -> Result<()> {
+        for (id, json) in self.store.containers()? {
+            let rec: ContainerRecord = match serde_json::from_str(&json) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!("container {id}: unreadable record, skipped: {e}");
+                    continue;
+                }
+            };
+            let c = Arc::new(Container::new(rec));
+            self.containers.insert(c.clone());
+            if c.rec().removing {
+                let _ = self.finish_remove(&c).await;
+                continue;
+            }
+            let run_dir = self.config().container_run_dir(&c.id);
+            let socket_exists = run_dir.join(crate::monitor::protocol::SOCKET_FILE).exists();
+            let running = c.rec().state.running;
+            if socket_exists {
+                match monitor_client::request(&run_dir, &Request::Watch).await {
+                    Ok(watch) => {
+                        if !running {
+                            // started, but the crash came before the record said so
+                            let mut r = c.rec();
+                            r.state.running = true;
+                            r.state.status = "running".into();
+                        }
+                        c.lifecycle.send_modify(|l| l.running = true);
+                        let _ = self.persist(&c);
+                        self.watch_exit(c.clone(), watch);
+                        continue;
+                    }
+                    Err(_) => {
+                        let _ = std::fs::remove_file(
+                            run_dir.join(crate::monitor::protocol::SOCKET_FILE),
+                        );
+                    }
+                }
+            }
+            if running {
+                c.lifecycle.send_modify(|l| l.running = true);
+                self.on_exit(&c).await;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,350 @@
+//! The OCI runtime config (`config.json`) for a container, with Docker's defaults: its
+//! capability set, masked and read-only paths, /dev, /dev/shm, the generated /etc files, binds,
+//! tmpfs and cgroup limits.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use super::record::ContainerRecord;
+use crate::error::{Error, Result};
+
+const DEFAULT_CAPS: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
+const ALL_CAPS: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+];
+
+const MASKED: &[&str] = &[
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+const READONLY: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+fn cap_name(c: &str) -> String {
+    let up = c.to_ascii_uppercase();
+    if up.starts_with("CAP_") {
+        up
+    } else {
+        format!("CAP_{up}")
+    }
+}
+
+fn capabilities(rec: &ContainerRecord) -> Vec<String> {
+    let hc = &rec.host_config;
+    if hc.privileged {
+        return ALL_CAPS.iter().map(|s| s.to_string()).collect();
+    }
+    let mut caps: Vec<String> = DEFAULT_CAPS.iter().map(|s| s.to_string()).collect();
+    for c in hc.cap_drop.iter().flatten() {
+        let n = cap_name(c);
+        if n == "CAP_ALL" {
+            caps.clear();
+        } else {
+            caps.retain(|x| *x != n);
+        }
+    }
+    for c in hc.cap_add.iter().flatten() {
+        let n = cap_name(c);
+        if n == "CAP_ALL" {
+            caps = ALL_CAPS.iter().map(|s| s.to_string()).collect();
+        } else if !caps.contains(&n) {
+            caps.push(n);
+        }
+    }
+    caps
+}
+
+/// Docker's env: the image's and the user's, `PATH` defaulted, `HOSTNAME`, `TERM` with a tty.
+pub fn process_env(rec: &ContainerRecord, hostname: &str) -> Vec<String> {
+    let mut env: Vec<String> = vec![];
+    let mut set = |kv: &str| {
+        let key = kv.split('=').next().unwrap_or(kv);
+        env.retain(|e| e.split('=').next() != Some(key));
+        env.push(kv.to_string());
+    };
+    set("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    set(&format!("HOSTNAME={hostname}"));
+    if rec.config.tty {
+        set("TERM=xterm");
+    }
+    for e in &rec.config.env {
+        set(e);
+    }
+    env
+}
+
+fn bind_mount(dest: &str, src: &str, opts: &[&str]) -> Value {
+    let mut o = vec!["rbind".to_string()];
+    o.extend(opts.iter().map(|s| s.to_string()));
+    json!({"destination": dest, "type": "bind", "source": src, "options": o})
+}
+
+/// Parses a `-v src:dst[:opts]` bind (named volumes are not binds: `src` must be absolute).
+pub fn parse_bind(spec: &str) -> Result<(String, String, bool)> {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let (src, dst, opts) = match parts.as_slice() {
+        [s, d] => (*s, *d, ""),
+        [s, d, o] => (*s, *d, *o),
+        _ => {
+            return Err(Error::InvalidParameter(format!(
+                "invalid volume specification: '{spec}'"
+            )));
+        }
+    };
+    if !dst.starts_with('/') {
+        return Err(Error::InvalidParameter(format!(
+            "invalid volume specification: '{spec}': invalid mount config for type \"bind\": invalid mount path: '{dst}' mount path must be absolute"
+        )));
+    }
+    let ro = opts.split(',').any(|o| o == "ro");
+    for o in opts.split(',').filter(|o| !o.is_empty()) {
+        if ![
+            "ro", "rw", "z", "Z", "rprivate", "private", "rshared", "shared", "rslave", "slave",
+            "nocopy",
+        ]
+        .contains(&o)
+        {
+            return Err(Error::InvalidParameter(format!("invalid mode: {o}")));
+        }
+    }
+    Ok((src.to_string(), dst.to_string(), ro))
+}
+
+/// The container's `config.json`. `etc_dir` holds the generated hosts, hostname, resolv.conf;
+/// `volume_mounts` are (source dir, destination, read-only) already resolved by the engine.
+pub fn oci_config(
+    rec: &ContainerRecord,
+    etc_dir: &Path,
+    volume_mounts: &[(String, String, bool)],
+    netns: Option<&Path>,
+) -> Result<Value> {
+    let cfg = &rec.config;
+    let hc = &rec.host_config;
+    let hostname = if cfg.hostname.is_empty() {
+        rec.id[..12].to_string()
+    } else {
+        cfg.hostname.clone()
+    };
+    let mut args = vec![rec.path.clone()];
+    args.extend(rec.args.iter().cloned());
+    if hc.init == Some(true) {
+        args.splice(0..0, ["/dev/init".to_string(), "--".to_string()]);
+    }
+    let caps = capabilities(rec);
+    let mut mounts = vec![
+        json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
+        json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}),
+        json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]}),
+        json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro", "nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=67108864"]}),
+    ];
+    for f in ["hosts", "hostname", "resolv.conf"] {
+        let src = etc_dir.join(f);
+        if src.exists() {
+            mounts.push(bind_mount(
+                &format!("/etc/{f}"),
+                &src.to_string_lossy(),
+                &["rprivate"],
+            ));
+        }
+    }
+    for (src, dst, ro) in volume_mounts {
+        let opts: &[&str] = if *ro {
+            &["rprivate", "ro"]
+        } else {
+            &["rprivate"]
+        };
+        mounts.push(bind_mount(dst, src, opts));
+    }
+    for (dst, opts) in hc.tmpfs.iter().flatten() {
+        let mut o: Vec<String> = vec!["nosuid".into(), "nodev".into(), "noexec".into()];
+        o.extend(opts.split(',').filter(|s| !s.is_empty()).map(str::to_owned));
+        mounts.push(json!({"destination": dst, "type": "tmpfs", "source": "tmpfs", "options": o}));
+    }
+    let mut namespaces = vec![
+        json!({"type": "pid"}),
+        json!({"type": "ipc"}),
+        json!({"type": "uts"}),
+        json!({"type": "mount"}),
+    ];
+    match (hc.network_mode.as_str(), netns) {
+        ("host", _) => {}
+        (_, Some(p)) => namespaces.push(json!({"type": "network", "path": p})),
+        _ => namespaces.push(json!({"type": "network"})),
+    }
+    let mut resources = json!({});
+    if hc.memory > 0 {
+        resources["memory"] = json!({"limit": hc.memory});
+        if hc.memory_swap != 0 {
+            resources["memory"]["swap"] = json!(hc.memory_swap);
+        }
+    }
+    let mut cpu = json!({});
+    if hc.cpu_shares > 0 {
+        cpu["shares"] = json!(hc.cpu_shares);
+    }
+    if hc.nano_cpus > 0 {
+        cpu["period"] = json!(100_000);
+        cpu["quota"] = json!(hc.nano_cpus / 10_000);
+    } else {
+        if hc.cpu_quota > 0 {
+            cpu["quota"] = json!(hc.cpu_quota);
+        }
+        if hc.cpu_period > 0 {
+            cpu["period"] = json!(hc.cpu_period);
+        }
+    }
+    if !hc.cpuset_cpus.is_empty() {
+        cpu["cpus"] = json!(hc.cpuset_cpus);
+    }
+    if cpu.as_object().is_some_and(|o| !o.is_empty()) {
+        resources["cpu"] = cpu;
+    }
+    if let Some(p) = hc.pids_limit.filter(|p| *p > 0) {
+        resources["pids"] = json!({"limit": p});
+    }
+    let no_new_privs = hc.security_opt.iter().flatten().any(|o| {
+        o == "no-new-privileges" || o == "no-new-privileges:true" || o == "no-new-privileges=true"
+    });
+    let mut rlimits = vec![];
+    for u in hc.ulimits.iter().flatten() {
+        let name = u.get("Name").and_then(|v| v.as_str()).unwrap_or_default();
+        let soft = u.get("Soft").and_then(|v| v.as_i64()).unwrap_or(0);
+        let hard = u.get("Hard").and_then(|v| v.as_i64()).unwrap_or(0);
+        if name.is_empty() {
+            return Err(Error::InvalidParameter("ulimit without a name".into()));
+        }
+        rlimits.push(json!({"type": format!("RLIMIT_{}", name.to_ascii_uppercase()), "soft": soft, "hard": hard}));
+    }
+    let mut linux = json!({
+        "namespaces": namespaces,
+        "cgroupsPath": format!("/berth/{}", rec.id),
+        "resources": resources,
+    });
+    if !hc.privileged {
+        linux["maskedPaths"] = json!(MASKED);
+        linux["readonlyPaths"] = json!(READONLY);
+    }
+    Ok(json!({
+        "ociVersion": "1.0.2",
+        "process": {
+            "terminal": cfg.tty,
+            "consoleSize": hc.console_size.map(|[h, w]| json!({"height": h, "width": w})),
+            "user": {"uid": 0, "gid": 0},
+            "args": args,
+            "env": process_env(rec, &hostname),
+            "cwd": if cfg.working_dir.is_empty() { "/".to_string() } else { cfg.working_dir.clone() },
+            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+            "rlimits": rlimits,
+            "noNewPrivileges": no_new_privs,
+        },
+        "root": {"path": "rootfs", "readonly": hc.readonly_rootfs},
+        "hostname": hostname,
+        "mounts": mounts,
+        "linux": linux,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binds_parse_and_bad_ones_are_named() {
+        assert_eq!(
+            parse_bind("/a:/b:ro").unwrap(),
+            ("/a".into(), "/b".into(), true)
+        );
+        assert!(
+            parse_bind("/a")
+                .unwrap_err()
+                .to_string()
+                .contains("invalid volume specification")
+        );
+        assert!(
+            parse_bind("/a:rel")
+                .unwrap_err()
+                .to_string()
+                .contains("must be absolute")
+        );
+        assert!(
+            parse_bind("/a:/b:bogus")
+                .unwrap_err()
+                .to_string()
+                .contains("invalid mode: bogus")
+        );
+    }
+}

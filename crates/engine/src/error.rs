@@ -1,0 +1,46 @@
+//! The engine's typed errors. Each kind maps to one of Docker's HTTP statuses in the API crate.
+
+/// What went wrong, in Docker's vocabulary; the message is what the client prints.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// 404: `No such container: x`, `No such image: x`, ...
+    #[error("{0}")]
+    NotFound(String),
+    /// 409: name in use, container running, ...
+    #[error("{0}")]
+    Conflict(String),
+    /// 400: malformed or invalid input.
+    #[error("{0}")]
+    InvalidParameter(String),
+    /// 304: the container is already in the asked state.
+    #[error("container already in that state")]
+    NotModified,
+    /// 500 with context.
+    #[error("{0}")]
+    Internal(String),
+    #[error("state store: {0}")]
+    Store(#[from] rusqlite::Error),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("json: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+impl Error {
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    pub fn no_such_container(name: &str) -> Self {
+        Error::NotFound(format!("No such container: {name}"))
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,100 @@
+//! What the daemon and a monitor say to each other, and the files a monitor leaves in its run
+//! directory. Shared by both sides; no tokio here.
+//!
+//! The monitor listens on `<run-dir>/monitor.sock`. A client sends one JSON [`Request`] line and
+//! reads one line back: `ok` or `error <message>`. After `ok`:
+//! - `Attach`: the container's output follows, in Docker's wire format (stdcopy frames without a
+//!   tty, raw bytes with one); bytes the client sends are the container's stdin. The monitor
+//!   closes the connection when the container has exited.
+//! - `Watch`: one [`ExitRecord`] JSON line when the container exits, then EOF.
+//! - `Exec`: like `Attach` for the exec'd process, then an [`ExitRecord`] is NOT sent on the
+//!   stream; the exit code is in `<run-dir>/exec-<id>.json`.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+pub const SPEC_FILE: &str = "monitor.json";
+pub const SOCKET_FILE: &str = "monitor.sock";
+pub const EXIT_FILE: &str = "exit.json";
+pub const PID_FILE: &str = "monitor.pid";
+pub const LOG_FILE: &str = "monitor.log";
+
+/// A snapshot mount, as berth-image returns it (kept as plain data here).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RootfsMount {
+    pub fstype: String,
+    pub source: String,
+    pub options: Vec<String>,
+}
+
+/// Everything a monitor needs, written by the daemon to `<run-dir>/monitor.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MonitorSpec {
+    pub id: String,
+    /// The bundle: `config.json` written by the daemon; `rootfs/` mounted by the monitor.
+    pub bundle: PathBuf,
+    pub rootfs_mounts: Vec<RootfsMount>,
+    pub runtime_root: PathBuf,
+    pub tty: bool,
+    pub open_stdin: bool,
+    pub stdin_once: bool,
+    /// json-file log.
+    pub log_path: PathBuf,
+    /// Docker's `User` (`name`, `uid`, `uid:gid`, `name:group`), resolved in the rootfs.
+    pub user: String,
+    /// Initial terminal size (rows, columns).
+    pub console_size: Option<(u16, u16)>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Request {
+    Attach {
+        stdin: bool,
+        stdout: bool,
+        stderr: bool,
+    },
+    Start,
+    Watch,
+    Kill {
+        signal: i32,
+        all: bool,
+    },
+    Resize {
+        height: u16,
+        width: u16,
+    },
+    Pause,
+    Resume,
+}
+
+/// How the container ended, written to `<run-dir>/exit.json` before the monitor exits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExitRecord {
+    pub exit_code: i64,
+    pub finished_at: String,
+    #[serde(default)]
+    pub error: String,
+}
+
+/// The monitor's answer to `Start`/`Create`: `ok <pid>` on its ready pipe.
+pub fn parse_ready(line: &str) -> Result<i32, String> {
+    let line = line.trim();
+    if let Some(rest) = line.strip_prefix("ok ") {
+        rest.parse::<i32>()
+            .map_err(|_| format!("bad monitor answer: {line}"))
+    } else if let Some(msg) = line.strip_prefix("error ") {
+        Err(msg.to_string())
+    } else if line.is_empty() {
+        Err("monitor exited without an answer".to_string())
+    } else {
+        Err(format!("bad monitor answer: {line}"))
+    }
+}
+
+/// The 8-byte stdcopy header for `len` bytes of `stream` (1 stdout, 2 stderr).
+pub fn frame_header(stream: u8, len: usize) -> [u8; 8] {
+    let l = (len as u32).to_be_bytes();
+    [stream, 0, 0, 0, l[0], l[1], l[2], l[3]]
+}
