@@ -80,7 +80,12 @@ pub(crate) fn render(table: &str, networks: &[Network], published: &[Published])
             s,
             "    oifname \"{br}\" ip saddr {sub} ct status dnat masquerade"
         );
-        if !n.internal {
+        let masquerade = n
+            .options
+            .get("com.docker.network.bridge.enable_ip_masquerade")
+            .map(String::as_str)
+            != Some("false");
+        if !n.internal && masquerade {
             let _ = writeln!(s, "    ip saddr {sub} oifname != \"{br}\" masquerade");
         }
     }
@@ -346,5 +351,20 @@ mod tests {
             "{r}"
         );
         assert!(r.contains("elements = { \"bra\", \"brb\" }"), "{r}");
+        let mut c = crate::ipam::tests_support::network("c", "brc", "10.7.3.0/24");
+        c.options.insert(
+            "com.docker.network.bridge.enable_ip_masquerade".into(),
+            "false".into(),
+        );
+        c.options.insert(
+            "com.docker.network.bridge.enable_icc".into(),
+            "false".into(),
+        );
+        let r = render("t2", &[c], &[]);
+        assert!(
+            !r.contains("ip saddr 10.7.3.0/24 oifname != \"brc\" masquerade"),
+            "{r}"
+        );
+        assert!(r.contains("iifname \"brc\" oifname \"brc\" drop"), "{r}");
     }
 }

@@ -364,6 +364,17 @@ impl NetworkManager {
             driver: "bridge".into(),
             ..Default::default()
         };
+        // The options Docker shows on its default network.
+        for (k, v) in [
+            ("com.docker.network.bridge.default_bridge", "true"),
+            ("com.docker.network.bridge.enable_icc", "true"),
+            ("com.docker.network.bridge.enable_ip_masquerade", "true"),
+            ("com.docker.network.bridge.host_binding_ipv4", "0.0.0.0"),
+        ] {
+            spec.options.insert(k.into(), v.into());
+        }
+        spec.options
+            .insert(OPT_MTU.into(), self.opts.mtu.to_string());
         spec.options.insert(OPT_BRIDGE_NAME.into(), bridge);
         if let Some((gw, net)) = wanted_bip {
             spec.subnet = Some(net.to_string());
