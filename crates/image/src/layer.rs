@@ -117,3 +117,22 @@ impl ImageStore {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn foreign_layers_are_refused_by_name() {
+        let e = refuse_foreign(media::DOCKER_FOREIGN, "sha256:abc").unwrap_err();
+        assert!(e.to_string().contains("foreign layer sha256:abc"), "{e}");
+        assert!(
+            refuse_foreign(
+                "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+                "x"
+            )
+            .is_err()
+        );
+        assert!(refuse_foreign(media::OCI_LAYER_GZIP, "x").is_ok());
+    }
+}

@@ -294,3 +294,44 @@ fn gzip_and_zstd_layers_import_with_the_uncompressed_diff_id() {
     );
     assert!(!plain.is_empty());
 }
+
+#[test]
+fn owners_setuid_modes_and_xattrs_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path());
+    let mut b = tar::Builder::new(Vec::new());
+    b.append_pax_extensions([("SCHILY.xattr.user.berth", &b"kept"[..])])
+        .unwrap();
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_mode(0o4755);
+    h.set_uid(1234);
+    h.set_gid(5678);
+    h.set_mtime(1_600_000_000);
+    h.set_size(3);
+    h.set_cksum();
+    b.append_data(&mut h, "suid", &b"abc"[..]).unwrap();
+    let mut d = tar::Header::new_gnu();
+    d.set_entry_type(tar::EntryType::Directory);
+    d.set_mode(0o1777);
+    d.set_uid(42);
+    d.set_mtime(1_500_000_000);
+    d.set_size(0);
+    d.set_cksum();
+    b.append_data(&mut d, "sticky/", std::io::empty()).unwrap();
+    let tar = b.into_inner().unwrap();
+    s.import(&tar[..], Some("meta:1"), &[]).unwrap();
+    let m = s.prepare(&unique_name("c"), "meta:1").unwrap();
+    let root = std::path::PathBuf::from(m[0].options[0].trim_start_matches("lowerdir="));
+    let f = fs::metadata(root.join("suid")).unwrap();
+    assert_eq!(f.mode() & 0o7777, 0o4755);
+    assert_eq!((f.uid(), f.gid()), (1234, 5678));
+    assert_eq!(f.mtime(), 1_600_000_000);
+    let mut v = [0u8; 8];
+    let n = rustix::fs::getxattr(root.join("suid"), "user.berth", &mut v).unwrap();
+    assert_eq!(&v[..n], b"kept");
+    let d = fs::metadata(root.join("sticky")).unwrap();
+    assert_eq!(d.mode() & 0o7777, 0o1777);
+    assert_eq!(d.uid(), 42);
+    assert_eq!(d.mtime(), 1_500_000_000);
+}

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use reqwest::header::{
-    ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE,
+    ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE,
 };
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 
@@ -172,13 +172,13 @@ impl RegistryClient {
         }
     }
 
-    fn url(&self, path: &str) -> Result<Url, Error> {
+    pub(super) fn url(&self, path: &str) -> Result<Url, Error> {
         self.base
             .join(path)
             .map_err(|e| Error::InvalidArgument(format!("bad registry URL {path}: {e}")))
     }
 
-    fn status_error(&self, s: StatusCode, what: &str) -> Error {
+    pub(super) fn status_error(&self, s: StatusCode, what: &str) -> Error {
         Error::Registry {
             registry: self.host.clone(),
             message: format!("{what}: unexpected status {s}"),
@@ -274,7 +274,7 @@ impl RegistryClient {
     }
 
     /// Sends a request without a body, retrying once after a 401 with fresh auth.
-    async fn send(
+    pub(super) async fn send(
         &self,
         method: Method,
         url: Url,
@@ -433,34 +433,7 @@ impl RegistryClient {
         Ok(resp.status().is_success())
     }
 
-    /// Cross-repository mount; Ok(true) when the registry mounted it (201).
-    pub async fn mount_blob(
-        &self,
-        repo: &str,
-        digest: &Digest,
-        from: &str,
-        scope: &str,
-    ) -> Result<bool, Error> {
-        let mut url = self.url(&format!("v2/{repo}/blobs/uploads/"))?;
-        url.query_pairs_mut()
-            .append_pair("mount", digest.as_str())
-            .append_pair("from", from);
-        let resp = self
-            .send_body(Method::POST, url, scope, None, Vec::new())
-            .await?;
-        if resp.status() == StatusCode::CREATED {
-            return Ok(true);
-        }
-        // 202 opened an upload session instead: cancel it.
-        if resp.status() == StatusCode::ACCEPTED
-            && let Some(loc) = self.location(&resp)
-        {
-            let _ = self.send(Method::DELETE, loc, scope, None).await;
-        }
-        Ok(false)
-    }
-
-    async fn send_body(
+    pub(super) async fn send_body(
         &self,
         method: Method,
         url: Url,
@@ -509,154 +482,9 @@ impl RegistryClient {
         )))
     }
 
-    fn location(&self, resp: &Response) -> Option<Url> {
+    pub(super) fn location(&self, resp: &Response) -> Option<Url> {
         let loc = resp.headers().get(LOCATION)?.to_str().ok()?;
         resp.url().join(loc).ok()
-    }
-
-    /// Uploads a blob read from `file`: monolithic when it fits one chunk, else chunked
-    /// (POST, PATCH with Content-Range, PUT ?digest=). `progress` gets bytes sent so far.
-    pub async fn upload_blob(
-        &self,
-        repo: &str,
-        digest: &Digest,
-        mut file: tokio::fs::File,
-        size: u64,
-        scope: &str,
-        progress: &(dyn Fn(u64) + Send + Sync),
-    ) -> Result<(), Error> {
-        use tokio::io::AsyncReadExt;
-        let chunk = self.chunk_size;
-        let url = self.url(&format!("v2/{repo}/blobs/uploads/"))?;
-        let resp = self
-            .send_body(Method::POST, url, scope, None, Vec::new())
-            .await?;
-        if resp.status() != StatusCode::ACCEPTED {
-            return Err(self.status_error(resp.status(), "start upload"));
-        }
-        let mut loc = self
-            .location(&resp)
-            .ok_or_else(|| self.status_error(resp.status(), "upload without Location"))?;
-        let mut sent: u64 = 0;
-        let ctype = (CONTENT_TYPE, "application/octet-stream".to_owned());
-        if size as usize <= chunk {
-            let mut buf = Vec::with_capacity(size as usize);
-            file.read_to_end(&mut buf)
-                .await
-                .map_err(|e| Error::io("read blob", e))?;
-            loc.query_pairs_mut().append_pair("digest", digest.as_str());
-            let resp = self
-                .send_body(Method::PUT, loc, scope, Some(vec![ctype]), buf)
-                .await?;
-            if resp.status() != StatusCode::CREATED {
-                return Err(self.status_error(resp.status(), "upload blob"));
-            }
-            progress(size);
-            return Ok(());
-        }
-        loop {
-            let mut buf = vec![0u8; chunk];
-            let mut n = 0;
-            while n < chunk {
-                let r = file
-                    .read(&mut buf[n..])
-                    .await
-                    .map_err(|e| Error::io("read blob", e))?;
-                if r == 0 {
-                    break;
-                }
-                n += r;
-            }
-            if n == 0 {
-                break;
-            }
-            buf.truncate(n);
-            let range = (CONTENT_RANGE, format!("{}-{}", sent, sent + n as u64 - 1));
-            let resp = self
-                .send_body(
-                    Method::PATCH,
-                    loc.clone(),
-                    scope,
-                    Some(vec![ctype.clone(), range]),
-                    buf,
-                )
-                .await?;
-            if resp.status() != StatusCode::ACCEPTED {
-                return Err(self.status_error(resp.status(), "upload chunk"));
-            }
-            loc = self
-                .location(&resp)
-                .ok_or_else(|| self.status_error(resp.status(), "upload without Location"))?;
-            sent += n as u64;
-            progress(sent);
-        }
-        loc.query_pairs_mut().append_pair("digest", digest.as_str());
-        let resp = self
-            .send_body(Method::PUT, loc, scope, None, Vec::new())
-            .await?;
-        if resp.status() != StatusCode::CREATED {
-            return Err(self.status_error(resp.status(), "finish upload"));
-        }
-        Ok(())
-    }
-
-    /// Uploads a small blob from memory in one PUT.
-    pub async fn upload_small_blob(
-        &self,
-        repo: &str,
-        digest: &Digest,
-        bytes: Vec<u8>,
-        scope: &str,
-    ) -> Result<(), Error> {
-        let url = self.url(&format!("v2/{repo}/blobs/uploads/"))?;
-        let resp = self
-            .send_body(Method::POST, url, scope, None, Vec::new())
-            .await?;
-        if resp.status() != StatusCode::ACCEPTED {
-            return Err(self.status_error(resp.status(), "start upload"));
-        }
-        let mut loc = self
-            .location(&resp)
-            .ok_or_else(|| self.status_error(resp.status(), "upload without Location"))?;
-        loc.query_pairs_mut().append_pair("digest", digest.as_str());
-        let ctype = (CONTENT_TYPE, "application/octet-stream".to_owned());
-        let resp = self
-            .send_body(Method::PUT, loc, scope, Some(vec![ctype]), bytes)
-            .await?;
-        if resp.status() != StatusCode::CREATED {
-            return Err(self.status_error(resp.status(), "upload blob"));
-        }
-        Ok(())
-    }
-
-    /// `PUT` a manifest under a tag (or digest).
-    pub async fn put_manifest(
-        &self,
-        repo: &str,
-        reference: &str,
-        bytes: Vec<u8>,
-        media_type: &str,
-        scope: &str,
-    ) -> Result<(), Error> {
-        let url = self.url(&format!("v2/{repo}/manifests/{reference}"))?;
-        let resp = self
-            .send_body(
-                Method::PUT,
-                url,
-                scope,
-                Some(vec![(CONTENT_TYPE, media_type.to_owned())]),
-                bytes,
-            )
-            .await?;
-        if resp.status() != StatusCode::CREATED {
-            let status = resp.status();
-            let text = resp.text().await.unwrap_or_default();
-            return Err(Error::Registry {
-                registry: self.host.clone(),
-                message: format!("put manifest: {status}: {}", text.trim()),
-            });
-        }
-        Ok(())
     }
 }
 

@@ -28,6 +28,7 @@ pub fn host_arch() -> &'static str {
 
 pub mod auth;
 pub mod client;
+mod upload;
 
 pub use auth::{erase_credentials, load_credentials, store_credentials};
 pub use client::RegistryClient;
