@@ -71,3 +71,25 @@ pub use reference::Reference;
 pub use registry::RegistryConfig;
 pub use store::ImageStore;
 pub use types::*;
+
+#[cfg(test)]
+mod send_sync {
+    use super::*;
+
+    fn is_send_sync<T: Send + Sync>() {}
+    fn is_send<T: Send>(_: &T) {}
+
+    /// The daemon shares the store across threads and spawns pulls and pushes as tasks.
+    #[test]
+    fn store_is_shareable_and_its_futures_are_send() {
+        is_send_sync::<ImageStore>();
+        let dir = std::env::temp_dir().join(format!("berth-image-send-{}", std::process::id()));
+        let s = ImageStore::open(&dir).unwrap();
+        let pull = s.pull("x", None, None, &|_| {});
+        is_send(&pull);
+        let push = s.push("x", None, &|_| {});
+        is_send(&push);
+        drop((pull, push));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

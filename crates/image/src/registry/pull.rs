@@ -60,6 +60,10 @@ pub(crate) fn short(d: &Digest) -> String {
     d.hex()[..12].to_owned()
 }
 
+/// One layer's transfer, boxed so the pull/push future stays `Send`.
+type JobFuture<'a, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, Error>> + Send + 'a>>;
+
 impl ImageStore {
     pub(crate) async fn client_for(
         &self,
@@ -165,100 +169,105 @@ impl ImageStore {
             }
         }
         let source = format!("{}/{}", r.domain, repo);
-        let jobs = manifest.layers.iter().enumerate().map(|(i, l)| {
-            let client = &client;
-            let scope = &scope;
-            let chains = &chains;
-            let config = &config;
-            let source = &source;
-            let repo = &repo;
-            async move {
-                let id = short(&l.digest);
-                if self.layer_present(&l.digest, &chains[i])? {
-                    progress(Progress::Exists { id });
-                    return Ok::<LayerBlob, Error>(self.meta.layer_blob(&l.digest)?.unwrap_or(
-                        LayerBlob {
-                            digest: l.digest.clone(),
-                            diff_id: config.rootfs.diff_ids[i].clone(),
-                            media_type: l.media_type.clone(),
-                            size: l.size,
-                            source_repo: source.clone(),
-                        },
-                    ));
-                }
-                let resp = client.get_blob(repo, &l.digest, scope).await?;
-                let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(32);
-                let store = self.clone();
-                let want_blob = l.digest.clone();
-                let want_diff = config.rootfs.diff_ids[i].clone();
-                let parent = if i == 0 {
-                    None
-                } else {
-                    Some(chains[i - 1].clone())
-                };
-                let media_type = l.media_type.clone();
-                let src = source.clone();
-                let task = tokio::task::spawn_blocking(move || {
-                    let reader = ChannelReader {
-                        rx,
-                        cur: Bytes::new(),
+        let jobs: Vec<JobFuture<'_, LayerBlob>> = manifest
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let client = &client;
+                let scope = &scope;
+                let chains = &chains;
+                let config = &config;
+                let source = &source;
+                let repo = &repo;
+                Box::pin(async move {
+                    let id = short(&l.digest);
+                    if self.layer_present(&l.digest, &chains[i])? {
+                        progress(Progress::Exists { id });
+                        return Ok::<LayerBlob, Error>(self.meta.layer_blob(&l.digest)?.unwrap_or(
+                            LayerBlob {
+                                digest: l.digest.clone(),
+                                diff_id: config.rootfs.diff_ids[i].clone(),
+                                media_type: l.media_type.clone(),
+                                size: l.size,
+                                source_repo: source.clone(),
+                            },
+                        ));
+                    }
+                    let resp = client.get_blob(repo, &l.digest, scope).await?;
+                    let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(32);
+                    let store = self.clone();
+                    let want_blob = l.digest.clone();
+                    let want_diff = config.rootfs.diff_ids[i].clone();
+                    let parent = if i == 0 {
+                        None
+                    } else {
+                        Some(chains[i - 1].clone())
                     };
-                    store.ingest_layer(
-                        reader,
-                        &LayerExpect {
-                            media_type: &media_type,
-                            blob: Some(&want_blob),
-                            diff_id: Some(&want_diff),
-                            parent_chain: parent.as_ref(),
-                            source_repo: &src,
-                        },
-                    )
-                });
-                let total = l.size;
-                let mut done: u64 = 0;
-                let mut last = 0;
-                let mut stream = resp.bytes_stream();
-                while let Some(chunk) = stream.next().await {
-                    match chunk {
-                        Ok(b) => {
-                            done += b.len() as u64;
-                            if tx.send(Ok(b)).await.is_err() {
-                                break; // the unpacker stopped: its error tells why
+                    let media_type = l.media_type.clone();
+                    let src = source.clone();
+                    let task = tokio::task::spawn_blocking(move || {
+                        let reader = ChannelReader {
+                            rx,
+                            cur: Bytes::new(),
+                        };
+                        store.ingest_layer(
+                            reader,
+                            &LayerExpect {
+                                media_type: &media_type,
+                                blob: Some(&want_blob),
+                                diff_id: Some(&want_diff),
+                                parent_chain: parent.as_ref(),
+                                source_repo: &src,
+                            },
+                        )
+                    });
+                    let total = l.size;
+                    let mut done: u64 = 0;
+                    let mut last = 0;
+                    let mut stream = resp.bytes_stream();
+                    while let Some(chunk) = stream.next().await {
+                        match chunk {
+                            Ok(b) => {
+                                done += b.len() as u64;
+                                if tx.send(Ok(b)).await.is_err() {
+                                    break; // the unpacker stopped: its error tells why
+                                }
+                                if done - last >= 256 * 1024 || done == total {
+                                    last = done;
+                                    progress(Progress::Transfer {
+                                        id: id.clone(),
+                                        current: done,
+                                        total,
+                                    });
+                                }
                             }
-                            if done - last >= 256 * 1024 || done == total {
-                                last = done;
-                                progress(Progress::Transfer {
-                                    id: id.clone(),
-                                    current: done,
-                                    total,
-                                });
+                            Err(e) => {
+                                let _ = tx
+                                    .send(Err(io::Error::other(format!(
+                                        "download of layer {id} failed: {e}"
+                                    ))))
+                                    .await;
+                                break;
                             }
-                        }
-                        Err(e) => {
-                            let _ = tx
-                                .send(Err(io::Error::other(format!(
-                                    "download of layer {id} failed: {e}"
-                                ))))
-                                .await;
-                            break;
                         }
                     }
-                }
-                drop(tx);
-                progress(Progress::Done {
-                    id: id.clone(),
-                    status: "Download complete".into(),
-                });
-                let layer = task
-                    .await
-                    .map_err(|e| Error::InvalidLayer(format!("unpack task failed: {e}")))??;
-                progress(Progress::Done {
-                    id,
-                    status: "Pull complete".into(),
-                });
-                Ok(layer.blob)
-            }
-        });
+                    drop(tx);
+                    progress(Progress::Done {
+                        id: id.clone(),
+                        status: "Download complete".into(),
+                    });
+                    let layer = task
+                        .await
+                        .map_err(|e| Error::InvalidLayer(format!("unpack task failed: {e}")))??;
+                    progress(Progress::Done {
+                        id,
+                        status: "Pull complete".into(),
+                    });
+                    Ok(layer.blob)
+                }) as JobFuture<'_, LayerBlob>
+            })
+            .collect::<Vec<_>>();
         let results: Vec<Result<LayerBlob, Error>> = futures_util::stream::iter(jobs)
             .buffered(PARALLEL_LAYERS)
             .collect()

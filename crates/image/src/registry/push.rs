@@ -14,6 +14,10 @@ use crate::types::{Credentials, Manifest, Progress, media};
 
 const PARALLEL_UPLOADS: usize = 3;
 
+/// One layer's transfer, boxed so the pull/push future stays `Send`.
+type JobFuture<'a, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, Error>> + Send + 'a>>;
+
 impl ImageStore {
     /// `docker push`: uploads the image `reference` names to its registry; returns the
     /// manifest digest.
@@ -38,62 +42,66 @@ impl ImageStore {
                 id: short(&l.digest),
             });
         }
-        let jobs = manifest.layers.iter().map(|l| {
-            let client = &client;
-            let scope = &scope;
-            let repo = &repo;
-            let r = &r;
-            async move {
-                let id = short(&l.digest);
-                if client.blob_exists(repo, &l.digest, scope).await? {
-                    progress(Progress::Exists { id });
-                    return Ok::<(), Error>(());
-                }
-                let known: Option<LayerBlob> = self.meta.layer_blob(&l.digest)?;
-                if let Some(k) = known
-                    && let Some(from) = k.source_repo.strip_prefix(&format!("{}/", r.domain))
-                    && from != repo
-                {
-                    let mscope = format!("{scope} repository:{from}:pull");
-                    if client
-                        .mount_blob(repo, &l.digest, from, &mscope)
-                        .await
-                        .unwrap_or(false)
-                    {
-                        progress(Progress::Done {
-                            id,
-                            status: format!("Mounted from {from}"),
-                        });
-                        return Ok(());
+        let jobs: Vec<JobFuture<'_, ()>> = manifest
+            .layers
+            .iter()
+            .map(|l| {
+                let client = &client;
+                let scope = &scope;
+                let repo = &repo;
+                let r = &r;
+                Box::pin(async move {
+                    let id = short(&l.digest);
+                    if client.blob_exists(repo, &l.digest, scope).await? {
+                        progress(Progress::Exists { id });
+                        return Ok::<(), Error>(());
                     }
-                }
-                let path = self.content.path(&l.digest);
-                let file = tokio::fs::File::open(&path)
-                    .await
-                    .map_err(|e| Error::io(format!("open blob {}", l.digest), e))?;
-                let size = file
-                    .metadata()
-                    .await
-                    .map_err(|e| Error::io("stat blob", e))?
-                    .len();
-                let total = size;
-                let pid = id.clone();
-                client
-                    .upload_blob(repo, &l.digest, file, size, scope, &|sent| {
-                        progress(Progress::Transfer {
-                            id: pid.clone(),
-                            current: sent,
-                            total,
+                    let known: Option<LayerBlob> = self.meta.layer_blob(&l.digest)?;
+                    if let Some(k) = known
+                        && let Some(from) = k.source_repo.strip_prefix(&format!("{}/", r.domain))
+                        && from != repo
+                    {
+                        let mscope = format!("{scope} repository:{from}:pull");
+                        if client
+                            .mount_blob(repo, &l.digest, from, &mscope)
+                            .await
+                            .unwrap_or(false)
+                        {
+                            progress(Progress::Done {
+                                id,
+                                status: format!("Mounted from {from}"),
+                            });
+                            return Ok(());
+                        }
+                    }
+                    let path = self.content.path(&l.digest);
+                    let file = tokio::fs::File::open(&path)
+                        .await
+                        .map_err(|e| Error::io(format!("open blob {}", l.digest), e))?;
+                    let size = file
+                        .metadata()
+                        .await
+                        .map_err(|e| Error::io("stat blob", e))?
+                        .len();
+                    let total = size;
+                    let pid = id.clone();
+                    client
+                        .upload_blob(repo, &l.digest, file, size, scope, &|sent| {
+                            progress(Progress::Transfer {
+                                id: pid.clone(),
+                                current: sent,
+                                total,
+                            })
                         })
-                    })
-                    .await?;
-                progress(Progress::Done {
-                    id,
-                    status: "Pushed".into(),
-                });
-                Ok(())
-            }
-        });
+                        .await?;
+                    progress(Progress::Done {
+                        id,
+                        status: "Pushed".into(),
+                    });
+                    Ok(())
+                }) as JobFuture<'_, ()>
+            })
+            .collect::<Vec<_>>();
         let results: Vec<Result<(), Error>> = futures_util::stream::iter(jobs)
             .buffer_unordered(PARALLEL_UPLOADS)
             .collect()
