@@ -4,7 +4,7 @@
 
 use std::fs;
 use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest as _, Sha256};
@@ -458,8 +458,27 @@ impl CopySpec<'_> {
                 format!("{rel} is not a regular file, directory or symlink"),
             ));
         }
-        fs::copy(src, target).map_err(|e| failed(kw, format!("copy {rel}: {e}")))?;
-        self.finish(target, meta.mode() & 0o7777, Some(&meta))
+        // One open of each side: content, owner, mode and mtime set through the fd.
+        let io = |what: &str, e: std::io::Error| failed(kw, format!("{what} {rel}: {e}"));
+        let mut from = fs::File::open(src).map_err(|e| io("open", e))?;
+        let mode = self.chmod.unwrap_or(meta.mode() & 0o7777);
+        let mut to = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(target)
+            .map_err(|e| io("create", e))?;
+        std::io::copy(&mut from, &mut to).map_err(|e| io("copy", e))?;
+        let (uid, gid) = self.owner.unwrap_or((0, 0));
+        std::os::unix::fs::fchown(&to, Some(uid), Some(gid)).map_err(|e| io("chown", e))?;
+        to.set_permissions(fs::Permissions::from_mode(mode))
+            .map_err(|e| io("chmod", e))?;
+        if let Ok(mtime) = meta.modified() {
+            let _ = to.set_modified(mtime);
+        }
+        Ok(())
     }
 
     fn finish(

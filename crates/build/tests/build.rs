@@ -10,7 +10,7 @@ use berth_image::ImageStore;
 
 struct Env {
     dir: tempfile::TempDir,
-    store: ImageStore,
+    store: std::sync::Arc<ImageStore>,
 }
 
 fn env() -> Env {
@@ -18,7 +18,10 @@ fn env() -> Env {
     let store = ImageStore::open(&dir.path().join("image")).unwrap();
     let tar = berth_testkit::images::busybox_archive(dir.path(), "busybox:latest").unwrap();
     store.load(fs::File::open(tar).unwrap()).unwrap();
-    Env { dir, store }
+    Env {
+        dir,
+        store: std::sync::Arc::new(store),
+    }
 }
 
 fn runtime() -> std::path::PathBuf {
@@ -43,7 +46,7 @@ fn no_pull(r: &str) -> Result<(), String> {
 
 /// Builds and returns (result, the streamed text).
 fn build(e: &Env, ctx: &Path, opts: &BuildOptions) -> (Result<String, String>, String) {
-    let b = Builder::new(&e.store, &e.dir.path().join("build"), &runtime()).unwrap();
+    let b = Builder::new(e.store.clone(), &e.dir.path().join("build"), &runtime()).unwrap();
     let c = BuildContext::from_dir(ctx).unwrap();
     let mut out = String::new();
     let mut aux = None;
@@ -51,6 +54,7 @@ fn build(e: &Env, ctx: &Path, opts: &BuildOptions) -> (Result<String, String>, S
         BuildEvent::Stream(s) => out.push_str(&s),
         BuildEvent::Aux(id) => aux = Some(id),
     });
+    b.shutdown();
     let r = r.map(|o| {
         assert_eq!(aux.as_deref(), Some(o.image_id.as_str()));
         o.image_id

@@ -9,6 +9,7 @@ mod step;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
 
 use berth_image::{ContainerConfig, ImageStore};
 use sha2::{Digest as _, Sha256};
@@ -80,10 +81,15 @@ pub struct BuildOutput {
 pub type Puller<'a> = &'a dyn Fn(&str) -> Result<(), String>;
 
 /// Builds images into an [`ImageStore`]. Owns `state_dir` (cache index, mounts, bundles).
-pub struct Builder<'s> {
-    store: &'s ImageStore,
+/// Keep one per daemon: intermediate snapshots are removed by its background cleaner thread
+/// after each step is committed (deleting layers' files is slow on disks mounted with
+/// `discard`, and nobody needs to wait for it).
+pub struct Builder {
+    store: Arc<ImageStore>,
     state: PathBuf,
     runtime: PathBuf,
+    cleaner: Mutex<Option<mpsc::Sender<String>>>,
+    cleaner_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 /// Where each stage ended up, by index and name.
@@ -94,8 +100,8 @@ struct Stages {
 }
 
 /// Per-build state shared by stages.
-struct BuildRun<'b, 's> {
-    builder: &'b Builder<'s>,
+struct BuildRun<'b> {
+    builder: &'b Builder,
     ctx: &'b BuildContext,
     opts: &'b BuildOptions,
     escape: char,
@@ -116,11 +122,11 @@ pub(crate) struct StageState {
     pub cmd_set: bool,
 }
 
-impl<'s> Builder<'s> {
+impl Builder {
     /// A builder over `store`, keeping its own state in `state_dir`, running RUN steps with the
     /// `berth-runtime` binary at `runtime`.
     pub fn new(
-        store: &'s ImageStore,
+        store: Arc<ImageStore>,
         state_dir: &Path,
         runtime: &Path,
     ) -> Result<Self, BuildError> {
@@ -129,11 +135,50 @@ impl<'s> Builder<'s> {
                 BuildError::Other(format!("create {}: {e}", state_dir.join(d).display()))
             })?;
         }
+        let (tx, rx) = mpsc::channel::<String>();
+        let s = store.clone();
+        let thread = std::thread::Builder::new()
+            .name("build-cleaner".into())
+            .spawn(move || {
+                for key in rx {
+                    if let Err(e) = s.remove_snapshot(&key) {
+                        tracing::warn!(%key, error = %e, "removing a build snapshot failed");
+                    }
+                }
+            })
+            .map_err(|e| BuildError::Other(format!("start the cleaner thread: {e}")))?;
         Ok(Builder {
             store,
             state: state_dir.to_path_buf(),
             runtime: runtime.to_path_buf(),
+            cleaner: Mutex::new(Some(tx)),
+            cleaner_thread: Mutex::new(Some(thread)),
         })
+    }
+
+    /// Waits until every intermediate snapshot handed to the cleaner is removed, then stops it
+    /// (for short-lived processes; a daemon just keeps its builder).
+    pub fn shutdown(&self) {
+        if let Ok(mut tx) = self.cleaner.lock() {
+            tx.take();
+        }
+        let handle = self.cleaner_thread.lock().ok().and_then(|mut h| h.take());
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+    }
+
+    /// Removes a snapshot on the cleaner thread (or now, once shut down).
+    pub(crate) fn discard_snapshot(&self, key: String) {
+        let tx = self.cleaner.lock().ok().and_then(|t| t.clone());
+        let key = match tx {
+            Some(tx) => match tx.send(key) {
+                Ok(()) => return,
+                Err(mpsc::SendError(k)) => k,
+            },
+            None => key,
+        };
+        let _ = self.store.remove_snapshot(&key);
     }
 
     /// Where tar contexts should be unpacked ([`BuildContext::from_tar`]'s `scratch`).
@@ -173,7 +218,7 @@ impl<'s> Builder<'s> {
         };
         let mut id = run.build(&df)?;
         if let Some(epoch) = opts.source_date_epoch {
-            id = reproducible::restamp(self.store, &self.state.join("contexts"), &id, epoch)?;
+            id = reproducible::restamp(&self.store, &self.state.join("contexts"), &id, epoch)?;
         }
         let unused: Vec<&String> = opts
             .build_args
@@ -249,7 +294,7 @@ fn cache_key(parts: &[&str]) -> String {
     hex::encode(h.finalize())
 }
 
-impl BuildRun<'_, '_> {
+impl BuildRun<'_> {
     fn say(&mut self, s: impl Into<String>) {
         (self.progress)(BuildEvent::Stream(s.into()));
     }

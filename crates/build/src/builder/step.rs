@@ -1,7 +1,7 @@
 //! Executing one instruction of a stage: config-only steps, RUN, COPY/ADD, WORKDIR.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use berth_image::{CommitOptions, ContainerConfig};
@@ -36,7 +36,7 @@ fn new_key() -> String {
 
 /// A prepared and mounted snapshot; unmounted and removed on drop unless committed.
 struct Snapshot<'a> {
-    store: &'a berth_image::ImageStore,
+    builder: &'a super::Builder,
     key: String,
     dir: PathBuf,
     upper: Option<PathBuf>,
@@ -44,21 +44,17 @@ struct Snapshot<'a> {
 }
 
 impl<'a> Snapshot<'a> {
-    fn new(
-        store: &'a berth_image::ImageStore,
-        state: &Path,
-        image: &str,
-        mount: bool,
-    ) -> Result<Self, BuildError> {
+    fn new(builder: &'a super::Builder, image: &str, mount: bool) -> Result<Self, BuildError> {
         let key = new_key();
-        let mounts = store.prepare(&key, image)?;
+        let state = &builder.state;
+        let mounts = builder.store.prepare(&key, image)?;
         let upper = mounts
             .iter()
             .flat_map(|m| m.options.iter())
             .find_map(|o| o.strip_prefix("upperdir="))
             .map(PathBuf::from);
         let mut s = Snapshot {
-            store,
+            builder,
             key,
             dir: state.join("mnt").join(&new_key()[..16]),
             upper,
@@ -86,7 +82,7 @@ impl<'a> Snapshot<'a> {
 impl Drop for Snapshot<'_> {
     fn drop(&mut self) {
         let _ = self.unmount();
-        let _ = self.store.remove_snapshot(&self.key);
+        self.builder.discard_snapshot(std::mem::take(&mut self.key));
     }
 }
 
@@ -101,7 +97,7 @@ fn command_args(shell: &[String], c: &CommandLine) -> Vec<String> {
     }
 }
 
-impl BuildRun<'_, '_> {
+impl BuildRun<'_> {
     pub(crate) fn dispatch(
         &mut self,
         state: &mut StageState,
@@ -322,7 +318,7 @@ impl BuildRun<'_, '_> {
             return Ok(());
         }
         let b = self.builder;
-        let mut snap = Snapshot::new(b.store, &b.state, &state.image_id, mkdir.is_some())?;
+        let mut snap = Snapshot::new(b, &state.image_id, mkdir.is_some())?;
         let short = short_id(&snap.key);
         self.say(format!(" ---> Running in {short}\n"));
         if let Some(dir) = mkdir {
@@ -455,7 +451,7 @@ impl BuildRun<'_, '_> {
             }
         }
         let b = self.builder;
-        let mut snap = Snapshot::new(b.store, &b.state, &state.image_id, true)?;
+        let mut snap = Snapshot::new(b, &state.image_id, true)?;
         let short = short_id(&snap.key);
         self.say(format!(" ---> Running in {short}\n"));
         let user = state.config.user.clone().unwrap_or_default();
@@ -577,7 +573,7 @@ impl BuildRun<'_, '_> {
                 Some(id) => id,
                 None => self.base_image(&from)?,
             };
-            from_snap = Some(Snapshot::new(b.store, &b.state, &from_id, true)?);
+            from_snap = Some(Snapshot::new(b, &from_id, true)?);
         }
         let (src_root, scope, ignore) = match &from_snap {
             Some(s) => (s.dir.clone(), Scope::Chroot, None),
@@ -621,7 +617,7 @@ impl BuildRun<'_, '_> {
         if self.cached(state, &key)? {
             return Ok(());
         }
-        let mut snap = Snapshot::new(b.store, &b.state, &state.image_id, true)?;
+        let mut snap = Snapshot::new(b, &state.image_id, true)?;
         if let Some(o) = &chown {
             spec.owner = Some(resolve_user(&snap.dir, o)?);
         }
