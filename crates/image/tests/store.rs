@@ -335,3 +335,61 @@ fn owners_setuid_modes_and_xattrs_are_kept() {
     assert_eq!(d.uid(), 42);
     assert_eq!(d.mtime(), 1_500_000_000);
 }
+
+/// An image deeper than one page of overlay options mounts through `lowerdir+`.
+#[test]
+fn a_150_layer_image_mounts() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path());
+    let n = 150;
+    let mut b = tar::Builder::new(Vec::new());
+    let mut diff_ids = Vec::new();
+    let mut layers = Vec::new();
+    for i in 0..n {
+        let name = format!("layer{i:03}");
+        let t = raw_tar(&[E::File(&name, name.as_bytes())]);
+        diff_ids.push(format!("sha256:{}", hex_sha(&t)));
+        let path = format!("{i}/layer.tar");
+        let mut h = tar::Header::new_gnu();
+        h.set_size(t.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, &path, &t[..]).unwrap();
+        layers.push(path);
+    }
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux", "config": {},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids}
+    }))
+    .unwrap();
+    let mut h = tar::Header::new_gnu();
+    h.set_size(config.len() as u64);
+    h.set_mode(0o644);
+    h.set_cksum();
+    b.append_data(&mut h, "config.json", &config[..]).unwrap();
+    let manifest = serde_json::to_vec(
+        &serde_json::json!([{"Config": "config.json", "RepoTags": ["deep:1"], "Layers": layers}]),
+    )
+    .unwrap();
+    let mut h = tar::Header::new_gnu();
+    h.set_size(manifest.len() as u64);
+    h.set_mode(0o644);
+    h.set_cksum();
+    b.append_data(&mut h, "manifest.json", &manifest[..])
+        .unwrap();
+    let archive = b.into_inner().unwrap();
+    assert_eq!(s.load(&archive[..]).unwrap(), vec!["Loaded image: deep:1"]);
+    let mounts = s.prepare(&unique_name("c"), "deep:1").unwrap();
+    assert!(mounts[0].options.join(",").len() > 4096);
+    let mnt = dir.path().join("mnt");
+    fs::create_dir(&mnt).unwrap();
+    mount_all(&mounts, &mnt).unwrap();
+    let g = Mounted(mnt.clone());
+    assert_eq!(fs::read(mnt.join("layer000")).unwrap(), b"layer000");
+    assert_eq!(fs::read(mnt.join("layer149")).unwrap(), b"layer149");
+    drop(g);
+}
+
+fn hex_sha(b: &[u8]) -> String {
+    berth_image::Digest::of(b).hex().to_owned()
+}
