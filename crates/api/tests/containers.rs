@@ -30,3 +30,101 @@ fn exit_code_of_the_container_is_the_clis() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n");
     assert_eq!(String::from_utf8_lossy(&out.stderr), "err\n");
 }
+
+#[test]
+fn detached_container_logs_follow_and_stop() {
+    let (d, _t) = daemon_with_busybox();
+    let name = unique_name("det");
+    let id = d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'echo bye; exit 3' TERM; echo started; while true; do sleep 0.1; done",
+    ]);
+    let id = id.trim();
+    assert_eq!(id.len(), 64, "{id}");
+    let state = d.docker_ok(&["inspect", "-f", "{{.State.Status}} {{.Name}}", &id[..12]]);
+    assert_eq!(state.trim(), format!("running /{name}"));
+    let follower = d
+        .docker()
+        .args(["logs", "-f", &name])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    d.docker_ok(&["stop", "-t", "5", &name]);
+    let out = follower.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "started\nbye\n");
+    let state = d.docker_ok(&[
+        "inspect",
+        "-f",
+        "{{.State.Status}} {{.State.ExitCode}}",
+        &name,
+    ]);
+    assert_eq!(state.trim(), "exited 3");
+    let ps = d.docker_ok(&[
+        "ps",
+        "-a",
+        "--filter",
+        "status=exited",
+        "--format",
+        "{{.Names}} {{.Status}}",
+    ]);
+    assert!(ps.contains(&format!("{name} Exited (3)")), "{ps}");
+    let ps = d.docker_ok(&["ps", "--format", "{{.Names}}"]);
+    assert!(!ps.contains(&name), "{ps}");
+    d.docker_ok(&["rm", &name]);
+    let gone = d.docker_run(&["inspect", &name]);
+    assert!(!gone.status.success());
+}
+
+#[test]
+fn names_are_unique_and_running_containers_need_force() {
+    let (d, _t) = daemon_with_busybox();
+    let name = unique_name("dup");
+    d.docker_ok(&["run", "-d", "--name", &name, "busybox", "sleep", "60"]);
+    let again = d.docker_run(&["create", "--name", &name, "busybox", "true"]);
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        err.contains(&format!("The container name \"/{name}\" is already in use")),
+        "{err}"
+    );
+    let rm = d.docker_run(&["rm", &name]);
+    let err = String::from_utf8_lossy(&rm.stderr);
+    assert!(
+        err.contains("You cannot remove a running container"),
+        "{err}"
+    );
+    let renamed = unique_name("ren");
+    d.docker_ok(&["rename", &name, &renamed]);
+    d.docker_ok(&["pause", &renamed]);
+    let st = d.docker_ok(&["inspect", "-f", "{{.State.Status}}", &renamed]);
+    assert_eq!(st.trim(), "paused");
+    d.docker_ok(&["unpause", &renamed]);
+    d.docker_ok(&["rm", "-f", &renamed]);
+    let ps = d.docker_ok(&["ps", "-a", "--format", "{{.Names}}"]);
+    assert!(!ps.contains(&renamed), "{ps}");
+}
+
+#[test]
+fn bad_input_gets_dockers_status_and_message() {
+    let (d, _t) = daemon_with_busybox();
+    let out = d.docker_run(&["run", "--rm", "nosuchimage-xyz:1", "true"]);
+    assert!(!out.status.success());
+    let out = d.docker_run(&["inspect", "--type", "container", "nosuch"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("No such container: nosuch"));
+    let out = d.docker_run(&["create", "--name", "a b", "busybox", "true"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Invalid container name"));
+    let out = d.docker_run(&["run", "--rm", "busybox", "/nonexistent"]);
+    assert_eq!(
+        out.status.code(),
+        Some(127),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = d.docker_run(&["kill", "-s", "BOGUS", "nosuch"]);
+    assert!(!out.status.success());
+}

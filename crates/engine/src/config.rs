@@ -10,6 +10,10 @@ pub struct EngineConfig {
     pub exec_root: PathBuf,
     /// The `berth-monitor` binary.
     pub monitor_path: PathBuf,
+    /// Bridge of the default network (`berth0`); `None` for no default network.
+    pub bridge: Option<String>,
+    /// The default bridge's address, like dockerd's `--bip` (`172.18.0.1/16`).
+    pub bip: Option<String>,
 }
 
 impl EngineConfig {
@@ -18,6 +22,8 @@ impl EngineConfig {
             data_root,
             exec_root,
             monitor_path,
+            bridge: Some("berth0".into()),
+            bip: None,
         }
     }
 

@@ -16,6 +16,7 @@ pub struct Engine {
     pub(crate) events: EventBus,
     pub(crate) containers: Table,
     pub(crate) images: Arc<ImageStore>,
+    pub(crate) network: Option<berth_network::NetworkManager>,
     engine_id: String,
 }
 
@@ -27,12 +28,17 @@ impl Engine {
         let store = Store::open(&config.engine_dir())?;
         let engine_id = load_engine_id(&config)?;
         let images = Arc::new(crate::images::open_store(&config)?);
+        let opts = crate::network::manager_options(&config);
+        let network = Some(
+            berth_network::NetworkManager::open(&config.data_root.join("network"), opts).await?,
+        );
         let engine = Arc::new(Engine {
             config,
             store,
             events: EventBus::default(),
             containers: Table::default(),
             images,
+            network,
             engine_id,
         });
         engine.reconcile().await?;

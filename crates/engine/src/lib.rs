@@ -18,6 +18,7 @@ pub mod events;
 pub mod images;
 pub mod model;
 pub mod monitor;
+pub mod network;
 pub mod store;
 pub mod system;
 

@@ -19,6 +19,9 @@ pub struct Daemon {
     pub exec_root: PathBuf,
     pub pidfile: PathBuf,
     berthd: PathBuf,
+    /// This daemon's own default bridge and its address (tests run side by side).
+    pub bridge: String,
+    pub bip: String,
 }
 
 /// `target/<profile>`: the parent of the `deps` directory the test binary runs from.
@@ -46,6 +49,16 @@ pub fn workspace_bin(name: &str, env: &str) -> PathBuf {
     p
 }
 
+/// A /24 in 10.0.0.0/8 picked from the clock and pid: parallel daemons rarely collide.
+fn random_bip() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let x = nanos ^ std::process::id().rotate_left(11);
+    format!("10.{}.{}.1/24", 100 + (x >> 8) % 150, x % 250)
+}
+
 impl Daemon {
     /// Starts a daemon on fresh roots and waits until it answers `/_ping`.
     pub fn start() -> Daemon {
@@ -62,6 +75,8 @@ impl Daemon {
             pidfile: root.join("berthd.pid"),
             dir: Some(dir),
             berthd: workspace_bin("berthd", "BERTHD"),
+            bridge: crate::unique_name("bt"),
+            bip: random_bip(),
         };
         d.spawn();
         d
@@ -85,6 +100,10 @@ impl Daemon {
             .arg(&self.pidfile)
             .arg("--monitor-path")
             .arg(monitor)
+            .arg("--bridge")
+            .arg(&self.bridge)
+            .arg("--bip")
+            .arg(&self.bip)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log fd"))
             .stderr(log)
@@ -248,6 +267,19 @@ impl Drop for Daemon {
         self.kill();
         self.kill_monitors();
         std::thread::sleep(Duration::from_millis(100));
+        let _ = Command::new(&self.berthd)
+            .arg("--purge-network")
+            .arg("--data-root")
+            .arg(&self.data_root)
+            .arg("--exec-root")
+            .arg(&self.exec_root)
+            .arg("--bridge")
+            .arg(&self.bridge)
+            .arg("--bip")
+            .arg(&self.bip)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
         self.unmount_all();
         if std::thread::panicking()
             && std::env::var_os("BERTH_KEEP").is_some()

@@ -24,6 +24,15 @@ struct Args {
     hosts: Vec<String>,
     #[arg(long, default_value = "/run/berth/berthd.pid")]
     pidfile: PathBuf,
+    /// Bridge of the default network; `none` for no default network.
+    #[arg(short = 'b', long, default_value = "berth0")]
+    bridge: String,
+    /// Address and prefix of the default bridge (`172.18.0.1/16`).
+    #[arg(long)]
+    bip: Option<String>,
+    /// Remove every network, firewall rule and bridge of this data root, then exit.
+    #[arg(long, hide = true)]
+    purge_network: bool,
     /// The monitor binary (default: `berth-monitor` beside this executable).
     #[arg(long)]
     monitor_path: Option<PathBuf>,
@@ -56,16 +65,25 @@ fn main() -> anyhow::Result<()> {
             .context("locate berthd")?
             .with_file_name("berth-monitor"),
     };
-    if let Some(dir) = args.pidfile.parent() {
-        std::fs::create_dir_all(dir).context("create pidfile directory")?;
+    let mut config = EngineConfig::new(args.data_root, args.exec_root, monitor_path);
+    config.bridge = (args.bridge != "none").then_some(args.bridge);
+    config.bip = args.bip;
+    if !args.purge_network {
+        if let Some(dir) = args.pidfile.parent() {
+            std::fs::create_dir_all(dir).context("create pidfile directory")?;
+        }
+        std::fs::write(&args.pidfile, format!("{}\n", std::process::id()))
+            .with_context(|| format!("write {}", args.pidfile.display()))?;
     }
-    std::fs::write(&args.pidfile, format!("{}\n", std::process::id()))
-        .with_context(|| format!("write {}", args.pidfile.display()))?;
-    let config = EngineConfig::new(args.data_root, args.exec_root, monitor_path);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
+    if args.purge_network {
+        return rt
+            .block_on(berth_engine::network::purge(&config))
+            .context("purge network");
+    }
     rt.block_on(async move {
         let engine = Engine::open(config).await.context("open engine")?;
         let mut tasks = tokio::task::JoinSet::new();

@@ -4,6 +4,7 @@
 pub mod build;
 pub mod containers;
 pub mod images;
+pub mod networks;
 pub mod query;
 pub mod system;
 
@@ -17,6 +18,7 @@ pub fn router() -> Router<AppState> {
         .merge(system::routes())
         .merge(containers::routes())
         .merge(images::routes())
+        .merge(networks::routes())
         .merge(build::routes())
         .fallback(|uri: axum::http::Uri| async move {
             ApiError::not_found(format!("page not found: {}", uri.path()))

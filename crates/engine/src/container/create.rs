@@ -146,6 +146,12 @@ impl Engine {
         if req.host_config.log_config.kind.is_empty() {
             req.host_config.log_config.kind = "json-file".into();
         }
+        let mode = req.host_config.network_mode.clone();
+        if let Some(other) = mode.strip_prefix("container:") {
+            self.containers.get(other)?;
+        } else if !["host", "none"].contains(&mode.as_str()) {
+            self.net()?.get(&mode)?;
+        }
         let id = ids::new_id();
         let log_path = self
             .config()
@@ -167,6 +173,8 @@ impl Engine {
             rootfs_mounts: vec![],
             removing: false,
             manually_stopped: false,
+            networking_config: req.networking_config.clone(),
+            network: Default::default(),
         };
         let json = serde_json::to_string(&record)?;
         if !self.store.insert_container(&id, &name, &json)? {

@@ -9,21 +9,73 @@ use crate::Engine;
 use crate::error::{Error, Result};
 use crate::model::ContainerSummary;
 
+fn ports_json(rec: &ContainerRecord) -> Value {
+    let mut ports = serde_json::Map::new();
+    for k in rec.config.exposed_ports.iter().flatten().map(|(k, _)| k) {
+        ports.insert(k.clone(), Value::Null);
+    }
+    for (k, ip, port) in &rec.network.ports {
+        let entry = ports.entry(k.clone()).or_insert(Value::Null);
+        if entry.is_null() {
+            *entry = json!([]);
+        }
+        if let Some(a) = entry.as_array_mut() {
+            a.push(json!({"HostIp": ip, "HostPort": port.to_string()}));
+        }
+    }
+    Value::Object(ports)
+}
+
 fn network_settings(rec: &ContainerRecord) -> Value {
-    let mode = rec.host_config.network_mode.clone();
+    let net = &rec.network;
+    let mut networks = serde_json::Map::new();
+    for ep in &net.endpoints {
+        networks.insert(
+            ep.network.clone(),
+            json!({
+                "IPAMConfig": null, "Links": null, "Aliases": ep.aliases, "MacAddress": ep.mac,
+                "NetworkID": ep.network_id, "EndpointID": ep.endpoint_id, "Gateway": ep.gateway,
+                "IPAddress": ep.ip, "IPPrefixLen": ep.prefix_len, "IPv6Gateway": "",
+                "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "DriverOpts": null,
+                "DNSNames": [rec.name.clone(), rec.id[..12].to_string()]
+            }),
+        );
+    }
+    let mode = &rec.host_config.network_mode;
+    if networks.is_empty() && !mode.starts_with("container:") {
+        networks.insert(mode.clone(), json!({
+            "IPAMConfig": null, "Links": null, "Aliases": null, "MacAddress": "", "NetworkID": "",
+            "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "",
+            "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "DriverOpts": null, "DNSNames": null
+        }));
+    }
+    let first = net.endpoints.iter().find(|e| e.network == "bridge");
+    let f = |get: fn(&crate::network::EndpointState) -> String| first.map(get).unwrap_or_default();
     json!({
         "Bridge": "", "SandboxID": "", "HairpinMode": false, "LinkLocalIPv6Address": "",
-        "LinkLocalIPv6PrefixLen": 0, "Ports": {}, "SandboxKey": "",
-        "SecondaryIPAddresses": null, "SecondaryIPv6Addresses": null, "EndpointID": "",
-        "Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAddress": "",
-        "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": "",
-        "Networks": { mode: {
-            "IPAMConfig": null, "Links": null, "Aliases": null, "MacAddress": "",
-            "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
-            "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
-            "DriverOpts": null, "DNSNames": null
-        }}
+        "LinkLocalIPv6PrefixLen": 0, "Ports": ports_json(rec), "SandboxKey": net.sandbox_key,
+        "SecondaryIPAddresses": null, "SecondaryIPv6Addresses": null,
+        "EndpointID": f(|e| e.endpoint_id.clone()), "Gateway": f(|e| e.gateway.clone()),
+        "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAddress": f(|e| e.ip.clone()),
+        "IPPrefixLen": first.map(|e| e.prefix_len).unwrap_or(0), "IPv6Gateway": "",
+        "MacAddress": f(|e| e.mac.clone()),
+        "Networks": networks,
     })
+}
+
+fn ps_ports(rec: &ContainerRecord) -> Vec<Value> {
+    let mut out = vec![];
+    for (k, ip, port) in &rec.network.ports {
+        let (p, proto) = k.split_once('/').unwrap_or((k, "tcp"));
+        out.push(json!({"IP": ip, "PrivatePort": p.parse::<u16>().unwrap_or(0), "PublicPort": port, "Type": proto}));
+    }
+    for k in rec.config.exposed_ports.iter().flatten().map(|(k, _)| k) {
+        if !rec.network.ports.iter().any(|(x, _, _)| x == k) {
+            let (p, proto) = k.split_once('/').unwrap_or((k, "tcp"));
+            out.push(json!({"PrivatePort": p.parse::<u16>().unwrap_or(0), "Type": proto}));
+        }
+    }
+    out
 }
 
 fn mounts(rec: &ContainerRecord) -> Vec<Value> {
@@ -197,7 +249,14 @@ fn matches(rec: &ContainerRecord, filters: &HashMap<String, Vec<String>>) -> Res
                     && rec.state.status == "exited"
                     && v.parse::<i64>().ok() == Some(rec.state.exit_code)
             }),
-            "network" => vals.contains(&rec.host_config.network_mode),
+            "network" => vals.iter().any(|v| {
+                *v == rec.host_config.network_mode
+                    || rec
+                        .network
+                        .endpoints
+                        .iter()
+                        .any(|e| e.network == *v || e.network_id.starts_with(v.as_str()))
+            }),
             "volume" => vals.iter().any(|v| {
                 rec.host_config
                     .binds
@@ -255,7 +314,7 @@ impl Engine {
                 image_id: rec.image_id.clone(),
                 command: command_line(&rec),
                 created: created_unix(&rec),
-                ports: vec![],
+                ports: ps_ports(&rec),
                 labels: rec.config.labels.clone(),
                 state,
                 status: human_status(&rec),

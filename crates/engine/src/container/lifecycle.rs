@@ -111,17 +111,21 @@ impl Engine {
             return Err(Error::NotModified);
         }
         let run_dir = self.config().container_run_dir(&rec.id);
-        if let Err(e) = self.launch(&rec, &run_dir).await {
-            // waiting attaches end: the client then reports the start error
-            c.pending.lock().unwrap_or_else(|p| p.into_inner()).clear();
-            {
-                let mut r = c.rec();
-                r.state.error = e.to_string();
-                r.state.exit_code = start_error_code(&r.state.error);
+        let netstate = match self.launch(&rec, &run_dir).await {
+            Ok(n) => n,
+            Err(e) => {
+                // waiting attaches end: the client then reports the start error
+                c.pending.lock().unwrap_or_else(|p| p.into_inner()).clear();
+                {
+                    let mut r = c.rec();
+                    r.state.error = e.to_string();
+                    r.state.exit_code = start_error_code(&r.state.error);
+                }
+                let _ = self.persist(c);
+                return Err(e);
             }
-            let _ = self.persist(c);
-            return Err(e);
-        }
+        };
+        c.rec().network = netstate;
         let pending: Vec<_> =
             std::mem::take(&mut *c.pending.lock().unwrap_or_else(|p| p.into_inner()));
         for p in pending {
@@ -145,10 +149,12 @@ impl Engine {
                 },
             )
             .await;
-            let mut r = c.rec();
-            r.state.error = e.to_string();
-            r.state.exit_code = start_error_code(&r.state.error);
-            drop(r);
+            {
+                let mut r = c.rec();
+                r.state.error = e.to_string();
+                r.state.exit_code = start_error_code(&r.state.error);
+            }
+            self.release_network(c).await;
             let _ = self.persist(c);
             return Err(e);
         }
@@ -176,7 +182,11 @@ impl Engine {
         Ok(())
     }
 
-    async fn launch(&self, rec: &ContainerRecord, run_dir: &std::path::Path) -> Result<()> {
+    async fn launch(
+        &self,
+        rec: &ContainerRecord,
+        run_dir: &std::path::Path,
+    ) -> Result<crate::network::NetworkState> {
         let _ = std::fs::remove_dir_all(run_dir.join("bundle/rootfs"));
         for f in [EXIT_FILE, "init.pid"] {
             let _ = std::fs::remove_file(run_dir.join(f));
@@ -185,7 +195,34 @@ impl Engine {
         std::fs::create_dir_all(&bundle)
             .map_err(|e| Error::io(format!("create {}", bundle.display()), e))?;
         let etc = run_dir.join("etc");
-        super::etc::write_etc_files(rec, &etc)?;
+        std::fs::create_dir_all(&etc)
+            .map_err(|e| Error::io(format!("create {}", etc.display()), e))?;
+        let sandbox = self.setup_network(rec, run_dir, &etc).await?;
+        let netns = sandbox.netns.clone();
+        match self
+            .launch_monitor(rec, run_dir, &bundle, &etc, netns.as_deref())
+            .await
+        {
+            Ok(()) => Ok(sandbox.state),
+            Err(e) => {
+                if rec.host_config.network_mode.starts_with("container:") {
+                    self.teardown_network(&rec.id, None).await;
+                } else {
+                    self.teardown_network(&rec.id, netns.as_deref()).await;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn launch_monitor(
+        &self,
+        rec: &ContainerRecord,
+        run_dir: &std::path::Path,
+        bundle: &std::path::Path,
+        etc: &std::path::Path,
+        netns: Option<&std::path::Path>,
+    ) -> Result<()> {
         let mut volume_mounts = vec![];
         for b in rec.host_config.binds.iter().flatten() {
             let (src, dst, ro) = super::spec::parse_bind(b)?;
@@ -195,12 +232,11 @@ impl Engine {
             }
             volume_mounts.push((src, dst, ro));
         }
-        let netns = None;
-        let config = super::spec::oci_config(rec, &etc, &volume_mounts, netns)?;
+        let config = super::spec::oci_config(rec, etc, &volume_mounts, netns)?;
         super::fsutil::write_atomic(&bundle.join("config.json"), config.to_string().as_bytes())?;
         let spec = MonitorSpec {
             id: rec.id.clone(),
-            bundle,
+            bundle: bundle.to_path_buf(),
             rootfs_mounts: rec.rootfs_mounts.clone(),
             runtime_root: self.config().runtime_root(),
             tty: rec.config.tty,
@@ -221,6 +257,21 @@ impl Engine {
         let pid = monitor_client::spawn(&self.config().monitor_path, run_dir).await?;
         let _ = std::fs::write(run_dir.join("init.pid"), pid.to_string());
         Ok(())
+    }
+
+    /// Frees what the network layer gave a container that stopped.
+    pub(crate) async fn release_network(&self, c: &Container) {
+        let (mode, key) = {
+            let mut r = c.rec();
+            let key = std::mem::take(&mut r.network.sandbox_key);
+            r.network = Default::default();
+            (r.host_config.network_mode.clone(), key)
+        };
+        if mode == "host" || mode.starts_with("container:") {
+            return;
+        }
+        let ns = (!key.is_empty()).then(|| std::path::PathBuf::from(key));
+        self.teardown_network(&c.id, ns.as_deref()).await;
     }
 
     /// Follows a monitor's watch connection; when it ends, the container has exited.
@@ -267,6 +318,7 @@ impl Engine {
                 r.manually_stopped,
             )
         };
+        self.release_network(c).await;
         let _ = self.persist(c);
         self.container_event(c, "die", &[("exitCode", exit.exit_code.to_string())]);
         c.lifecycle.send_modify(|l| {

@@ -10,7 +10,6 @@ pub mod spec;
 pub mod table;
 
 pub mod attach;
-mod etc;
 mod inspect;
 pub mod logs;
 mod monitor_client;

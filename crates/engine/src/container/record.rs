@@ -32,6 +32,12 @@ pub struct ContainerRecord {
     /// Stopped by the user (for the unless-stopped/always restart policies).
     #[serde(default)]
     pub manually_stopped: bool,
+    /// `NetworkingConfig` of the create request (endpoint aliases, addresses).
+    #[serde(default)]
+    pub networking_config: Option<serde_json::Value>,
+    /// What the network layer gave the running container.
+    #[serde(default)]
+    pub network: crate::network::NetworkState,
 }
 
 /// What waiters watch: exits so far and whether the container is gone.

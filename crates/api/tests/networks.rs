@@ -1,0 +1,131 @@
+//! End to end: networks, name resolution, published ports.
+
+mod common;
+
+use std::io::Read;
+
+use berth_testkit::unique_name;
+use common::daemon_with_busybox;
+
+#[test]
+fn default_bridge_gives_an_address_and_none_gives_only_lo() {
+    let (d, _t) = daemon_with_busybox();
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "ip -4 -o addr show eth0 | wc -l; ls /sys/class/net",
+    ]);
+    assert!(out.starts_with("1\n"), "{out}");
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "busybox",
+        "ls",
+        "/sys/class/net",
+    ]);
+    assert_eq!(out.trim(), "lo");
+}
+
+#[test]
+fn containers_on_a_user_network_resolve_each_other_by_name() {
+    let (d, _t) = daemon_with_busybox();
+    let net = unique_name("net");
+    let subnet = format!(
+        "10.{}.{}.0/24",
+        50 + std::process::id() % 40,
+        (std::process::id() / 40) % 250
+    );
+    d.docker_ok(&["network", "create", "--subnet", &subnet, &net]);
+    let ls = d.docker_ok(&["network", "ls", "--format", "{{.Name}}"]);
+    assert!(ls.contains(&net) && ls.contains("bridge"), "{ls}");
+    let server = unique_name("srv");
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        &server,
+        "--network",
+        &net,
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let ip = d.docker_ok(&[
+        "inspect",
+        "-f",
+        &format!("{{{{(index .NetworkSettings.Networks \"{net}\").IPAddress}}}}"),
+        &server,
+    ]);
+    assert!(!ip.trim().is_empty(), "no address: {ip}");
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        &net,
+        "busybox",
+        "sh",
+        "-c",
+        &format!("ping -c1 -W2 {server} >/dev/null && echo reached"),
+    ]);
+    assert_eq!(out.trim(), "reached");
+    let rm = d.docker_run(&["network", "rm", &net]);
+    assert!(
+        !rm.status.success(),
+        "a network with endpoints must not be removed"
+    );
+    d.docker_ok(&["rm", "-f", &server]);
+    d.docker_ok(&["network", "rm", &net]);
+    let gone = d.docker_run(&["network", "inspect", &net]);
+    assert!(!gone.status.success());
+}
+
+#[test]
+fn published_port_is_reached_from_the_host() {
+    let (d, _t) = daemon_with_busybox();
+    let name = unique_name("web");
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "-p",
+        "127.0.0.1::8080",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hello-from-berth > /tmp/i; while true; do nc -l -p 8080 < /tmp/i; done",
+    ]);
+    let port = d.docker_ok(&[
+        "inspect",
+        "-f",
+        "{{(index (index .NetworkSettings.Ports \"8080/tcp\") 0).HostPort}}",
+        &name,
+    ]);
+    let port: u16 = port.trim().parse().expect("host port");
+    let mut got = String::new();
+    for _ in 0..50 {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+            let _ = s.read_to_string(&mut got);
+            if !got.is_empty() {
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(got.trim(), "hello-from-berth");
+    let ps = d.docker_ok(&[
+        "ps",
+        "--format",
+        "{{.Ports}}",
+        "--filter",
+        &format!("name={name}"),
+    ]);
+    assert!(ps.contains(&format!("127.0.0.1:{port}->8080/tcp")), "{ps}");
+    d.docker_ok(&["rm", "-f", &name]);
+}

@@ -1,0 +1,471 @@
+//! The engine's seam to berth-network: the per-container network namespace, endpoints on the
+//! container's networks, published ports and the generated /etc files; and the `/networks`
+//! operations. Modes: a network name (`bridge` by default), `host`, `none`, `container:<id>`.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use berth_network::{EndpointSpec, Error as NetError, NetworkManager, NetworkSpec, Protocol};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::Engine;
+use crate::container::record::ContainerRecord;
+use crate::error::{Error, Result};
+
+impl From<NetError> for Error {
+    fn from(e: NetError) -> Self {
+        match e {
+            NetError::NetworkNotFound(_) | NetError::EndpointNotFound { .. } => {
+                Error::NotFound(e.to_string())
+            }
+            NetError::Predefined(_)
+            | NetError::InvalidSubnet { .. }
+            | NetError::InvalidAddress { .. }
+            | NetError::InvalidOption { .. }
+            | NetError::InvalidName { .. }
+            | NetError::InvalidPortSpec { .. } => Error::InvalidParameter(e.to_string()),
+            NetError::NetworkExists(_)
+            | NetError::NetworkInUse { .. }
+            | NetError::SubnetOverlap { .. }
+            | NetError::AddressInUse { .. }
+            | NetError::EndpointExists { .. } => Error::Conflict(e.to_string()),
+            other => Error::Internal(other.to_string()),
+        }
+    }
+}
+
+/// What a started container got from the network layer (kept in its record for inspect/ps).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct NetworkState {
+    pub sandbox_key: String,
+    pub endpoints: Vec<EndpointState>,
+    /// (container port/proto, host ip, host port)
+    pub ports: Vec<(String, String, u16)>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EndpointState {
+    pub network: String,
+    pub network_id: String,
+    pub endpoint_id: String,
+    pub ip: String,
+    pub prefix_len: u8,
+    pub gateway: String,
+    pub mac: String,
+    pub aliases: Vec<String>,
+}
+
+/// The network namespace a container joins: None for the host's.
+pub struct Sandbox {
+    pub netns: Option<PathBuf>,
+    pub state: NetworkState,
+}
+
+/// berth-network's options for an engine configuration (the nft table follows the bridge, so
+/// daemons with their own bridges never share rules).
+pub fn manager_options(config: &crate::EngineConfig) -> berth_network::ManagerOptions {
+    berth_network::ManagerOptions {
+        default_bridge: config.bridge.clone(),
+        bip: config.bip.clone(),
+        nft_table: match config.bridge.as_deref() {
+            None | Some("berth0") => "berth".to_string(),
+            Some(b) => format!("berth_{b}"),
+        },
+        ..Default::default()
+    }
+}
+
+/// Removes every network, rule and bridge a daemon with `config` made (for tests and
+/// uninstalls; the daemon must not be running).
+pub async fn purge(config: &crate::EngineConfig) -> Result<()> {
+    let m =
+        NetworkManager::open(&config.data_root.join("network"), manager_options(config)).await?;
+    m.purge().await?;
+    Ok(())
+}
+
+impl Engine {
+    pub(crate) fn net(&self) -> Result<&NetworkManager> {
+        self.network
+            .as_ref()
+            .ok_or_else(|| Error::Internal("networking is not available in this daemon".into()))
+    }
+
+    /// Sets up the container's network before its monitor starts.
+    pub(crate) async fn setup_network(
+        &self,
+        rec: &ContainerRecord,
+        run_dir: &Path,
+        etc: &Path,
+    ) -> Result<Sandbox> {
+        let mode = rec.host_config.network_mode.clone();
+        let hostname = if rec.config.hostname.is_empty() {
+            rec.id[..12].to_string()
+        } else {
+            rec.config.hostname.clone()
+        };
+        let extra_hosts: Vec<(String, IpAddr)> = rec
+            .host_config
+            .extra_hosts
+            .iter()
+            .flatten()
+            .filter_map(|h| {
+                let (n, ip) = h.split_once(':')?;
+                Some((n.to_string(), ip.parse().ok()?))
+            })
+            .collect();
+        let dns: Vec<IpAddr> = rec
+            .host_config
+            .dns
+            .iter()
+            .flatten()
+            .filter_map(|d| d.parse().ok())
+            .collect();
+        let search = rec.host_config.dns_search.clone().unwrap_or_default();
+        let options = rec.host_config.dns_options.clone().unwrap_or_default();
+        let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        let write = |name: &str, data: String| {
+            crate::container::fsutil::write_atomic(&etc.join(name), data.as_bytes())
+        };
+        write("hostname", berth_network::hostname_file(&hostname))?;
+        if mode == "host" {
+            write(
+                "hosts",
+                std::fs::read_to_string("/etc/hosts").unwrap_or_default(),
+            )?;
+            write("resolv.conf", host_resolv)?;
+            return Ok(Sandbox {
+                netns: None,
+                state: NetworkState::default(),
+            });
+        }
+        if let Some(other) = mode.strip_prefix("container:") {
+            let c = self.containers.get(other)?;
+            let (running, key) = {
+                let r = c.rec();
+                (r.state.running, r.network.sandbox_key.clone())
+            };
+            if !running {
+                return Err(Error::Conflict(format!(
+                    "cannot join network of a non running container: {}",
+                    c.id
+                )));
+            }
+            let peer_etc = self.config().container_run_dir(&c.id).join("etc");
+            for f in ["hosts", "resolv.conf"] {
+                let _ = std::fs::copy(peer_etc.join(f), etc.join(f));
+            }
+            let netns = if key.is_empty() {
+                None
+            } else {
+                Some(PathBuf::from(key))
+            };
+            return Ok(Sandbox {
+                netns,
+                state: NetworkState::default(),
+            });
+        }
+        let netns = run_dir.join("netns");
+        let _ = berth_network::remove_netns(&netns);
+        let ns = netns.clone();
+        tokio::task::spawn_blocking(move || berth_network::create_netns(&ns))
+            .await
+            .map_err(|e| Error::Internal(format!("netns task: {e}")))??;
+        let mut state = NetworkState {
+            sandbox_key: netns.to_string_lossy().into_owned(),
+            ..Default::default()
+        };
+        if mode == "none" {
+            write(
+                "hosts",
+                berth_network::hosts_file(&hostname, None, &[], &extra_hosts),
+            )?;
+            write(
+                "resolv.conf",
+                berth_network::resolv_conf(&host_resolv, false, &dns, &search, &options),
+            )?;
+            return Ok(Sandbox {
+                netns: Some(netns),
+                state,
+            });
+        }
+        match self.attach_endpoints(rec, &mode, &netns, &mut state).await {
+            Ok(()) => {}
+            Err(e) => {
+                self.teardown_network(&rec.id, Some(&netns)).await;
+                return Err(e);
+            }
+        }
+        let addrs: Vec<std::net::Ipv4Addr> = state
+            .endpoints
+            .iter()
+            .filter_map(|e| e.ip.parse().ok())
+            .collect();
+        let embedded = mode != "bridge";
+        write(
+            "hosts",
+            berth_network::hosts_file(
+                &hostname,
+                Some(&rec.config.domainname),
+                &addrs,
+                &extra_hosts,
+            ),
+        )?;
+        write(
+            "resolv.conf",
+            berth_network::resolv_conf(&host_resolv, embedded, &dns, &search, &options),
+        )?;
+        Ok(Sandbox {
+            netns: Some(netns),
+            state,
+        })
+    }
+
+    async fn attach_endpoints(
+        &self,
+        rec: &ContainerRecord,
+        mode: &str,
+        netns: &Path,
+        state: &mut NetworkState,
+    ) -> Result<()> {
+        let net = self.net()?;
+        let mut aliases = vec![];
+        if let Some(cfg) = rec
+            .networking_config
+            .as_ref()
+            .and_then(|n| n.get("EndpointsConfig"))
+            .and_then(|e| e.get(mode))
+        {
+            for a in cfg
+                .get("Aliases")
+                .and_then(|a| a.as_array())
+                .into_iter()
+                .flatten()
+            {
+                if let Some(s) = a.as_str() {
+                    aliases.push(s.to_string());
+                }
+            }
+        }
+        if mode != "bridge" {
+            aliases.push(rec.id[..12].to_string());
+        }
+        let spec = EndpointSpec {
+            name: rec.name.clone(),
+            aliases: aliases.clone(),
+            ..Default::default()
+        };
+        let ep = net.attach(mode, &rec.id, netns, spec).await?;
+        state.endpoints.push(EndpointState {
+            network: ep.network_name.clone(),
+            network_id: ep.network_id.clone(),
+            endpoint_id: ep.id.clone(),
+            ip: ep.ipv4.to_string(),
+            prefix_len: ep.prefix_len,
+            gateway: ep.gateway.map(|g| g.to_string()).unwrap_or_default(),
+            mac: ep.mac.clone(),
+            aliases,
+        });
+        let bindings = port_bindings(rec)?;
+        if !bindings.is_empty() {
+            let got = net.publish(&rec.id, ep.ipv4, &bindings).await?;
+            for b in got {
+                state.ports.push((
+                    format!("{}/{}", b.container_port, b.protocol),
+                    b.host_ip
+                        .map(|i| i.to_string())
+                        .unwrap_or_else(|| "0.0.0.0".into()),
+                    b.host_port,
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Frees the container's endpoints, ports and namespace (after its exit).
+    pub(crate) async fn teardown_network(&self, id: &str, netns: Option<&Path>) {
+        if let Some(net) = &self.network {
+            let _ = net.unpublish(id).await;
+            let _ = net.release(id).await;
+        }
+        if let Some(ns) = netns {
+            let ns = ns.to_path_buf();
+            let _ = tokio::task::spawn_blocking(move || berth_network::remove_netns(&ns)).await;
+        }
+    }
+
+    pub fn list_networks(&self) -> Result<Vec<Value>> {
+        let net = self.net()?;
+        Ok(net.list().iter().map(|n| self.network_json(n)).collect())
+    }
+
+    pub fn inspect_network(&self, name: &str) -> Result<Value> {
+        let n = self.net()?.get(name)?;
+        Ok(self.network_json(&n))
+    }
+
+    fn network_json(&self, n: &berth_network::Network) -> Value {
+        let mut containers = serde_json::Map::new();
+        if let Ok(eps) = self.net().and_then(|m| Ok(m.endpoints(&n.id)?)) {
+            for ep in eps {
+                let name = self
+                    .containers
+                    .get(&ep.container_id)
+                    .map(|c| c.rec().name.clone())
+                    .unwrap_or_default();
+                containers.insert(
+                    ep.container_id.clone(),
+                    json!({
+                        "Name": name, "EndpointID": ep.id, "MacAddress": ep.mac,
+                        "IPv4Address": format!("{}/{}", ep.ipv4, ep.prefix_len), "IPv6Address": ""
+                    }),
+                );
+            }
+        }
+        json!({
+            "Name": n.name, "Id": n.id, "Created": n.created, "Scope": "local", "Driver": n.driver,
+            "EnableIPv6": false, "Internal": n.internal, "Attachable": false, "Ingress": false,
+            "ConfigFrom": {"Network": ""}, "ConfigOnly": false,
+            "IPAM": {"Driver": "default", "Options": null, "Config": [{"Subnet": n.subnet.to_string(), "Gateway": n.gateway.to_string()}]},
+            "Containers": containers, "Options": n.options, "Labels": n.labels,
+        })
+    }
+
+    pub async fn create_network(&self, body: &Value) -> Result<Value> {
+        let name = body
+            .get("Name")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string();
+        if name.is_empty() {
+            return Err(Error::InvalidParameter("network name is required".into()));
+        }
+        if ["host", "none"].contains(&name.as_str()) {
+            return Err(Error::Conflict(format!(
+                "network with name {name} already exists"
+            )));
+        }
+        let driver = body
+            .get("Driver")
+            .and_then(|v| v.as_str())
+            .filter(|d| !d.is_empty())
+            .unwrap_or("bridge");
+        if driver != "bridge" {
+            return Err(Error::NotFound(format!("plugin \"{driver}\" not found")));
+        }
+        let ipam = body
+            .get("IPAM")
+            .and_then(|i| i.get("Config"))
+            .and_then(|c| c.as_array())
+            .and_then(|c| c.first());
+        let s = |v: Option<&Value>, k: &str| {
+            v.and_then(|x| x.get(k))
+                .and_then(|x| x.as_str())
+                .filter(|x| !x.is_empty())
+                .map(str::to_owned)
+        };
+        let map = |k: &str| -> BTreeMap<String, String> {
+            body.get(k)
+                .and_then(|v| serde_json::from_value(v.clone()).ok())
+                .unwrap_or_default()
+        };
+        let spec = NetworkSpec {
+            name: name.clone(),
+            driver: driver.into(),
+            subnet: s(ipam, "Subnet"),
+            gateway: s(ipam, "Gateway"),
+            ip_range: s(ipam, "IPRange"),
+            internal: body
+                .get("Internal")
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false),
+            labels: map("Labels"),
+            options: map("Options"),
+        };
+        let n = self.net()?.create_network(spec).await?;
+        self.events.publish(
+            "network",
+            "create",
+            &n.id,
+            [
+                ("name".to_string(), name),
+                ("type".to_string(), "bridge".to_string()),
+            ]
+            .into(),
+        );
+        Ok(json!({"Id": n.id, "Warning": ""}))
+    }
+
+    pub async fn remove_network(&self, name: &str) -> Result<()> {
+        let n = self.net()?.get(name)?;
+        self.net()?.remove_network(&n.id).await?;
+        self.events.publish(
+            "network",
+            "destroy",
+            &n.id,
+            [("name".to_string(), n.name)].into(),
+        );
+        Ok(())
+    }
+}
+
+/// `HostConfig.PortBindings` (and `PublishAllPorts` for the exposed ports) as berth-network
+/// bindings.
+fn port_bindings(rec: &ContainerRecord) -> Result<Vec<berth_network::PortBinding>> {
+    let mut out = vec![];
+    let hc = &rec.host_config;
+    let mut keys: Vec<(String, Vec<crate::model::PortBinding>)> = hc
+        .port_bindings
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.clone().unwrap_or_default()))
+        .collect();
+    if hc.publish_all_ports {
+        for k in rec.config.exposed_ports.iter().flatten().map(|(k, _)| k) {
+            if !keys.iter().any(|(x, _)| x == k) {
+                keys.push((k.clone(), vec![crate::model::PortBinding::default()]));
+            }
+        }
+    }
+    for (key, bindings) in keys {
+        let (port, proto) = crate::container::ports::parse_port_key(&key)?;
+        let protocol = match proto.as_str() {
+            "udp" => Protocol::Udp,
+            "tcp" => Protocol::Tcp,
+            other => {
+                return Err(Error::InvalidParameter(format!(
+                    "unsupported protocol {other}"
+                )));
+            }
+        };
+        let bindings = if bindings.is_empty() {
+            vec![crate::model::PortBinding::default()]
+        } else {
+            bindings
+        };
+        for b in bindings {
+            let (lo, hi) = if b.host_port.is_empty() {
+                (0, 0)
+            } else {
+                crate::container::ports::parse_host_port(&b.host_port)?
+            };
+            let host_ip = match b.host_ip.as_str() {
+                "" | "0.0.0.0" => None,
+                ip => Some(
+                    ip.parse()
+                        .map_err(|_| Error::InvalidParameter(format!("invalid host IP: {ip}")))?,
+                ),
+            };
+            out.push(berth_network::PortBinding {
+                host_ip,
+                host_port: lo,
+                host_port_end: hi,
+                container_port: port,
+                protocol,
+            });
+        }
+    }
+    Ok(out)
+}
