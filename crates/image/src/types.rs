@@ -370,12 +370,19 @@ impl<'de> Deserialize<'de> for ChangeKind {
     }
 }
 
-/// Registry credentials: user/password, or an identity token from `docker login`.
+/// Registry credentials: user/password, or an identity token from `docker login`. Reads
+/// Docker's `X-Registry-Auth` JSON (`username`, `password`, `identitytoken`, `serveraddress`).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Credentials {
-    pub username: String,
-    pub password: String,
     #[serde(default)]
+    pub username: String,
+    #[serde(default)]
+    pub password: String,
+    #[serde(
+        default,
+        alias = "identitytoken",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub identity_token: Option<String>,
 }
 

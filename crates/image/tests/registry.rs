@@ -280,6 +280,15 @@ async fn bearer_token_auth_grants_push_and_pull_only_with_credentials() {
     .unwrap();
     let img = b.pull(&name, None, None, &|_| {}).await.unwrap();
     assert!(img.repo_digests[0].ends_with(&digest));
+    // An identity token (X-Registry-Auth's `identitytoken`) is exchanged as a refresh token.
+    let token: berth_image::Credentials =
+        serde_json::from_str(r#"{"identitytoken": "s3cret", "serveraddress": "x"}"#).unwrap();
+    let c = ImageStore::open(&other.path().join("store3")).unwrap();
+    c.pull(&name, Some(&token), None, &|_| {}).await.unwrap();
+    let bad: berth_image::Credentials =
+        serde_json::from_str(r#"{"identitytoken": "wrong"}"#).unwrap();
+    let d = ImageStore::open(&other.path().join("store4")).unwrap();
+    assert!(d.pull(&name, Some(&bad), None, &|_| {}).await.is_err());
 }
 
 #[tokio::test]

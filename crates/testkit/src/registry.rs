@@ -198,12 +198,14 @@ impl TokenServer {
         let stop2 = stop.clone();
         let basic = format!("Basic {}", b64(format!("{user}:{pass}").as_bytes(), false));
         let user = user.to_owned();
+        // The password doubles as the identity (OAuth2 refresh) token.
+        let refresh = pass.to_owned();
         let thread = std::thread::spawn(move || {
             while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
                 match listener.accept() {
                     Ok((s, _)) => {
                         let _ = s.set_nonblocking(false);
-                        let _ = serve_token(s, &basic, &user, &key, &x5c);
+                        let _ = serve_token(s, &basic, &user, &refresh, &key, &x5c);
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(10)),
                 }
@@ -224,7 +226,14 @@ impl TokenServer {
     }
 }
 
-fn serve_token(mut s: TcpStream, basic: &str, user: &str, key: &Path, x5c: &str) -> io::Result<()> {
+fn serve_token(
+    mut s: TcpStream,
+    basic: &str,
+    user: &str,
+    refresh: &str,
+    key: &Path,
+    x5c: &str,
+) -> io::Result<()> {
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
@@ -235,22 +244,59 @@ fn serve_token(mut s: TcpStream, basic: &str, user: &str, key: &Path, x5c: &str)
         }
         buf.extend_from_slice(&chunk[..n]);
     }
-    let req = String::from_utf8_lossy(&buf).into_owned();
+    let head_len = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|p| p + 4)
+        .unwrap_or(buf.len());
+    let req = String::from_utf8_lossy(&buf[..head_len]).into_owned();
+    let post = req.starts_with("POST ");
+    let mut body = buf[head_len..].to_vec();
+    if post {
+        let len: usize = req
+            .lines()
+            .find_map(|l| {
+                let l = l.to_ascii_lowercase();
+                l.strip_prefix("content-length:")
+                    .map(|v| v.trim().parse().unwrap_or(0))
+            })
+            .unwrap_or(0);
+        while body.len() < len.min(1 << 20) {
+            let n = s.read(&mut chunk)?;
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..n]);
+        }
+    }
+    let form = String::from_utf8_lossy(&body).into_owned();
     let target = req.split_whitespace().nth(1).unwrap_or("");
-    let authed = req
-        .lines()
-        .any(|l| l.to_ascii_lowercase().starts_with("authorization:") && l[14..].trim() == basic);
+    let refresh_ok = post
+        && form.split('&').any(|p| {
+            p.strip_prefix("refresh_token=")
+                .map(percent_decode)
+                .as_deref()
+                == Some(refresh)
+        });
+    let authed = refresh_ok
+        || req.lines().any(|l| {
+            l.to_ascii_lowercase().starts_with("authorization:") && l[14..].trim() == basic
+        });
     let has_auth = req
         .lines()
         .any(|l| l.to_ascii_lowercase().starts_with("authorization:"));
-    if has_auth && !authed {
+    if (has_auth || post) && !authed {
         return s.write_all(
             b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
         );
     }
     let mut access = Vec::new();
     if authed {
-        let query = target.split_once('?').map(|(_, q)| q).unwrap_or("");
+        let query = if post {
+            form.as_str()
+        } else {
+            target.split_once('?').map(|(_, q)| q).unwrap_or("")
+        };
         for pair in query.split('&') {
             if let Some(v) = pair.strip_prefix("scope=") {
                 for scope in percent_decode(v).split(' ') {

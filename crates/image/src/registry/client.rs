@@ -229,10 +229,44 @@ impl RegistryClient {
                         q.append_pair("scope", scope);
                     }
                 }
-                let mut req = self.http.get(url);
-                if let Some(b) = self.basic() {
-                    req = req.header(AUTHORIZATION, b);
-                }
+                let refresh = self
+                    .creds
+                    .as_ref()
+                    .and_then(|c| c.identity_token.clone())
+                    .filter(|t| !t.is_empty());
+                let req = match refresh {
+                    // An identity token from `docker login` is an OAuth2 refresh token.
+                    Some(token) => {
+                        let mut form = url.clone();
+                        form.set_query(None);
+                        {
+                            let mut q = form.query_pairs_mut();
+                            q.append_pair("grant_type", "refresh_token")
+                                .append_pair("refresh_token", &token)
+                                .append_pair("client_id", "berth");
+                            if let Some(s) = &service {
+                                q.append_pair("service", s);
+                            }
+                            if !scope.is_empty() {
+                                q.append_pair("scope", scope);
+                            }
+                        }
+                        let body = form.query().unwrap_or("").to_owned();
+                        let mut post_url = url.clone();
+                        post_url.set_query(None);
+                        self.http
+                            .post(post_url)
+                            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                            .body(body)
+                    }
+                    None => {
+                        let mut req = self.http.get(url);
+                        if let Some(b) = self.basic() {
+                            req = req.header(AUTHORIZATION, b);
+                        }
+                        req
+                    }
+                };
                 let resp = req.send().await?;
                 if !resp.status().is_success() {
                     return Err(Error::Unauthorized(format!(
