@@ -166,6 +166,16 @@ impl ImageStore {
                         .ok_or_else(|| Error::InvalidReference(t.clone()))?,
                 );
             }
+            let new_id = Digest::of(&config_bytes).to_string();
+            for (n, t) in names.iter().zip(e.repo_tags.iter().flatten()) {
+                if let Some(old) = self.meta.ref_target(n)?
+                    && old != new_id
+                {
+                    out.push(format!(
+                        "The image {t} already exists, renaming the old one with ID {old} to empty string"
+                    ));
+                }
+            }
             let id = self.add_image(&config_bytes, &manifest, &layers, &names)?;
             if names.is_empty() {
                 out.push(format!("Loaded image ID: {id}"));

@@ -393,3 +393,29 @@ fn a_150_layer_image_mounts() {
 fn hex_sha(b: &[u8]) -> String {
     berth_image::Digest::of(b).hex().to_owned()
 }
+
+#[test]
+fn loading_a_tag_that_exists_renames_the_old_image_like_docker() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path());
+    let tar = raw_tar(&[E::File("one", b"1")]);
+    let old = s.import(&tar[..], Some("same:1"), &[]).unwrap();
+    let other = tempfile::tempdir().unwrap();
+    let s2 = store(other.path());
+    let tar2 = raw_tar(&[E::File("two", b"2")]);
+    s2.import(&tar2[..], Some("same:1"), &[]).unwrap();
+    let mut saved = Vec::new();
+    s2.save(&["same:1"], &mut saved).unwrap();
+    let out = s.load(&saved[..]).unwrap();
+    assert_eq!(
+        out,
+        vec![
+            format!(
+                "The image same:1 already exists, renaming the old one with ID {old} to empty string"
+            ),
+            "Loaded image: same:1".to_owned()
+        ]
+    );
+    let dangling = s.list().unwrap().into_iter().find(|i| i.id == old).unwrap();
+    assert!(dangling.repo_tags.is_empty());
+}
