@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Network attach/detach cost: Berth's library beside Docker's own cost for the same work.
 #
-# Berth: crates/network/examples/attach_bench (release build), N iterations, medians of
+# Berth: crates/network/examples/attach_bench (release build), N iterations with a 250 ms pause
+#   between them (the kernel tears a namespace down in the background; a back-to-back run is
+#   printed too), medians of
 #   attach  = veth pair (peer created inside the namespace), address, MTU, default route,
 #             DNS names, persisted IPAM;
 #   release = the container stop path (release endpoints + remove the namespace; the kernel
@@ -48,6 +50,8 @@ cargo build -q --release -p berth-network --example attach_bench --manifest-path
 BIN="$ROOT/target/release/examples/attach_bench"
 "$BIN" "$N" | tee "$T/berth.txt"
 BENCH_DETACH=1 "$BIN" "$N" | grep -E '^release_ms' | sed 's/^release_ms/detach_ms/' | tee -a "$T/berth.txt"
+echo "-- back to back (no pause: the previous namespace's teardown still runs in the kernel)"
+BENCH_GAP_MS=0 "$BIN" "$N" | grep -E '^(attach|release)_ms' | sed 's/^/b2b_/' | tee -a "$T/berth.txt"
 
 echo "== Docker (dockerd from docker.io, own data root and bridge $BR)"
 if ! command -v dockerd >/dev/null; then
@@ -82,4 +86,6 @@ print(f"Docker endpoint cost (difference)      {docker:8.2f} ms")
 print(f"Berth attach                           {attach:8.3f} ms")
 print(f"Berth attach + release (stop path)     {attach + release:8.3f} ms   ratio {(attach + release) / docker:.3f}x Docker")
 print(f"Berth attach + synchronous detach      {attach + detach:8.3f} ms   ratio {(attach + detach) / docker:.3f}x Docker")
+b2b = float(berth["b2b_attach_ms"]) + float(berth["b2b_release_ms"])
+print(f"Berth attach + release, back to back   {b2b:8.3f} ms   ratio {b2b / docker:.3f}x Docker")
 PY

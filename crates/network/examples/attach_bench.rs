@@ -6,6 +6,8 @@
 //! veth pair with it); with BENCH_DETACH=1 it is instead a synchronous `detach` (network
 //! disconnect of a running container), which waits for the kernel's link deletion.
 //!
+//! BENCH_GAP_MS (default 250) is the pause between iterations, outside the timings.
+//!
 //! Usage: attach_bench [iterations]   (creates and removes its own bridge, table and state)
 
 use std::path::PathBuf;
@@ -53,12 +55,17 @@ async fn run(
             ..Default::default()
         })
         .await?;
+    let gap_ms: u64 = std::env::var("BENCH_GAP_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(250);
     let (mut ns_t, mut attach_t, mut detach_t, mut total_t) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for i in 0..n {
-        // Let the kernel finish tearing down the previous namespace (it does so in the
-        // background, holding the rtnl lock), so each attach is measured on a quiet system.
-        tokio::time::sleep(std::time::Duration::from_millis(60)).await;
+        // By default, let the kernel finish tearing down the previous namespace (it does so in
+        // the background, holding the rtnl lock), so each attach is measured on a quiet
+        // system. BENCH_GAP_MS=0 measures back to back instead.
+        tokio::time::sleep(std::time::Duration::from_millis(gap_ms)).await;
         let ns: PathBuf = dir.join(format!("ns{i}"));
         let t0 = Instant::now();
         create_netns(&ns)?;

@@ -16,9 +16,9 @@ const NFNL_MSG_BATCH_BEGIN: u16 = 0x10;
 const NFNL_MSG_BATCH_END: u16 = 0x11;
 const NFT_MSG_NEWTABLE: u16 = 0;
 const NFT_MSG_GETTABLE: u16 = 1;
-const NFT_MSG_DELTABLE: u16 = 2;
 const NFT_MSG_NEWCHAIN: u16 = 3;
 const NFT_MSG_NEWRULE: u16 = 6;
+const NFT_MSG_DELRULE: u16 = 8;
 const NLMSG_ERROR: u16 = 2;
 const NLM_F_REQUEST: u16 = 1;
 const NLM_F_ACK: u16 = 4;
@@ -175,43 +175,26 @@ pub(crate) fn install_dns_redirect(ip: Ipv4Addr, udp_port: u16, tcp_port: u16) -
         NFNL_SUBSYS_NFTABLES,
         &Attrs::default(),
     );
-    // Create-then-delete makes the delete succeed whether or not the table existed.
-    message(
-        &mut buf,
-        msg_type(NFT_MSG_NEWTABLE),
-        create,
-        next(),
-        NFPROTO_IPV4,
-        0,
-        &table,
-    );
-    message(
-        &mut buf,
-        msg_type(NFT_MSG_DELTABLE),
-        NLM_F_REQUEST | NLM_F_ACK,
-        next(),
-        NFPROTO_IPV4,
-        0,
-        &table,
-    );
-    message(
-        &mut buf,
-        msg_type(NFT_MSG_NEWTABLE),
-        create,
-        next(),
-        NFPROTO_IPV4,
-        0,
-        &table,
-    );
-    message(
-        &mut buf,
-        msg_type(NFT_MSG_NEWCHAIN),
-        create,
-        next(),
-        NFPROTO_IPV4,
-        0,
-        &chain,
-    );
+    // Create (or keep) the table and chain, then flush the chain's rules. Replacing the table
+    // instead would unregister its hook, which waits for an RCU grace period (~15 ms).
+    let mut flush = Attrs::default();
+    flush.str(1, DNS_TABLE).str(2, "output");
+    let ack = NLM_F_REQUEST | NLM_F_ACK;
+    for (ty, flags, attrs) in [
+        (NFT_MSG_NEWTABLE, create, &table),
+        (NFT_MSG_NEWCHAIN, create, &chain),
+        (NFT_MSG_DELRULE, ack, &flush),
+    ] {
+        message(
+            &mut buf,
+            msg_type(ty),
+            flags,
+            next(),
+            NFPROTO_IPV4,
+            0,
+            attrs,
+        );
+    }
     for (proto, port) in [(17u8, udp_port), (6u8, tcp_port)] {
         let rule = redirect_rule(ip, proto, 53, port);
         message(
