@@ -23,9 +23,15 @@ pub fn wants_upgrade(req: &Request) -> bool {
 }
 
 /// Answers 101 and, once hyper hands the connection over, pipes it to `backend`.
-pub fn upgrade<B>(req: &mut Request, content_type: &'static str, backend: B) -> Response
+pub fn upgrade<B, D>(
+    req: &mut Request,
+    content_type: &'static str,
+    backend: B,
+    on_done: D,
+) -> Response
 where
     B: std::future::Future<Output = Option<tokio::net::UnixStream>> + Send + 'static,
+    D: FnOnce() + Send + 'static,
 {
     let on_upgrade = hyper::upgrade::on(req);
     tokio::spawn(async move {
@@ -34,9 +40,14 @@ where
         };
         let client = TokioIo::new(upgraded);
         if let Some(backend) = backend.await {
-            pipe(client, backend).await;
+            pipe(client, backend, on_done).await;
         }
     });
+    switching_protocols(content_type)
+}
+
+/// The `101 UPGRADED` answer with Docker's headers.
+pub fn switching_protocols(content_type: &'static str) -> Response {
     let mut resp = Response::new(Body::empty());
     *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let h = resp.headers_mut();
@@ -48,9 +59,10 @@ where
 
 /// Client bytes go to the backend (its EOF half-closes the backend); backend bytes go to the
 /// client until the backend ends, which ends the whole exchange.
-pub async fn pipe<C>(client: C, backend: tokio::net::UnixStream)
+pub async fn pipe<C, D>(client: C, backend: tokio::net::UnixStream, on_done: D)
 where
     C: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    D: FnOnce(),
 {
     let (mut cr, mut cw) = tokio::io::split(client);
     let (mut br, mut bw) = backend.into_split();
@@ -59,6 +71,7 @@ where
         let _ = bw.shutdown().await;
     });
     let _ = tokio::io::copy(&mut br, &mut cw).await;
+    on_done();
     let _ = cw.shutdown().await;
     up.abort();
 }

@@ -17,6 +17,7 @@ pub struct Engine {
     pub(crate) containers: Table,
     pub(crate) images: Arc<ImageStore>,
     pub(crate) network: Option<berth_network::NetworkManager>,
+    pub(crate) execs: crate::exec::ExecTable,
     engine_id: String,
 }
 
@@ -39,6 +40,7 @@ impl Engine {
             containers: Table::default(),
             images,
             network,
+            execs: Default::default(),
             engine_id,
         });
         engine.reconcile().await?;

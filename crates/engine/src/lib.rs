@@ -15,6 +15,7 @@ pub mod config;
 pub mod container;
 pub mod error;
 pub mod events;
+pub mod exec;
 pub mod images;
 pub mod model;
 pub mod monitor;

@@ -138,7 +138,7 @@ async fn attach(
     let target = e.attach(&id, stdin, stdout, stderr).await?;
     let ct = hijack::stream_content_type(v, target.tty);
     if hijack::wants_upgrade(&req) {
-        return Ok(hijack::upgrade(&mut req, ct, target.stream));
+        return Ok(hijack::upgrade(&mut req, ct, target.stream, || {}));
     }
     // no upgrade asked: stream the output as the response body
     let stream = futures_util::stream::once(target.stream)

@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod containers;
+pub mod exec;
 pub mod images;
 pub mod networks;
 pub mod query;
@@ -17,6 +18,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(system::routes())
         .merge(containers::routes())
+        .merge(exec::routes())
         .merge(images::routes())
         .merge(networks::routes())
         .merge(build::routes())

@@ -278,7 +278,7 @@ impl Engine {
     pub fn inspect_container(&self, name: &str) -> Result<Value> {
         let c = self.containers.get(name)?;
         let rec = c.snapshot();
-        Ok(inspect_json(&rec, vec![]))
+        Ok(inspect_json(&rec, self.execs.ids_of(&rec.id)))
     }
 
     /// `docker ps`: running ones unless `all`, newest first, `limit` rows.

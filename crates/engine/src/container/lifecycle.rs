@@ -666,6 +666,7 @@ impl Engine {
         let _ = std::fs::remove_dir_all(&run_dir);
         let _ = std::fs::remove_dir_all(self.config().container_data_dir(&c.id));
         self.store.delete_container(&c.id)?;
+        self.forget_execs(&c.id);
         self.containers.remove(&c.id);
         c.lifecycle.send_modify(|l| l.removed = true);
         self.container_event(c, "destroy", &[]);

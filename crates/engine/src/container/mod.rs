@@ -12,5 +12,5 @@ pub mod table;
 pub mod attach;
 mod inspect;
 pub mod logs;
-mod monitor_client;
+pub(crate) mod monitor_client;
 mod reconcile;

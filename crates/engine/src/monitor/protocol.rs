@@ -67,6 +67,32 @@ pub enum Request {
     },
     Pause,
     Resume,
+    /// Runs a process in the container; the connection is its attach stream. When it ends,
+    /// its [`ExitRecord`] is in `<run-dir>/exec-<id>.json`.
+    Exec(ExecSpec),
+    ResizeExec {
+        id: String,
+        height: u16,
+        width: u16,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExecSpec {
+    pub id: String,
+    pub cmd: Vec<String>,
+    /// Added to (and overriding) the container's environment.
+    pub env: Vec<String>,
+    pub tty: bool,
+    pub stdin: bool,
+    pub user: String,
+    pub working_dir: String,
+    pub privileged: bool,
+    pub console_size: Option<(u16, u16)>,
+}
+
+pub fn exec_exit_file(id: &str) -> String {
+    format!("exec-{id}.json")
 }
 
 /// How the container ended, written to `<run-dir>/exit.json` before the monitor exits.

@@ -87,6 +87,26 @@ struct Output {
     open: bool,
 }
 
+/// A process the monitor serves: the container's init (index 0) or an exec.
+struct Session {
+    exec_id: Option<String>,
+    pid: i32,
+    tty: bool,
+    stdin_once: bool,
+    outputs: Vec<Output>,
+    stdin: Option<OwnedFd>,
+    console: Option<OwnedFd>,
+    clients: Vec<Client>,
+    exit_code: Option<i64>,
+    drain_rounds: u32,
+}
+
+impl Session {
+    fn finished(&self) -> bool {
+        self.exit_code.is_some() && (self.outputs.iter().all(|o| !o.open) || self.drain_rounds > 2)
+    }
+}
+
 struct Monitor {
     run_dir: PathBuf,
     spec: MonitorSpec,
@@ -94,12 +114,9 @@ struct Monitor {
     pid: i32,
     listener: UnixListener,
     signals: SignalFd,
-    outputs: Vec<Output>,
-    stdin: Option<OwnedFd>,
-    console: Option<OwnedFd>,
-    clients: Vec<Client>,
+    mask: SigSet,
+    sessions: Vec<Session>,
     log: JsonLog,
-    exit_code: Option<i64>,
 }
 
 fn mounts_of(spec: &MonitorSpec) -> Vec<berth_image::Mount> {
@@ -227,6 +244,21 @@ impl Monitor {
             }
         };
         let _ = std::fs::write(run_dir.join(PID_FILE), std::process::id().to_string());
+        let main = Session {
+            exec_id: None,
+            pid,
+            tty: spec.tty,
+            stdin_once: spec.stdin_once,
+            outputs,
+            stdin,
+            console,
+            clients: vec![],
+            exit_code: None,
+            drain_rounds: 0,
+        };
+        let mut mask = SigSet::empty();
+        mask.add(Signal::SIGCHLD);
+        mask.add(Signal::SIGTERM);
         let mut m = Monitor {
             run_dir: run_dir.to_path_buf(),
             spec,
@@ -234,12 +266,9 @@ impl Monitor {
             pid,
             listener,
             signals,
-            outputs,
-            stdin,
-            console,
-            clients: vec![],
+            mask,
+            sessions: vec![main],
             log,
-            exit_code: None,
         };
         m.reap();
         Ok(m)
@@ -247,13 +276,10 @@ impl Monitor {
 
     fn serve(&mut self) {
         let mut buf = vec![0u8; 32 * 1024];
-        let mut drain_rounds = 0;
         loop {
-            if self.exit_code.is_some() {
-                if self.outputs.iter().all(|o| !o.open) || drain_rounds > 2 {
-                    return;
-                }
-                drain_rounds += 1;
+            self.finish_execs();
+            if self.sessions[0].finished() {
+                return;
             }
             let mut fds = vec![
                 libc::pollfd {
@@ -267,30 +293,54 @@ impl Monitor {
                     revents: 0,
                 },
             ];
-            for o in &self.outputs {
-                fds.push(libc::pollfd {
-                    fd: if o.open { o.fd.as_raw_fd() } else { -1 },
-                    events: libc::POLLIN,
-                    revents: 0,
-                });
+            // (session, Some(output) | None + client index)
+            let mut owners: Vec<(usize, bool, usize)> = vec![];
+            let mut draining = false;
+            for (si, sess) in self.sessions.iter_mut().enumerate() {
+                if sess.exit_code.is_some() {
+                    draining = true;
+                    sess.drain_rounds += 1;
+                }
+                for (oi, o) in sess.outputs.iter().enumerate() {
+                    fds.push(libc::pollfd {
+                        fd: if o.open { o.fd.as_raw_fd() } else { -1 },
+                        events: libc::POLLIN,
+                        revents: 0,
+                    });
+                    owners.push((si, true, oi));
+                }
+                for (ci, c) in sess.clients.iter().enumerate() {
+                    let fd = if c.reading && !c.dead {
+                        c.stream.as_raw_fd()
+                    } else {
+                        -1
+                    };
+                    fds.push(libc::pollfd {
+                        fd,
+                        events: libc::POLLIN,
+                        revents: 0,
+                    });
+                    owners.push((si, false, ci));
+                }
             }
-            for c in &self.clients {
-                let fd = if c.reading && !c.dead {
-                    c.stream.as_raw_fd()
-                } else {
-                    -1
-                };
-                fds.push(libc::pollfd {
-                    fd,
-                    events: libc::POLLIN,
-                    revents: 0,
-                });
-            }
-            let timeout = if self.exit_code.is_some() { 100 } else { -1 };
+            let timeout = if draining { 100 } else { -1 };
             // SAFETY: `fds` is a valid array of pollfd structs for its length.
             let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
             if n < 0 {
                 continue;
+            }
+            for (i, (si, is_out, idx)) in owners.iter().enumerate() {
+                if fds[2 + i].revents == 0 {
+                    continue;
+                }
+                if *is_out {
+                    self.on_output(*si, *idx, &mut buf);
+                } else {
+                    self.on_client(*si, *idx, &mut buf);
+                }
+            }
+            for sess in &mut self.sessions {
+                sess.clients.retain(|c| !c.dead);
             }
             if fds[0].revents != 0 {
                 self.on_signals();
@@ -298,18 +348,33 @@ impl Monitor {
             if fds[1].revents != 0 {
                 self.accept();
             }
-            let nout = self.outputs.len();
-            for i in 0..nout {
-                if fds[2 + i].revents != 0 {
-                    self.on_output(i, &mut buf);
-                }
+        }
+    }
+
+    /// Ends exec sessions whose process exited and whose output is drained.
+    fn finish_execs(&mut self) {
+        let mut i = 1;
+        while i < self.sessions.len() {
+            if !self.sessions[i].finished() {
+                i += 1;
+                continue;
             }
-            for i in 0..self.clients.len().min(fds.len() - 2 - nout) {
-                if fds[2 + nout + i].revents != 0 {
-                    self.on_client(i, &mut buf);
-                }
+            let mut sess = self.sessions.remove(i);
+            let rec = ExitRecord {
+                exit_code: sess.exit_code.unwrap_or(255),
+                finished_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+                error: String::new(),
+            };
+            if let Some(id) = &sess.exec_id {
+                let line = serde_json::to_string(&rec).unwrap_or_default();
+                let _ = crate::container::fsutil::write_atomic(
+                    &self.run_dir.join(exec_exit_file(id)),
+                    line.as_bytes(),
+                );
             }
-            self.clients.retain(|c| !c.dead);
+            for c in &mut sess.clients {
+                let _ = c.stream.shutdown(std::net::Shutdown::Both);
+            }
         }
     }
 
@@ -324,68 +389,70 @@ impl Monitor {
         self.reap();
     }
 
-    /// Reaps every exited child; the init's status becomes the exit code.
+    /// Reaps every exited child; a session's process status becomes its exit code.
     fn reap(&mut self) {
         loop {
-            match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::Exited(pid, code)) => {
-                    if pid.as_raw() == self.pid {
-                        self.exit_code = Some(code as i64);
-                    }
-                }
-                Ok(WaitStatus::Signaled(pid, sig, _)) => {
-                    if pid.as_raw() == self.pid {
-                        self.exit_code = Some(128 + sig as i64);
-                    }
-                }
+            let (pid, code) = match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(pid, code)) => (pid.as_raw(), code as i64),
+                Ok(WaitStatus::Signaled(pid, sig, _)) => (pid.as_raw(), 128 + sig as i64),
                 Ok(WaitStatus::StillAlive) | Err(_) => return,
-                Ok(_) => {}
+                Ok(_) => continue,
+            };
+            if let Some(s) = self.sessions.iter_mut().find(|s| s.pid == pid) {
+                s.exit_code = Some(code);
             }
         }
     }
 
-    fn on_output(&mut self, i: usize, buf: &mut [u8]) {
-        let fd = self.outputs[i].fd.as_raw_fd();
-        let stream = self.outputs[i].stream;
+    fn on_output(&mut self, si: usize, oi: usize, buf: &mut [u8]) {
+        let sess = &mut self.sessions[si];
+        let fd = sess.outputs[oi].fd.as_raw_fd();
+        let stream = sess.outputs[oi].stream;
         loop {
             match read_fd(fd, buf) {
                 Ok(0) => {
-                    self.outputs[i].open = false;
+                    sess.outputs[oi].open = false;
                     return;
                 }
                 Ok(n) => {
                     let data = &buf[..n];
-                    self.log.write(stream, data);
-                    let tty = self.spec.tty;
-                    for c in &mut self.clients {
+                    if si == 0 {
+                        self.log.write(stream, data);
+                    }
+                    let tty = sess.tty;
+                    for c in &mut sess.clients {
                         c.send(tty, stream, data);
                     }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
                 Err(_) => {
-                    self.outputs[i].open = false;
+                    sess.outputs[oi].open = false;
                     return;
                 }
             }
         }
     }
 
-    fn on_client(&mut self, i: usize, buf: &mut [u8]) {
-        let fd = self.clients[i].stream.as_raw_fd();
+    fn on_client(&mut self, si: usize, ci: usize, buf: &mut [u8]) {
+        let sess = &mut self.sessions[si];
+        let Some(client) = sess.clients.get_mut(ci) else {
+            return;
+        };
+        let fd = client.stream.as_raw_fd();
         match read_fd(fd, buf) {
             Ok(0) | Err(_) => {
                 // half-close: keep writing to it, stop reading
-                self.clients[i].reading = false;
-                if self.clients[i].stdin && self.spec.stdin_once && !self.spec.tty {
-                    self.stdin = None;
+                client.reading = false;
+                if client.stdin && sess.stdin_once && !sess.tty {
+                    sess.stdin = None;
                 }
             }
             Ok(n) => {
-                if self.clients[i].stdin
-                    && let Some(s) = &self.stdin
+                if client.stdin
+                    && let Some(s) = &sess.stdin
                     && write_fd(s, &buf[..n]).is_err()
                 {
-                    self.stdin = None;
+                    sess.stdin = None;
                 }
             }
         }
@@ -407,10 +474,23 @@ impl Monitor {
             }
         };
         let _ = s.set_read_timeout(None);
+        if let Request::Exec(spec) = req {
+            match self.exec(spec, &s) {
+                Ok(sess) => {
+                    let _ = s.write_all(b"ok\n");
+                    self.sessions.push(sess);
+                }
+                Err(e) => {
+                    let _ = writeln!(s, "error {}", e.replace('\n', " "));
+                }
+            }
+            self.reap();
+            return;
+        }
         match self.handle(req, &mut s) {
             Ok(Some(client)) => {
                 let _ = s.write_all(b"ok\n");
-                self.clients.push(Client {
+                self.sessions[0].clients.push(Client {
                     stream: s,
                     ..client
                 });
@@ -423,6 +503,124 @@ impl Monitor {
             }
         }
         self.reap();
+    }
+
+    /// Starts an exec'd process; the connection `s` becomes its attach client.
+    fn exec(&mut self, spec: ExecSpec, s: &UnixStream) -> Result<Session, String> {
+        let c = self.container.as_ref().ok_or("the container is gone")?;
+        if spec.cmd.is_empty() {
+            return Err("No exec command specified".into());
+        }
+        let mut process = c
+            .spec()
+            .process()
+            .clone()
+            .ok_or("the container has no process")?;
+        let mut env = process.env().clone().unwrap_or_default();
+        for e in &spec.env {
+            let key = e.split('=').next().unwrap_or(e);
+            env.retain(|x| x.split('=').next() != Some(key));
+            env.push(e.clone());
+        }
+        process.set_env(Some(env));
+        process.set_args(Some(spec.cmd.clone()));
+        process.set_terminal(Some(spec.tty));
+        process.set_console_size(None);
+        if !spec.working_dir.is_empty() {
+            process.set_cwd(spec.working_dir.clone().into());
+        }
+        if !spec.user.is_empty() {
+            let (uid, gid, extra) = user::resolve(&self.spec.bundle.join("rootfs"), &spec.user)?;
+            let mut u = process.user().clone();
+            u.set_uid(uid);
+            u.set_gid(gid);
+            u.set_additional_gids(Some(extra));
+            process.set_user(u);
+        }
+        let null = File::open("/dev/null").map_err(|e| format!("open /dev/null: {e}"))?;
+        let mut outputs = vec![];
+        let mut stdin = None;
+        let mut child_ends: Vec<OwnedFd> = vec![];
+        let mut stdio = None;
+        if !spec.tty {
+            let (out_r, out_w) = pipe().map_err(|e| format!("pipe: {e}"))?;
+            let (err_r, err_w) = pipe().map_err(|e| format!("pipe: {e}"))?;
+            let in_fd = if spec.stdin {
+                let (in_r, in_w) = pipe().map_err(|e| format!("pipe: {e}"))?;
+                stdin = Some(in_w);
+                let fd = in_r.as_raw_fd();
+                child_ends.push(in_r);
+                fd
+            } else {
+                null.as_raw_fd()
+            };
+            stdio = Some([in_fd, out_w.as_raw_fd(), err_w.as_raw_fd()]);
+            child_ends.push(out_w);
+            child_ends.push(err_w);
+            outputs.push(Output {
+                fd: out_r,
+                stream: 1,
+                open: true,
+            });
+            outputs.push(Output {
+                fd: err_r,
+                stream: 2,
+                open: true,
+            });
+        }
+        let opts = berth_runtime::ExecOptions {
+            stdio,
+            ..Default::default()
+        };
+        // the exec'd process must not inherit the monitor's blocked signals
+        let _ = self.mask.thread_unblock();
+        let handle = c.exec(&process, &opts);
+        let _ = self.mask.thread_block();
+        let mut handle = handle.map_err(|e| e.to_string())?;
+        drop(child_ends);
+        let mut console = None;
+        if spec.tty {
+            let master = handle
+                .console
+                .take()
+                .ok_or("the runtime returned no terminal for a tty exec")?;
+            if let Some((h, w)) = spec.console_size {
+                let _ = resize(master.as_raw_fd(), h, w);
+            }
+            if spec.stdin {
+                stdin = Some(master.try_clone().map_err(|e| format!("dup pty: {e}"))?);
+            }
+            outputs.push(Output {
+                fd: master.try_clone().map_err(|e| format!("dup pty: {e}"))?,
+                stream: 1,
+                open: true,
+            });
+            console = Some(master);
+        }
+        for o in &outputs {
+            set_nonblocking(o.fd.as_raw_fd());
+        }
+        let client = Client {
+            stream: s.try_clone().map_err(|e| e.to_string())?,
+            stdin: spec.stdin,
+            stdout: true,
+            stderr: true,
+            reading: true,
+            dead: false,
+            watch: false,
+        };
+        Ok(Session {
+            exec_id: Some(spec.id),
+            pid: handle.pid,
+            tty: spec.tty,
+            stdin_once: true,
+            outputs,
+            stdin,
+            console,
+            clients: vec![client],
+            exit_code: None,
+            drain_rounds: 0,
+        })
     }
 
     /// Runs one request; `Some` keeps the connection as a client.
@@ -438,7 +636,7 @@ impl Monitor {
                 stderr,
             } => Ok(Some(Client {
                 stream: blank(s)?,
-                stdin: stdin && self.spec.open_stdin,
+                stdin: stdin && self.sessions[0].stdin.is_some(),
                 stdout,
                 stderr,
                 reading: true,
@@ -460,12 +658,26 @@ impl Monitor {
             }
             Request::Pause => c.pause().map(|_| None).map_err(|e| e.to_string()),
             Request::Resume => c.resume().map(|_| None).map_err(|e| e.to_string()),
-            Request::Resize { height, width } => match &self.console {
+            Request::Resize { height, width } => match &self.sessions[0].console {
                 Some(m) => resize(m.as_raw_fd(), height, width)
                     .map(|_| None)
                     .map_err(|e| e.to_string()),
                 None => Err("the container has no terminal".into()),
             },
+            Request::ResizeExec { id, height, width } => {
+                let sess = self
+                    .sessions
+                    .iter()
+                    .find(|s| s.exec_id.as_deref() == Some(id.as_str()))
+                    .ok_or_else(|| format!("exec {id} is not running"))?;
+                match &sess.console {
+                    Some(m) => resize(m.as_raw_fd(), height, width)
+                        .map(|_| None)
+                        .map_err(|e| e.to_string()),
+                    None => Err("the exec has no terminal".into()),
+                }
+            }
+            Request::Exec(_) => Err("unexpected exec".into()),
         }
     }
 
@@ -479,7 +691,7 @@ impl Monitor {
             let _ = berth_image::unmount(&self.spec.bundle.join("rootfs"));
         }
         let rec = ExitRecord {
-            exit_code: self.exit_code.unwrap_or(255),
+            exit_code: self.sessions[0].exit_code.unwrap_or(255),
             finished_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
             error: String::new(),
         };
@@ -488,7 +700,7 @@ impl Monitor {
             crate::container::fsutil::write_atomic(&self.run_dir.join(EXIT_FILE), line.as_bytes());
         let _ = std::fs::remove_file(self.run_dir.join(SOCKET_FILE));
         let _ = std::fs::remove_file(self.run_dir.join(PID_FILE));
-        for c in &mut self.clients {
+        for c in self.sessions.iter_mut().flat_map(|s| s.clients.iter_mut()) {
             if c.watch {
                 let _ = writeln!(c.stream, "{line}");
             }

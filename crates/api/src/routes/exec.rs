@@ -1,0 +1,127 @@
+//! Exec: `POST /containers/{id}/exec`, `POST /exec/{id}/start` (hijacked), `/exec/{id}/resize`,
+//! `GET /exec/{id}/json`.
+
+use axum::Json;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Extension, Path, Query, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use berth_engine::exec::ExecConfig;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::containers::parse_json;
+use super::query::{self, Q};
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::hijack;
+use crate::version::ApiVersion;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/containers/{id}/exec", post(create))
+        .route("/exec/{id}/start", post(start))
+        .route("/exec/{id}/resize", post(resize))
+        .route("/exec/{id}/json", get(inspect))
+}
+
+async fn create(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let cfg: ExecConfig = parse_json(&body)?;
+    let exec_id = e.create_exec(&id, cfg)?;
+    Ok((StatusCode::CREATED, Json(json!({ "Id": exec_id }))).into_response())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct StartBody {
+    detach: bool,
+    tty: bool,
+}
+
+async fn start(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+    Extension(v): Extension<ApiVersion>,
+    mut req: Request,
+) -> ApiResult<Response> {
+    let upgrade = hijack::wants_upgrade(&req);
+    let on_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
+    let body = axum::body::to_bytes(std::mem::take(req.body_mut()), 1 << 20)
+        .await
+        .map_err(|err| ApiError::bad_request(format!("read body: {err}")))?;
+    let sb: StartBody = if body.is_empty() {
+        StartBody::default()
+    } else {
+        parse_json(&body)?
+    };
+    let es = e.start_exec(&id, Some(sb.tty)).await?;
+    if sb.detach {
+        let engine = e.clone();
+        tokio::spawn(async move {
+            let mut s = es.stream;
+            let _ = tokio::io::copy(&mut s, &mut tokio::io::sink()).await;
+            engine.exec_finished(&id);
+        });
+        return Ok(StatusCode::OK.into_response());
+    }
+    let ct = hijack::stream_content_type(v, es.tty);
+    let engine = e.clone();
+    if let Some(on_upgrade) = on_upgrade {
+        tokio::spawn(async move {
+            let Ok(upgraded) = on_upgrade.await else {
+                engine.exec_finished(&id);
+                return;
+            };
+            let client = hyper_util::rt::TokioIo::new(upgraded);
+            hijack::pipe(client, es.stream, || engine.exec_finished(&id)).await;
+        });
+        return Ok(hijack::switching_protocols(ct));
+    }
+    let stream = futures_util::stream::unfold(Some(es.stream), move |s| {
+        let engine = engine.clone();
+        let id = id.clone();
+        async move {
+            use tokio::io::AsyncReadExt;
+            let mut s = s?;
+            let mut buf = vec![0u8; 32 * 1024];
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => {
+                    engine.exec_finished(&id);
+                    None
+                }
+                Ok(n) => {
+                    buf.truncate(n);
+                    Some((Ok::<_, std::convert::Infallible>(Bytes::from(buf)), Some(s)))
+                }
+            }
+        }
+    });
+    let mut resp = Response::new(Body::from_stream(stream));
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    Ok(resp)
+}
+
+async fn resize(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<Q>,
+) -> ApiResult<Response> {
+    let h = query::int(&q, "h")?.unwrap_or(0);
+    let w = query::int(&q, "w")?.unwrap_or(0);
+    if !(0..=65535).contains(&h) || !(0..=65535).contains(&w) {
+        return Err(ApiError::bad_request("invalid terminal size"));
+    }
+    e.resize_exec(&id, h as u16, w as u16).await?;
+    Ok(StatusCode::OK.into_response())
+}
+
+async fn inspect(State(e): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    Ok(Json(e.inspect_exec(&id)?).into_response())
+}
