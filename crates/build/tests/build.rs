@@ -325,3 +325,39 @@ fn source_date_epoch_gives_the_same_image_twice() {
     let (d, _) = build(&e, ctx.path(), &plain);
     assert_ne!(c.unwrap(), d.unwrap());
 }
+
+#[test]
+fn platform_args_labels_and_unused_build_args() {
+    let e = env();
+    let ctx = context(&[(
+        "Dockerfile",
+        "FROM --platform=$BUILDPLATFORM busybox AS base\nARG TARGETARCH\nRUN echo arch=$TARGETARCH\nFROM base\n",
+    )]);
+    let mut o = opts();
+    o.build_args = BTreeMap::from([("NOPE".into(), Some("1".into()))]);
+    o.labels = BTreeMap::from([("built.by".into(), "berth's builder".into())]);
+    let (id, out) = build(&e, ctx.path(), &o);
+    let id = id.unwrap_or_else(|err| panic!("{err}\n{out}"));
+    assert!(
+        out.contains("arch=amd64\n") || out.contains("arch=arm64\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Step 5/5 : LABEL built.by='berth'\"'\"'s builder'\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("[Warning] One or more build-args [NOPE] were not consumed\n"),
+        "{out}"
+    );
+    let labels = e
+        .store
+        .resolve(&id)
+        .unwrap()
+        .config
+        .config
+        .unwrap()
+        .labels
+        .unwrap();
+    assert_eq!(labels["built.by"], "berth's builder");
+}

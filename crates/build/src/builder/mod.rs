@@ -227,6 +227,7 @@ impl Builder {
                 !run.used_args.contains(*k)
                     && !PROXY_ARGS.contains(&k.as_str())
                     && k.as_str() != "SOURCE_DATE_EPOCH"
+                    && !run.meta_args.contains_key(k.as_str())
             })
             .collect();
         if !unused.is_empty() {
@@ -269,6 +270,17 @@ impl Builder {
     }
 }
 
+/// The host's architecture in OCI terms.
+fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" => "ppc64le",
+        other => other,
+    }
+}
+
 /// `sha256:abc...` → `abc...` (12 hex).
 pub fn short_id(id: &str) -> String {
     let hex = id.strip_prefix("sha256:").unwrap_or(id);
@@ -301,6 +313,19 @@ impl BuildRun<'_> {
 
     fn build(&mut self, df: &Dockerfile) -> Result<String, BuildError> {
         let stages = df.stages();
+        // BuildKit's automatic platform args, usable in FROM (and after `ARG NAME` in a stage).
+        let (os, arch) = ("linux", host_arch());
+        for (k, v) in [
+            ("BUILDPLATFORM", format!("{os}/{arch}")),
+            ("BUILDOS", os.to_owned()),
+            ("BUILDARCH", arch.to_owned()),
+            ("TARGETPLATFORM", format!("{os}/{arch}")),
+            ("TARGETOS", os.to_owned()),
+            ("TARGETARCH", arch.to_owned()),
+            ("TARGETVARIANT", String::new()),
+        ] {
+            self.meta_args.insert(k.to_owned(), Some(v));
+        }
         // Global ARGs: defaults expanded with earlier ones, overridden by --build-arg.
         for l in df.global_args() {
             if let Instruction::Arg(pairs) = &l.instruction {
