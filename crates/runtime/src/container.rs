@@ -146,14 +146,7 @@ impl Container {
         if status != Status::Created {
             return Err(self.bad_state(status, "start"));
         }
-        let fifo = self.dir.join(FIFO);
-        let mut f = fs::File::open(&fifo).ctx(|| format!("open {}", fifo.display()))?;
-        let mut b = [0u8; 1];
-        let n = f.read(&mut b).ctx(|| "read exec fifo".into())?;
-        let _ = fs::remove_file(&fifo);
-        if n == 0 {
-            return Err(Error::Init("container init exited before start".into()));
-        }
+        self.wait_fifo()?;
         if let Some(h) = self.record.spec.hooks()
             && let Some(ps) = h.poststart()
         {
@@ -164,6 +157,40 @@ impl Container {
             }
         }
         Ok(())
+    }
+
+    /// Reads the init's byte from the exec fifo without hanging if the init died meanwhile.
+    fn wait_fifo(&self) -> Result<()> {
+        use rustix::event::{PollFd, PollFlags, Timespec, poll};
+        use std::os::unix::fs::OpenOptionsExt;
+        let fifo = self.dir.join(FIFO);
+        let mut f = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&fifo)
+            .ctx(|| format!("open {}", fifo.display()))?;
+        let dead = || Error::Init("container init exited before start".into());
+        loop {
+            let mut fds = [PollFd::new(&f, PollFlags::IN)];
+            let t = Timespec {
+                tv_sec: 0,
+                tv_nsec: 50_000_000,
+            };
+            match poll(&mut fds, Some(&t)) {
+                Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(Error::io("poll exec fifo", e.into())),
+            }
+            let rev = fds[0].revents();
+            if rev.contains(PollFlags::IN) {
+                let mut b = [0u8; 1];
+                let n = f.read(&mut b).ctx(|| "read exec fifo".into())?;
+                let _ = fs::remove_file(&fifo);
+                return if n == 1 { Ok(()) } else { Err(dead()) };
+            }
+            if rev.contains(PollFlags::HUP) || !self.alive() {
+                return Err(dead());
+            }
+        }
     }
 
     /// Sends `signal` to the init, or with `all` to every process of the container.

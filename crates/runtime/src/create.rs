@@ -94,8 +94,14 @@ pub(crate) fn create(
     guard.cgroup = Some(cgroup.clone());
 
     let fifo_path = dir.join(FIFO);
-    nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o600))
+    // 0622 as runc: the init opens it for writing after switching to the container's user
+    nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
         .ctx(|| format!("mkfifo {}", fifo_path.display()))?;
+    fs::set_permissions(
+        &fifo_path,
+        std::os::unix::fs::PermissionsExt::from_mode(0o622),
+    )
+    .ctx(|| format!("chmod {}", fifo_path.display()))?;
     let fifo: OwnedFd = rustix::fs::open(&fifo_path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
         .map_err(std::io::Error::from)
         .ctx(|| "open exec fifo".into())?;
