@@ -63,6 +63,30 @@ pub fn event_json(e: &BuildEvent) -> String {
     format!("{v}\n")
 }
 
+/// Serves one `POST /build`: reads the tar context from `body`, builds, and hands every JSON
+/// stream line to `out` (`{"stream"}`, `{"aux"}`, and `{"errorDetail"}` on failure, which Docker
+/// also sends with status 200 once streaming started). Blocking: call it from a blocking thread.
+/// Returns the image ID when the build succeeded.
+pub fn serve_build(
+    builder: &crate::Builder,
+    query: &[(String, String)],
+    body: impl std::io::Read,
+    pull: crate::Puller<'_>,
+    out: &mut dyn FnMut(String),
+) -> Option<String> {
+    let result = options_from_query(query).and_then(|opts| {
+        let ctx = crate::BuildContext::from_tar(body, &builder.context_dir())?;
+        builder.build(&ctx, &opts, pull, &mut |e| out(event_json(&e)))
+    });
+    match result {
+        Ok(o) => Some(o.image_id),
+        Err(e) => {
+            out(error_json(&e.to_string()));
+            None
+        }
+    }
+}
+
 /// The stream line for a failed build.
 pub fn error_json(message: &str) -> String {
     format!(

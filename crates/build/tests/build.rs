@@ -361,3 +361,68 @@ fn platform_args_labels_and_unused_build_args() {
         .unwrap();
     assert_eq!(labels["built.by"], "berth's builder");
 }
+
+fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, data) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(1_700_000_000);
+        let raw = &mut h.as_old_mut().name;
+        raw[..name.len()].copy_from_slice(name.as_bytes());
+        h.set_cksum();
+        b.append(&h, *data).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+#[test]
+fn api_request_from_a_tar_context_streams_dockers_json() {
+    let e = env();
+    let b = Builder::new(e.store.clone(), &e.dir.path().join("build"), &runtime()).unwrap();
+    let body = tar_of(&[
+        (
+            "Dockerfile.dev",
+            b"FROM busybox\nCOPY hello.txt /\nRUN cat /hello.txt\n",
+        ),
+        ("hello.txt", b"hello from the tar\n"),
+    ]);
+    let q: Vec<(String, String)> = [
+        ("dockerfile", "Dockerfile.dev"),
+        ("t", "fromtar"),
+        ("networkmode", "none"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let mut lines = Vec::new();
+    let id = berth_build::api::serve_build(&b, &q, &body[..], &no_pull, &mut |l| lines.push(l));
+    let id = id.unwrap_or_else(|| panic!("{lines:?}"));
+    let text = lines.concat();
+    assert!(
+        text.starts_with("{\"stream\":\"Step 1/3 : FROM busybox\\n\"}\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("{\"stream\":\"hello from the tar\\n\"}\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("{{\"aux\":{{\"ID\":\"{id}\"}}}}\n")),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("{\"stream\":\"Successfully tagged fromtar:latest\\n\"}\n"),
+        "{text}"
+    );
+    // A hostile context gets an errorDetail line and nothing lands outside.
+    let evil = tar_of(&[("Dockerfile", b"FROM busybox\n"), ("../../evil", b"x")]);
+    let mut lines = Vec::new();
+    assert!(
+        berth_build::api::serve_build(&b, &q, &evil[..], &no_pull, &mut |l| lines.push(l))
+            .is_none()
+    );
+    assert!(lines.concat().contains("\"errorDetail\":{\"message\":\"invalid build context: entry \\\"../../evil\\\" is outside the context\"}"), "{lines:?}");
+    b.shutdown();
+}
