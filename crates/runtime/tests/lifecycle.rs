@@ -41,7 +41,7 @@ fn create_start_state_kill_delete() {
     assert_eq!(st["status"], "created");
     assert_eq!(st["pid"], pid);
     assert_eq!(st["id"], c.id.as_str());
-    assert_eq!(st["ociVersion"].as_str().is_some(), true);
+    assert!(st["ociVersion"].as_str().is_some());
     assert!(st["created"].as_str().unwrap().contains('T'));
     // the init is already in its cgroup before start
     let procs = std::fs::read_to_string(c.cgroup_dir("memory").join("cgroup.procs")).unwrap();

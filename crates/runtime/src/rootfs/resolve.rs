@@ -3,6 +3,7 @@
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
 use rustix::fs::{Mode, OFlags, ResolveFlags, mkdirat, openat2};
@@ -18,46 +19,102 @@ fn open(root: impl AsFd, rel: &Path, extra: OFlags) -> io::Result<OwnedFd> {
 }
 
 fn relative(dest: &Path) -> PathBuf {
-    dest.components()
-        .filter(|c| matches!(c, Component::Normal(_)))
-        .collect()
+    clamp(dest)
 }
 
-/// Opens `dest` (absolute, as seen in the container) inside `root`, creating it first when
-/// missing: a directory, or an empty file when `file` is true.
+/// Opens `dest` (absolute, as seen in the container) inside `root`, creating what is missing:
+/// directories, and an empty file for the last component when `file` is true. A dangling
+/// symlink on the way is followed as the kernel would inside the root: its target is created.
 pub(crate) fn create_in_root(
     root: impl AsFd + Copy,
     dest: &Path,
     file: bool,
 ) -> io::Result<OwnedFd> {
-    let rel = relative(dest);
-    if rel.as_os_str().is_empty() {
-        return open(root, Path::new("."), OFlags::empty());
+    let mut path = relative(dest);
+    for _ in 0..40 {
+        match open(root, &path, OFlags::empty()) {
+            Ok(fd) => return Ok(fd),
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            Err(_) => {}
+        }
+        let comps: Vec<PathBuf> = path
+            .components()
+            .map(|c| PathBuf::from(c.as_os_str()))
+            .collect();
+        let mut prefix = PathBuf::new();
+        let mut redirected = None;
+        for (i, c) in comps.iter().enumerate() {
+            let next = prefix.join(c);
+            match open(root, &next, OFlags::empty()) {
+                Ok(_) => {
+                    prefix = next;
+                    continue;
+                }
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                Err(_) => {}
+            }
+            let parent = parent_dir(&open(
+                root,
+                if prefix.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    &prefix
+                },
+                OFlags::empty(),
+            )?)?;
+            if let Ok(target) = rustix::fs::readlinkat(&parent, c.as_path(), Vec::new()) {
+                let target = PathBuf::from(std::ffi::OsStr::from_bytes(target.as_bytes()));
+                let base = if target.is_absolute() {
+                    PathBuf::new()
+                } else {
+                    prefix.clone()
+                };
+                let mut joined = clamp(&base.join(target));
+                for rest in &comps[i + 1..] {
+                    joined.push(rest);
+                }
+                redirected = Some(joined);
+                break;
+            }
+            let last = i + 1 == comps.len();
+            let made = if last && file {
+                rustix::fs::openat(
+                    &parent,
+                    c.as_path(),
+                    OFlags::CREATE | OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+                    Mode::from_raw_mode(0o644),
+                )
+                .map(drop)
+            } else {
+                mkdirat(&parent, c.as_path(), Mode::from_raw_mode(0o755))
+            };
+            match made {
+                Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                Err(e) => return Err(e.into()),
+            }
+            prefix = next;
+        }
+        match redirected {
+            Some(p) => path = p,
+            None => return open(root, &path, OFlags::empty()),
+        }
     }
-    match open(root, &rel, OFlags::empty()) {
-        Ok(fd) => return Ok(fd),
-        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-        Err(_) => {}
+    Err(io::Error::from_raw_os_error(libc::ELOOP))
+}
+
+/// Lexical clean-up with `..` stopping at the root, as RESOLVE_IN_ROOT does.
+fn clamp(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => {
+                out.pop();
+            }
+            _ => {}
+        }
     }
-    let parent = create_in_root(root, rel.parent().unwrap_or(Path::new("")), false)?;
-    let name = rel.file_name().unwrap_or_default();
-    let made = if file {
-        rustix::fs::openat(
-            &parent_dir(&parent)?,
-            name,
-            OFlags::CREATE | OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-            Mode::from_raw_mode(0o644),
-        )
-        .map(drop)
-    } else {
-        mkdirat(&parent_dir(&parent)?, name, Mode::from_raw_mode(0o755))
-    };
-    match made {
-        Ok(()) => {}
-        Err(rustix::io::Errno::EXIST) => {}
-        Err(e) => return Err(e.into()),
-    }
-    open(&parent, Path::new(name), OFlags::NOFOLLOW)
+    out
 }
 
 /// An O_PATH fd cannot be used with mkdirat; reopen the directory for real.
