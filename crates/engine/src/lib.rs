@@ -22,6 +22,7 @@ pub mod monitor;
 pub mod network;
 pub mod store;
 pub mod system;
+pub mod volumes;
 
 mod engine;
 

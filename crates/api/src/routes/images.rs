@@ -64,7 +64,12 @@ async fn load(State(e): State<AppState>, Query(q): Query<Q>, body: Body) -> ApiR
 }
 
 /// `fromSrc=-` imports the body; `fromImage` pulls (not served yet).
-async fn create(State(e): State<AppState>, Query(q): Query<Q>, body: Body) -> ApiResult<Response> {
+async fn create(
+    State(e): State<AppState>,
+    Query(pairs): Query<Vec<(String, String)>>,
+    body: Body,
+) -> ApiResult<Response> {
+    let q: Q = pairs.iter().cloned().collect();
     let from_src = query::str(&q, "fromSrc");
     if from_src == "-" {
         let repo = query::str(&q, "repo");
@@ -74,7 +79,7 @@ async fn create(State(e): State<AppState>, Query(q): Query<Q>, body: Body) -> Ap
             (r, "") => Some(r.to_string()),
             (r, t) => Some(format!("{r}:{t}")),
         };
-        let changes: Vec<String> = q
+        let changes: Vec<String> = pairs
             .iter()
             .filter(|(k, _)| *k == "changes")
             .map(|(_, v)| v.clone())

@@ -8,6 +8,7 @@ pub mod images;
 pub mod networks;
 pub mod query;
 pub mod system;
+pub mod volumes;
 
 use axum::Router;
 
@@ -21,6 +22,7 @@ pub fn router() -> Router<AppState> {
         .merge(exec::routes())
         .merge(images::routes())
         .merge(networks::routes())
+        .merge(volumes::routes())
         .merge(build::routes())
         .fallback(|uri: axum::http::Uri| async move {
             ApiError::not_found(format!("page not found: {}", uri.path()))

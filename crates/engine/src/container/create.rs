@@ -94,9 +94,7 @@ fn validate(req: &CreateRequest) -> Result<()> {
         if src.starts_with('/') {
             continue;
         }
-        return Err(Error::InvalidParameter(format!(
-            "invalid volume specification: '{b}': named volumes are not supported by this daemon yet"
-        )));
+        crate::volumes::validate_name(&src)?;
     }
     for (port, bindings) in hc.port_bindings.iter().flatten() {
         super::ports::parse_port_key(port)?;
@@ -175,6 +173,7 @@ impl Engine {
             manually_stopped: false,
             networking_config: req.networking_config.clone(),
             network: Default::default(),
+            volumes: vec![],
         };
         let json = serde_json::to_string(&record)?;
         if !self.store.insert_container(&id, &name, &json)? {
@@ -218,6 +217,27 @@ impl Engine {
             let _ = self.store.delete_container(&id);
             return Err(e);
         }
+        let binds = record.host_config.binds.clone().unwrap_or_default();
+        let image_vols: Vec<String> = record
+            .config
+            .volumes
+            .iter()
+            .flatten()
+            .map(|(k, _)| k.clone())
+            .collect();
+        match self.container_volumes(&binds, &image_vols) {
+            Ok(v) => record.volumes = v,
+            Err(e) => {
+                let key = id.clone();
+                let _ = self
+                    .with_images(move |s| Ok(s.remove_snapshot(&key)?))
+                    .await;
+                let _ = self.store.delete_container(&id);
+                return Err(e);
+            }
+        }
+        self.store
+            .update_container(&id, &name, &serde_json::to_string(&record)?)?;
         let c = Arc::new(Container::new(record));
         self.containers.insert(c.clone());
         self.container_event(&c, "create", &[]);

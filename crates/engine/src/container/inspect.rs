@@ -81,9 +81,14 @@ fn ps_ports(rec: &ContainerRecord) -> Vec<Value> {
 fn mounts(rec: &ContainerRecord) -> Vec<Value> {
     let mut out = vec![];
     for b in rec.host_config.binds.iter().flatten() {
-        if let Ok((src, dst, ro)) = super::spec::parse_bind(b) {
+        if let Ok((src, dst, ro)) = super::spec::parse_bind(b)
+            && src.starts_with('/')
+        {
             out.push(json!({"Type": "bind", "Source": src, "Destination": dst, "Mode": if ro { "ro" } else { "" }, "RW": !ro, "Propagation": "rprivate"}));
         }
+    }
+    for v in &rec.volumes {
+        out.push(json!({"Type": "volume", "Name": v.name, "Source": "", "Destination": v.destination, "Driver": "local", "Mode": if v.read_only { "ro" } else { "z" }, "RW": !v.read_only, "Propagation": ""}));
     }
     out
 }

@@ -126,6 +126,9 @@ impl Engine {
             }
         };
         c.rec().network = netstate;
+        for m in c.rec().volumes.clone() {
+            let _ = self.mark_volume_initialized(&m.name);
+        }
         let pending: Vec<_> =
             std::mem::take(&mut *c.pending.lock().unwrap_or_else(|p| p.into_inner()));
         for p in pending {
@@ -226,9 +229,19 @@ impl Engine {
         let mut volume_mounts = vec![];
         for b in rec.host_config.binds.iter().flatten() {
             let (src, dst, ro) = super::spec::parse_bind(b)?;
+            if !src.starts_with('/') {
+                continue;
+            }
             if !std::path::Path::new(&src).exists() {
                 std::fs::create_dir_all(&src)
                     .map_err(|e| Error::io(format!("create bind source {src}"), e))?;
+            }
+            volume_mounts.push((src, dst, ro));
+        }
+        let mut copy_up = vec![];
+        for (src, dst, ro, fresh) in self.resolve_volume_mounts(&rec.volumes)? {
+            if fresh {
+                copy_up.push((dst.clone(), std::path::PathBuf::from(&src)));
             }
             volume_mounts.push((src, dst, ro));
         }
@@ -237,6 +250,7 @@ impl Engine {
         let spec = MonitorSpec {
             id: rec.id.clone(),
             bundle: bundle.to_path_buf(),
+            copy_up,
             rootfs_mounts: rec.rootfs_mounts.clone(),
             runtime_root: self.config().runtime_root(),
             tty: rec.config.tty,
@@ -611,7 +625,7 @@ impl Engine {
     }
 
     /// `DELETE /containers/{id}`: a running container needs `force`.
-    pub async fn remove_container(&self, name: &str, force: bool, _volumes: bool) -> Result<()> {
+    pub async fn remove_container(&self, name: &str, force: bool, volumes: bool) -> Result<()> {
         let c = self.containers.get(name)?;
         let _op = c.op.lock().await;
         if c.rec().removing && !self.containers.all().iter().any(|x| x.id == c.id) {
@@ -647,7 +661,16 @@ impl Engine {
         }
         c.rec().removing = true;
         self.persist(&c)?;
-        self.finish_remove(&c).await
+        let anonymous: Vec<String> = c.rec().volumes.iter().map(|v| v.name.clone()).collect();
+        self.finish_remove(&c).await?;
+        if volumes || c.rec().host_config.auto_remove {
+            for v in anonymous {
+                if self.inspect_volume(&v).is_ok_and(|v| v.anonymous) {
+                    let _ = self.remove_volume(&v, false);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The part of a remove that a restart after a crash can redo.

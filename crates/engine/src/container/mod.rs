@@ -10,7 +10,7 @@ pub mod spec;
 pub mod table;
 
 pub mod attach;
-mod inspect;
+pub mod inspect;
 pub mod logs;
 pub(crate) mod monitor_client;
 mod reconcile;

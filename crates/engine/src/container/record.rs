@@ -38,6 +38,9 @@ pub struct ContainerRecord {
     /// What the network layer gave the running container.
     #[serde(default)]
     pub network: crate::network::NetworkState,
+    /// Named and anonymous volumes mounted into the container.
+    #[serde(default)]
+    pub volumes: Vec<crate::volumes::VolumeMount>,
 }
 
 /// What waiters watch: exits so far and whether the container is gone.

@@ -35,6 +35,9 @@ pub struct MonitorSpec {
     /// The bundle: `config.json` written by the daemon; `rootfs/` mounted by the monitor.
     pub bundle: PathBuf,
     pub rootfs_mounts: Vec<RootfsMount>,
+    /// New volumes to fill from the image: (mount point in the rootfs, volume directory).
+    #[serde(default)]
+    pub copy_up: Vec<(String, PathBuf)>,
     pub runtime_root: PathBuf,
     pub tty: bool,
     pub open_stdin: bool,

@@ -142,6 +142,9 @@ impl Monitor {
             berth_image::mount_all(&mounts_of(&spec), &rootfs)
                 .map_err(|e| format!("mount rootfs: {e}"))?;
         }
+        for (dst, dir) in &spec.copy_up {
+            copy_up(&rootfs, dst, dir)?;
+        }
         match Self::create(run_dir, spec.clone(), &rootfs) {
             Ok(m) => Ok(m),
             Err(e) => {
@@ -708,6 +711,38 @@ impl Monitor {
         }
         let _ = std::fs::remove_file(self.run_dir.join(PID_FILE));
     }
+}
+
+/// Copies the image's content at `dst` (inside `rootfs`) into a new volume, as Docker does.
+/// A path that goes through a symlink is skipped: it could point out of the rootfs.
+fn copy_up(rootfs: &Path, dst: &str, dir: &Path) -> Result<(), String> {
+    let mut p = rootfs.to_path_buf();
+    for part in dst.split('/').filter(|s| !s.is_empty()) {
+        if part == ".." {
+            return Ok(());
+        }
+        p.push(part);
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => return Ok(()),
+            Ok(_) => {}
+            Err(_) => return Ok(()),
+        }
+    }
+    if !p.is_dir() {
+        return Ok(());
+    }
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(format!("{}/.", p.display()))
+        .arg(dir)
+        .status()
+        .map_err(|e| format!("copy image content into volume: {e}"))?;
+    if !status.success() {
+        return Err(format!(
+            "copy image content at {dst} into its volume failed"
+        ));
+    }
+    Ok(())
 }
 
 /// `/proc/self/fd/N/monitor.sock`: a short path to the socket in the directory `dir`.
