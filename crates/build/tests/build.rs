@@ -426,3 +426,30 @@ fn api_request_from_a_tar_context_streams_dockers_json() {
     assert!(lines.concat().contains("\"errorDetail\":{\"message\":\"invalid build context: entry \\\"../../evil\\\" is outside the context\"}"), "{lines:?}");
     b.shutdown();
 }
+
+#[test]
+fn reconcile_removes_what_a_crashed_build_left() {
+    let e = env();
+    let b = Builder::new(e.store.clone(), &e.dir.path().join("build"), &runtime()).unwrap();
+    let leftover = format!("build-{}", "ab".repeat(32));
+    let container = berth_testkit::unique_name("ctr");
+    e.store.prepare(&leftover, "busybox").unwrap();
+    e.store.prepare(&container, "busybox").unwrap();
+    fs::create_dir_all(e.dir.path().join("build/bundles/x")).unwrap();
+    b.reconcile().unwrap();
+    let keys: Vec<String> = e
+        .store
+        .snapshots()
+        .unwrap()
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(
+        keys,
+        vec![container.clone()],
+        "only the build's snapshot goes"
+    );
+    assert!(!e.dir.path().join("build/bundles/x").exists());
+    e.store.remove_snapshot(&container).unwrap();
+    b.shutdown();
+}

@@ -156,6 +156,40 @@ impl Builder {
         })
     }
 
+    /// Cleans up after a crash: unmounts leftover step mounts and removes the store's build
+    /// snapshots (`build-*` keys). Call once at daemon start, before any build.
+    pub fn reconcile(&self) -> Result<(), BuildError> {
+        for dir in ["mnt", "bundles", "contexts"] {
+            if let Ok(rd) = std::fs::read_dir(self.state.join(dir)) {
+                for e in rd.flatten() {
+                    if dir == "mnt" {
+                        let _ = berth_image::unmount(&e.path());
+                    }
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+        // RUN containers of a crashed build.
+        if let Ok(rd) = std::fs::read_dir(self.state.join("runtime")) {
+            for e in rd.flatten() {
+                let _ = std::process::Command::new(&self.runtime)
+                    .arg("--root")
+                    .arg(self.state.join("runtime"))
+                    .args(["delete", "--force"])
+                    .arg(e.file_name())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .status();
+            }
+        }
+        for (key, _) in self.store.snapshots()? {
+            if key.starts_with(step::KEY_PREFIX) {
+                self.store.remove_snapshot(&key)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Waits until every intermediate snapshot handed to the cleaner is removed, then stops it
     /// (for short-lived processes; a daemon just keeps its builder).
     pub fn shutdown(&self) {

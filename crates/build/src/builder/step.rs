@@ -21,8 +21,14 @@ use crate::fsutil::{Scope, clamp_mtimes};
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// A 64-hex ID for intermediate containers (snapshot keys).
+/// Snapshot keys of build steps: `build-` and 64 hex (the intermediate container's ID).
+pub(crate) const KEY_PREFIX: &str = "build-";
+
 fn new_key() -> String {
+    format!("{KEY_PREFIX}{}", new_hex())
+}
+
+fn new_hex() -> String {
     static N: AtomicU64 = AtomicU64::new(0);
     let mut h = Sha256::new();
     h.update(std::process::id().to_le_bytes());
@@ -56,7 +62,7 @@ impl<'a> Snapshot<'a> {
         let mut s = Snapshot {
             builder,
             key,
-            dir: state.join("mnt").join(&new_key()[..16]),
+            dir: state.join("mnt").join(&new_hex()[..16]),
             upper,
             mounted: false,
         };
@@ -319,7 +325,7 @@ impl BuildRun<'_> {
         }
         let b = self.builder;
         let mut snap = Snapshot::new(b, &state.image_id, mkdir.is_some())?;
-        let short = short_id(&snap.key);
+        let short = short_id(&snap.key[KEY_PREFIX.len()..]);
         self.say(format!(" ---> Running in {short}\n"));
         if let Some(dir) = mkdir {
             let host = crate::fsutil::resolve_in(&snap.dir, dir, Scope::Chroot, true)
@@ -452,7 +458,7 @@ impl BuildRun<'_> {
         }
         let b = self.builder;
         let mut snap = Snapshot::new(b, &state.image_id, true)?;
-        let short = short_id(&snap.key);
+        let short = short_id(&snap.key[KEY_PREFIX.len()..]);
         self.say(format!(" ---> Running in {short}\n"));
         let user = state.config.user.clone().unwrap_or_default();
         if cfgops::get_env(&env, "HOME").is_none() {
