@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# berth-runtime vs runc on the same busybox bundle: one `run` of `true` (hyperfine, median), and
+# 100 sequential `true` containers. Prints the ratios (Berth / runc; lower is better).
+# Usage: bench/runtime.sh [runs]   (root; release build)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" = 0 ] || { echo "bench/runtime.sh: run as root" >&2; exit 1; }
+runs=${1:-50}
+cargo build --release -q -p berth-runtime
+berth=$PWD/target/release/berth-runtime
+runc=$(command -v runc)
+work=$(mktemp -d /tmp/berth-bench-rt.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/bundle/rootfs"/{bin,proc,sys,dev,etc,tmp}
+cp /bin/busybox "$work/bundle/rootfs/bin/busybox"
+for a in true sh; do ln -s busybox "$work/bundle/rootfs/bin/$a"; done
+cd "$work/bundle"
+"$berth" spec
+python3 - <<'PY'
+import json
+c = json.load(open("config.json"))
+c["process"]["terminal"] = False
+c["process"]["args"] = ["/bin/true"]
+json.dump(c, open("config.json", "w"), indent=2)
+PY
+# both runtimes must succeed before timing
+"$berth" --root "$work/berth" run check-berth
+"$runc" --root "$work/runc" run check-runc
+
+hyperfine -N --warmup 5 --runs "$runs" --export-json "$work/one.json" \
+  -n berth "$berth --root $work/berth run bench-one" \
+  -n runc "$runc --root $work/runc run bench-one"
+
+cat > "$work/loop.sh" <<SH
+#!/bin/sh
+for i in \$(seq 100); do "\$1" --root "\$2" run "seq-\$i" || exit 1; done
+SH
+chmod +x "$work/loop.sh"
+hyperfine -N --warmup 1 --runs 3 --export-json "$work/hundred.json" \
+  -n berth "$work/loop.sh $berth $work/berth" \
+  -n runc "$work/loop.sh $runc $work/runc"
+
+python3 - "$work/one.json" "$work/hundred.json" <<'PY'
+import json, sys
+for path, label in [(sys.argv[1], "one run of true"), (sys.argv[2], "100 sequential true containers")]:
+    r = {x["command"]: x for x in json.load(open(path))["results"]}
+    b, u = r["berth"]["median"], r["runc"]["median"]
+    print(f"{label}: berth {b*1000:.1f} ms, runc {u*1000:.1f} ms, ratio {b/u:.3f}x runc")
+PY
