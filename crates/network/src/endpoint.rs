@@ -16,7 +16,7 @@ use crate::dns::{DnsSockets, bind_dns_sockets};
 use crate::error::{Error, Result};
 use crate::ipam;
 use crate::manager::{NetworkManager, find_network, random_hex};
-use crate::netns::in_netns;
+use crate::netns::in_netns_async;
 use crate::nl_sync::SyncNetlink;
 use crate::types::{Endpoint, EndpointSpec};
 
@@ -261,9 +261,7 @@ impl NetworkManager {
             bind_dns,
         };
         let netns = ep.netns.clone();
-        tokio::task::spawn_blocking(move || in_netns(&netns, move || configure_inside(setup)))
-            .await
-            .map_err(|e| Error::io("netns setup task", io::Error::other(e.to_string())))?
+        in_netns_async(&netns, move || configure_inside(setup)).await
     }
 
     /// Disconnects a container from a network: deletes its veth pair (and so the address and

@@ -136,9 +136,16 @@ impl NetworkManager {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Saves the endpoints file (allocations, published ports): after every endpoint change.
     pub(crate) fn save(&self) -> Result<()> {
         let snapshot = self.st().clone();
-        self.file.save(&snapshot)
+        self.file.save_endpoints(&snapshot)
+    }
+
+    /// Saves both files, the networks durably: after network changes.
+    pub(crate) fn save_all(&self) -> Result<()> {
+        let snapshot = self.st().clone();
+        self.file.save_all(&snapshot)
     }
 
     pub(crate) async fn apply_firewall(&self) -> Result<()> {
@@ -276,7 +283,7 @@ impl NetworkManager {
         };
         self.st().networks.push(net.clone());
         let made = async {
-            self.save()?;
+            self.save_all()?;
             self.bring_up_bridge(&net).await?;
             self.apply_firewall().await
         }
@@ -284,7 +291,7 @@ impl NetworkManager {
         if let Err(e) = made {
             self.st().networks.retain(|n| n.id != net.id);
             let _ = self.links.delete(&net.bridge).await;
-            let _ = self.save();
+            let _ = self.save_all();
             let _ = self.apply_firewall().await;
             return Err(e);
         }
@@ -333,7 +340,7 @@ impl NetworkManager {
         }
         self.links.delete(&net.bridge).await?;
         self.st().networks.retain(|n| n.id != net.id);
-        self.save()?;
+        self.save_all()?;
         self.apply_firewall().await
     }
 

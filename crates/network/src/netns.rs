@@ -94,3 +94,24 @@ where
     .map_err(|_| netns_err(&path, io::Error::other("netns thread panicked")))?;
     result.map_err(|e| netns_err(&path, e))
 }
+
+/// [`in_netns`] for async callers: the dedicated thread reports back over a channel, so no
+/// runtime thread blocks on the join.
+pub async fn in_netns_async<T, F>(netns: &Path, f: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> io::Result<T> + Send + 'static,
+{
+    let ns = File::open(netns).map_err(|e| netns_err(netns, e))?;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let result = move_into_link_name_space(ns.as_fd(), Some(LinkNameSpaceType::Network))
+            .map_err(io::Error::from)
+            .and_then(|()| f());
+        let _ = tx.send(result);
+    });
+    let result = rx
+        .await
+        .map_err(|_| netns_err(netns, io::Error::other("netns thread panicked")))?;
+    result.map_err(|e| netns_err(netns, e))
+}

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use crate::endpoint::is_netns;
 use crate::error::Result;
 use crate::manager::NetworkManager;
-use crate::netns::in_netns;
+use crate::netns::in_netns_async;
 use crate::ports::reserve;
 
 impl NetworkManager {
@@ -87,7 +87,7 @@ impl NetworkManager {
                 self.links.delete_index(l.index, &l.name).await?;
             }
         }
-        self.save()?;
+        self.save_all()?;
         self.apply_firewall().await?;
         self.rebind_ports();
         self.restart_dns().await;
@@ -137,16 +137,12 @@ impl NetworkManager {
                 .collect()
         };
         for (cid, netns, own) in wanted {
-            let bound =
-                tokio::task::spawn_blocking(move || in_netns(&netns, crate::dns::bind_dns_sockets))
-                    .await;
-            match bound {
-                Ok(Ok(sock)) => {
+            match in_netns_async(&netns, crate::dns::bind_dns_sockets).await {
+                Ok(sock) => {
                     if let Err(e) = self.dns.start(&cid, sock, own) {
                         tracing::warn!("embedded dns for {cid}: {e}");
                     }
                 }
-                Ok(Err(e)) => tracing::warn!("embedded dns for {cid}: {e}"),
                 Err(e) => tracing::warn!("embedded dns for {cid}: {e}"),
             }
         }

@@ -358,7 +358,7 @@ async fn restart_keeps_addresses_and_reconciliation_removes_leftovers() {
         "ip link add {stray} type veth peer name {stray}p && ip link set {stray} master {}",
         net.bridge
     ));
-    let path = fx.state_dir().join("network.json");
+    let path = fx.state_dir().join("networks.json");
     let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     v["networks"]
         .as_array_mut()

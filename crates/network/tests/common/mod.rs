@@ -135,17 +135,28 @@ impl Fixture {
 impl Drop for Fixture {
     fn drop(&mut self) {
         // Safety net for failed tests: remove our links, table, rules and namespaces.
-        if let Ok(bytes) = std::fs::read(self.state_dir().join("network.json")) {
-            let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-            for e in v["endpoints"].as_array().into_iter().flatten() {
-                if let Some(n) = e["host_veth"].as_str() {
-                    sh(&format!("ip link del {n} 2>/dev/null"));
-                }
+        let read = |name: &str| -> serde_json::Value {
+            std::fs::read(self.state_dir().join(name))
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .unwrap_or_default()
+        };
+        for e in read("endpoints.json")["endpoints"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            if let Some(n) = e["host_veth"].as_str() {
+                sh(&format!("ip link del {n} 2>/dev/null"));
             }
-            for n in v["networks"].as_array().into_iter().flatten() {
-                if let Some(b) = n["bridge"].as_str() {
-                    sh(&format!("ip link del {b} 2>/dev/null"));
-                }
+        }
+        for n in read("networks.json")["networks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            if let Some(b) = n["bridge"].as_str() {
+                sh(&format!("ip link del {b} 2>/dev/null"));
             }
         }
         sh(&format!("nft delete table ip {} 2>/dev/null", self.table));
