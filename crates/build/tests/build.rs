@@ -453,3 +453,30 @@ fn reconcile_removes_what_a_crashed_build_left() {
     e.store.remove_snapshot(&container).unwrap();
     b.shutdown();
 }
+
+#[test]
+fn independent_stages_build_side_by_side_and_report_in_order() {
+    let e = env();
+    let ctx = context(&[(
+        "Dockerfile",
+        "FROM busybox AS a\nRUN echo from-a > /a\nFROM busybox AS b\nRUN echo from-b > /b\nFROM busybox AS unused\nRUN exit 1\nFROM busybox\nCOPY --from=a /a /a\nCOPY --from=b /b /b\nRUN cat /a /b\n",
+    )]);
+    let (id, out) = build(&e, ctx.path(), &opts());
+    id.unwrap_or_else(|err| panic!("{err}\n{out}"));
+    let steps: Vec<&str> = out.lines().filter(|l| l.starts_with("Step ")).collect();
+    assert_eq!(
+        steps,
+        vec![
+            "Step 1/8 : FROM busybox AS a",
+            "Step 2/8 : RUN echo from-a > /a",
+            "Step 3/8 : FROM busybox AS b",
+            "Step 4/8 : RUN echo from-b > /b",
+            "Step 5/8 : FROM busybox",
+            "Step 6/8 : COPY --from=a /a /a",
+            "Step 7/8 : COPY --from=b /b /b",
+            "Step 8/8 : RUN cat /a /b",
+        ],
+        "{out}"
+    );
+    assert!(out.contains("from-a\nfrom-b\n"), "{out}");
+}

@@ -78,7 +78,7 @@ pub struct BuildOutput {
 }
 
 /// Pulls an image the store lacks (the engine supplies it; it may block on async pulls).
-pub type Puller<'a> = &'a dyn Fn(&str) -> Result<(), String>;
+pub type Puller<'a> = &'a (dyn Fn(&str) -> Result<(), String> + Sync);
 
 /// Builds images into an [`ImageStore`]. Owns `state_dir` (cache index, mounts, bundles).
 /// Keep one per daemon: intermediate snapshots are removed by its background cleaner thread
@@ -93,7 +93,7 @@ pub struct Builder {
 }
 
 /// Where each stage ended up, by index and name.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Stages {
     ids: BTreeMap<usize, String>,
     names: BTreeMap<String, usize>,
@@ -387,43 +387,125 @@ impl BuildRun<'_> {
             }
             None => stages.len() - 1,
         };
-        let needed = self.needed_stages(&stages, target);
+        let deps = self.stage_deps(&stages, target);
         self.total = stages
             .iter()
-            .filter(|s| needed.contains(&s.index))
+            .filter(|s| deps.contains_key(&s.index))
             .map(|s| 1 + s.instructions.len())
             .sum::<usize>()
             + usize::from(!self.opts.labels.is_empty());
-        let mut last = String::new();
-        for stage in stages.iter().filter(|s| needed.contains(&s.index)) {
-            let mut extra = Vec::new();
-            if stage.index == target && !self.opts.labels.is_empty() {
-                extra.push(Located {
-                    line: 0,
-                    instruction: Instruction::Label(
-                        self.opts
-                            .labels
-                            .iter()
-                            .map(|(k, v)| (k.clone(), quote(v)))
-                            .collect(),
-                    ),
-                });
-            }
-            last = self.build_stage(stage, &extra)?;
-            self.stages.ids.insert(stage.index, last.clone());
-            if let Some(n) = stage.name {
-                self.stages.names.insert(n.to_owned(), stage.index);
+        // Step numbers are fixed up front, so stages built side by side number as in order.
+        let mut offsets = BTreeMap::new();
+        let mut n = 0;
+        for s in stages.iter().filter(|s| deps.contains_key(&s.index)) {
+            offsets.insert(s.index, n);
+            n += 1 + s.instructions.len();
+        }
+        for s in &stages {
+            if let Some(name) = s.name {
+                self.stages.names.insert(name.to_owned(), s.index);
             }
         }
-        Ok(last)
+        let extra_for = |index: usize| -> Vec<Located> {
+            if index != target || self.opts.labels.is_empty() {
+                return Vec::new();
+            }
+            let labels = self
+                .opts
+                .labels
+                .iter()
+                .map(|(k, v)| (k.clone(), quote(v)))
+                .collect();
+            vec![Located {
+                line: 0,
+                instruction: Instruction::Label(labels),
+            }]
+        };
+        // Waves: every stage whose dependencies are built runs now; independent stages run on
+        // their own threads with their output held back and shown in stage order.
+        while self.stages.ids.len() < deps.len() {
+            let ready: Vec<usize> = deps
+                .iter()
+                .filter(|(i, d)| {
+                    !self.stages.ids.contains_key(i)
+                        && d.iter().all(|j| self.stages.ids.contains_key(j))
+                })
+                .map(|(i, _)| *i)
+                .collect();
+            if ready.len() == 1 {
+                let i = ready[0];
+                self.step = offsets[&i];
+                let id = self.build_stage(&stages[i], &extra_for(i))?;
+                self.stages.ids.insert(i, id);
+                continue;
+            }
+            let results: Vec<_> = std::thread::scope(|scope| {
+                let handles: Vec<_> = ready
+                    .iter()
+                    .map(|&i| {
+                        let (stage, extra) = (&stages[i], extra_for(i));
+                        let (builder, ctx, opts, pull) =
+                            (self.builder, self.ctx, self.opts, self.pull);
+                        let (meta_args, known) = (self.meta_args.clone(), self.stages.clone());
+                        let (escape, total, step) = (self.escape, self.total, offsets[&i]);
+                        scope.spawn(move || {
+                            let mut events = Vec::new();
+                            let mut sink = |e: BuildEvent| events.push(e);
+                            let mut sub = BuildRun {
+                                builder,
+                                ctx,
+                                opts,
+                                escape,
+                                pull,
+                                progress: &mut sink,
+                                step,
+                                total,
+                                used_args: BTreeSet::new(),
+                                meta_args,
+                                stages: known,
+                            };
+                            let r = sub.build_stage(stage, &extra);
+                            let used = std::mem::take(&mut sub.used_args);
+                            (i, r, used, events)
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join()).collect()
+            });
+            let mut first_error = None;
+            for r in results {
+                let (i, r, used, events) =
+                    r.map_err(|_| BuildError::Other("a build stage thread panicked".into()))?;
+                for e in events {
+                    (self.progress)(e);
+                }
+                self.used_args.extend(used);
+                match r {
+                    Ok(id) => {
+                        self.stages.ids.insert(i, id);
+                    }
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                    }
+                }
+                if first_error.is_some() {
+                    break;
+                }
+            }
+            if let Some(e) = first_error {
+                return Err(e);
+            }
+        }
+        Ok(self.stages.ids[&target].clone())
     }
 
-    /// The target and every stage it depends on (by `FROM <stage>` or `COPY --from`).
-    fn needed_stages(
+    /// The target and every stage it depends on (by `FROM <stage>` or `COPY --from`), each
+    /// with its direct dependencies.
+    fn stage_deps(
         &self,
         stages: &[crate::dockerfile::Stage<'_>],
         target: usize,
-    ) -> BTreeSet<usize> {
+    ) -> BTreeMap<usize, BTreeSet<usize>> {
         let by_name: BTreeMap<&str, usize> = stages
             .iter()
             .filter_map(|s| s.name.map(|n| (n, s.index)))
@@ -435,31 +517,34 @@ impl BuildRun<'_> {
                 _ => r.parse::<usize>().ok().filter(|&i| i < before),
             }
         };
-        let mut needed = BTreeSet::new();
+        let mut deps: BTreeMap<usize, BTreeSet<usize>> = BTreeMap::new();
         let mut todo = vec![target];
         while let Some(i) = todo.pop() {
-            if !needed.insert(i) {
+            if deps.contains_key(&i) {
                 continue;
             }
             let s = &stages[i];
+            let mut mine = BTreeSet::new();
             let image = self
                 .expand_meta(s.image)
                 .unwrap_or_else(|_| s.image.to_owned());
             if let Some(&j) = by_name.get(image.to_lowercase().as_str())
                 && j < i
             {
-                todo.push(j);
+                mine.insert(j);
             }
             for l in s.instructions {
                 if let Instruction::Copy(c) = &l.instruction
                     && let Some(from) = &c.from
                     && let Some(j) = refers(from, i)
                 {
-                    todo.push(j);
+                    mine.insert(j);
                 }
             }
+            todo.extend(mine.iter().copied());
+            deps.insert(i, mine);
         }
-        needed
+        deps
     }
 
     fn expand_meta(&self, word: &str) -> Result<String, crate::expand::ExpandError> {
