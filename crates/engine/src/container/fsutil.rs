@@ -5,12 +5,21 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 
-/// Writes `data` to a temp file beside `path`, then renames it into place.
+/// Writes `data` to a temp file beside `path`, then renames it into place (creating the
+/// directory).
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     let dir = path
         .parent()
         .ok_or_else(|| Error::Internal(format!("{} has no parent", path.display())))?;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
+    write_atomic_in_place(path, data)
+}
+
+/// As [`write_atomic`], but fails when the directory is gone (a container being removed).
+pub fn write_atomic_in_place(path: &Path, data: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| Error::Internal(format!("{} has no parent", path.display())))?;
     let tmp = dir.join(format!(
         ".{}.tmp",
         path.file_name().and_then(|n| n.to_str()).unwrap_or("f")

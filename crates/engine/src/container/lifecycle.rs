@@ -676,6 +676,22 @@ impl Engine {
     /// The part of a remove that a restart after a crash can redo.
     pub(crate) async fn finish_remove(&self, c: &Arc<Container>) -> Result<()> {
         let run_dir = self.config().container_run_dir(&c.id);
+        // a monitor still alive (a remove cut short by a crash) is stopped first
+        for _ in 0..200 {
+            let kill = Request::Kill {
+                signal: libc::SIGKILL,
+                all: true,
+            };
+            match monitor_client::request(&run_dir, &kill).await {
+                Err(Error::Io { .. }) => break,
+                _ => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+        self.release_network(c).await;
+        let netns = run_dir.join("netns");
+        if netns.exists() {
+            self.teardown_network(&c.id, Some(&netns)).await;
+        }
         let rootfs = run_dir.join("bundle/rootfs");
         let _ = berth_image::unmount(&rootfs);
         let key = c.id.clone();

@@ -31,16 +31,32 @@ impl Engine {
             let running = c.rec().state.running;
             if socket_exists {
                 match monitor_client::request(&run_dir, &Request::Watch).await {
-                    Ok(watch) => {
-                        if !running {
-                            // started, but the crash came before the record said so
-                            let mut r = c.rec();
-                            r.state.running = true;
-                            r.state.status = "running".into();
-                        }
+                    Ok(watch) if running => {
                         c.lifecycle.send_modify(|l| l.running = true);
-                        let _ = self.persist(&c);
                         self.watch_exit(c.clone(), watch);
+                        continue;
+                    }
+                    Ok(watch) => {
+                        // a start cut short by the crash: the process never ran; undo it
+                        let _ = monitor_client::request(
+                            &run_dir,
+                            &Request::Kill {
+                                signal: libc::SIGKILL,
+                                all: true,
+                            },
+                        )
+                        .await;
+                        let mut watch = watch;
+                        let mut sink = Vec::new();
+                        let _ = tokio::time::timeout(
+                            std::time::Duration::from_secs(10),
+                            tokio::io::AsyncReadExt::read_to_end(&mut watch, &mut sink),
+                        )
+                        .await;
+                        self.teardown_network(&c.id, Some(&run_dir.join("netns")))
+                            .await;
+                        let _ =
+                            std::fs::remove_file(run_dir.join(crate::monitor::protocol::EXIT_FILE));
                         continue;
                     }
                     Err(_) => {
@@ -48,6 +64,12 @@ impl Engine {
                             run_dir.join(crate::monitor::protocol::SOCKET_FILE),
                         );
                     }
+                }
+            } else if !running {
+                // a start cut short before the monitor answered: free its namespace
+                let netns = run_dir.join("netns");
+                if netns.exists() {
+                    self.teardown_network(&c.id, Some(&netns)).await;
                 }
             }
             if running {

@@ -370,7 +370,7 @@ impl Monitor {
             };
             if let Some(id) = &sess.exec_id {
                 let line = serde_json::to_string(&rec).unwrap_or_default();
-                let _ = crate::container::fsutil::write_atomic(
+                let _ = crate::container::fsutil::write_atomic_in_place(
                     &self.run_dir.join(exec_exit_file(id)),
                     line.as_bytes(),
                 );
@@ -699,8 +699,10 @@ impl Monitor {
             error: String::new(),
         };
         let line = serde_json::to_string(&rec).unwrap_or_default();
-        let _ =
-            crate::container::fsutil::write_atomic(&self.run_dir.join(EXIT_FILE), line.as_bytes());
+        let _ = crate::container::fsutil::write_atomic_in_place(
+            &self.run_dir.join(EXIT_FILE),
+            line.as_bytes(),
+        );
         let _ = std::fs::remove_file(self.run_dir.join(SOCKET_FILE));
         let _ = std::fs::remove_file(self.run_dir.join(PID_FILE));
         for c in self.sessions.iter_mut().flat_map(|s| s.clients.iter_mut()) {
