@@ -9,7 +9,7 @@
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -84,6 +84,8 @@ pub fn unpack_layer<R: Read>(r: R, dest: &Path) -> Result<UnpackStats, Error> {
         dirs: Vec::new(),
         cache: None,
         stats: UnpackStats::default(),
+        as_root: rustix::process::geteuid().is_root() && rustix::process::getegid().is_root(),
+        umask: read_umask(),
     };
     let mut archive = tar::Archive::new(r);
     let mut long_name: Option<Vec<u8>> = None;
@@ -241,6 +243,10 @@ struct Unpacker {
     /// The last parent directory opened, by path.
     cache: Option<(Vec<u8>, OwnedFd)>,
     stats: UnpackStats,
+    /// Running as uid 0 / gid 0: new files already have the usual owner.
+    as_root: bool,
+    /// The process umask, if known: a create mode it does not narrow needs no chmod.
+    umask: Option<u32>,
 }
 
 impl Unpacker {
@@ -257,7 +263,7 @@ impl Unpacker {
         let io_err = |what: &str, e: Errno| {
             Error::InvalidLayer(format!("entry {shown:?}: {what}: {}", io::Error::from(e)))
         };
-        let Some((name, parents)) = comps.split_last() else {
+        let Some((_, parents)) = comps.split_last() else {
             // The layer root itself ("./"): take its mode and owner.
             if kind == EntryType::Directory {
                 let fd = self.root.as_fd();
@@ -268,16 +274,39 @@ impl Unpacker {
             }
             return Ok(());
         };
-        let parent = self.parent(parents, &shown)?;
-        let pfd = parent.as_fd();
-        let name = *name;
+        let (pkey, parent) = self.parent(parents, &shown)?;
+        if self.entry_in(data, &comps, kind, link, meta, parent.as_fd())? {
+            self.cache = Some((pkey, parent));
+        }
+        Ok(())
+    }
+
+    /// Applies one entry inside its parent directory `pfd`; false when the parent may have
+    /// changed (a symlink, whiteout or replaced directory) and must not stay cached.
+    fn entry_in<R: Read>(
+        &mut self,
+        data: &mut R,
+        comps: &[&[u8]],
+        kind: EntryType,
+        link: Option<&[u8]>,
+        meta: &EntryMeta,
+        pfd: BorrowedFd<'_>,
+    ) -> Result<bool, Error> {
+        let shown = String::from_utf8_lossy(&join(comps)).into_owned();
+        let io_err = |what: &str, e: Errno| {
+            Error::InvalidLayer(format!("entry {shown:?}: {what}: {}", io::Error::from(e)))
+        };
+        let mut keep = true;
+        let Some(&name) = comps.last() else {
+            return Ok(false);
+        };
 
         if let Some(target) = name.strip_prefix(b".wh.") {
-            self.cache = None;
+            keep = false;
             if target == b".wh..opq" {
                 rfs::fsetxattr(pfd, OPAQUE_XATTR, b"y", XattrFlags::empty())
                     .map_err(|e| io_err("set opaque", e))?;
-                return Ok(());
+                return Ok(keep);
             }
             if target.is_empty() || target == b"." || target == b".." {
                 return Err(Error::hostile(shown, "invalid whiteout name"));
@@ -285,7 +314,7 @@ impl Unpacker {
             remove_existing(pfd, os(target)).map_err(|e| io_err("remove", e))?;
             rfs::mknodat(pfd, os(target), FileType::CharacterDevice, Mode::empty(), 0)
                 .map_err(|e| io_err("create whiteout", e))?;
-            return Ok(());
+            return Ok(keep);
         }
 
         let n = os(name);
@@ -294,7 +323,7 @@ impl Unpacker {
                 match rfs::statat(pfd, n, AtFlags::SYMLINK_NOFOLLOW) {
                     Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory => {}
                     Ok(_) => {
-                        self.cache = None;
+                        keep = false;
                         remove_existing(pfd, n).map_err(|e| io_err("remove", e))?;
                         rfs::mkdirat(pfd, n, Mode::from_raw_mode(0o755))
                             .map_err(|e| io_err("mkdir", e))?;
@@ -313,29 +342,46 @@ impl Unpacker {
                     .map_err(|e| io_err("chown", e))?;
                 rfs::fchmod(&fd, Mode::from_raw_mode(meta.mode)).map_err(|e| io_err("chmod", e))?;
                 set_xattrs_fd(&fd, meta).map_err(|e| io_err("xattr", e))?;
-                self.dirs.push((join(&comps), meta.mtime));
+                self.dirs.push((join(comps), meta.mtime));
             }
             EntryType::Regular | EntryType::Continuous => {
-                remove_existing(pfd, n).map_err(|e| io_err("remove", e))?;
-                let fd = rfs::openat(
-                    pfd,
-                    n,
-                    OFlags::WRONLY
-                        | OFlags::CREATE
-                        | OFlags::EXCL
-                        | OFlags::NOFOLLOW
-                        | OFlags::CLOEXEC,
-                    Mode::from_raw_mode(0o600),
-                )
+                let create = || {
+                    rfs::openat(
+                        pfd,
+                        n,
+                        OFlags::WRONLY
+                            | OFlags::CREATE
+                            | OFlags::EXCL
+                            | OFlags::NOFOLLOW
+                            | OFlags::CLOEXEC,
+                        Mode::from_raw_mode(meta.mode & 0o777),
+                    )
+                };
+                let fd = match create() {
+                    Err(Errno::EXIST) => {
+                        remove_existing(pfd, n).map_err(|e| io_err("remove", e))?;
+                        create()
+                    }
+                    other => other,
+                }
                 .map_err(|e| io_err("create", e))?;
                 let mut f = File::from(fd);
                 let copied = io::copy(data, &mut f)
                     .map_err(|e| Error::InvalidLayer(format!("entry {shown:?}: write: {e}")))?;
                 self.stats.size += copied;
-                rfs::fchown(&f, Some(uid(meta.uid)), Some(gid(meta.gid)))
-                    .map_err(|e| io_err("chown", e))?;
+                // Files are created as the (root) caller: skip the chown when it would not
+                // change anything, and the chmod when the create mode was not narrowed.
+                if !(self.as_root && meta.uid == 0 && meta.gid == 0) {
+                    rfs::fchown(&f, Some(uid(meta.uid)), Some(gid(meta.gid)))
+                        .map_err(|e| io_err("chown", e))?;
+                }
                 // chmod after chown: chown clears setuid/setgid bits.
-                rfs::fchmod(&f, Mode::from_raw_mode(meta.mode)).map_err(|e| io_err("chmod", e))?;
+                let exact =
+                    meta.mode & 0o7000 == 0 && self.umask.is_some_and(|u| meta.mode & u == 0);
+                if !exact {
+                    rfs::fchmod(&f, Mode::from_raw_mode(meta.mode))
+                        .map_err(|e| io_err("chmod", e))?;
+                }
                 set_xattrs_fd(&f, meta).map_err(|e| io_err("xattr", e))?;
                 let t = times(meta.mtime);
                 rfs::futimens(&f, &t).map_err(|e| io_err("set times", e))?;
@@ -346,7 +392,7 @@ impl Unpacker {
                 if target.is_empty() || target.len() > MAX_PATH || target.contains(&0) {
                     return Err(Error::hostile(shown, "invalid symlink target"));
                 }
-                self.cache = None;
+                keep = false;
                 remove_existing(pfd, n).map_err(|e| io_err("remove", e))?;
                 rfs::symlinkat(os(target), pfd, n).map_err(|e| io_err("symlink", e))?;
                 rfs::chownat(
@@ -380,7 +426,7 @@ impl Unpacker {
                     }
                 }
                 if tcomps == comps {
-                    return Ok(());
+                    return Ok(keep);
                 }
                 remove_existing(pfd, n).map_err(|e| io_err("remove", e))?;
                 rfs::linkat(&tparent, os(tname), pfd, n, AtFlags::empty())
@@ -416,16 +462,16 @@ impl Unpacker {
                 ));
             }
         }
-        Ok(())
+        Ok(keep)
     }
 
     /// Opens (creating missing directories) the parent directory of an entry.
-    fn parent(&mut self, parents: &[&[u8]], shown: &str) -> Result<OwnedFd, Error> {
+    fn parent(&mut self, parents: &[&[u8]], shown: &str) -> Result<(Vec<u8>, OwnedFd), Error> {
         let key = join(parents);
-        if let Some((k, fd)) = &self.cache
-            && *k == key
+        if let Some((k, fd)) = self.cache.take()
+            && k == key
         {
-            return fd.try_clone().ctx(|| "dup".into());
+            return Ok((k, fd));
         }
         let fd = match self.open_beneath(&key, shown) {
             Ok(fd) => fd,
@@ -447,8 +493,7 @@ impl Unpacker {
                 cur
             }
         };
-        self.cache = Some((key, fd.try_clone().ctx(|| "dup".into())?));
-        Ok(fd)
+        Ok((key, fd))
     }
 
     fn open_beneath(&self, rel: &[u8], shown: &str) -> Result<OwnedFd, Error> {
@@ -529,6 +574,14 @@ fn set_xattrs_fd(fd: &impl AsFd, meta: &EntryMeta) -> rustix::io::Result<()> {
         rfs::fsetxattr(fd, os(k), v, XattrFlags::empty())?;
     }
     Ok(())
+}
+
+/// The umask from `/proc/self/status` (reading it with umask(2) would change it for every
+/// thread for a moment).
+fn read_umask() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("Umask:"))?;
+    u32::from_str_radix(line["Umask:".len()..].trim(), 8).ok()
 }
 
 fn uid(u: u64) -> rfs::Uid {
