@@ -3,15 +3,32 @@
 //! Berth's other crates, and no async runtime: it is sync, spawns no threads or helpers, and
 //! must be called from a single-threaded process (it clones the caller).
 //!
-//! Public API (what the engine calls):
+//! Public API (what the engine calls; all errors are `berth_runtime::Error`):
 //! ```text
 //! Runtime::new(root: impl Into<PathBuf>) -> Runtime
 //! Runtime::create(&self, id: &str, bundle: &Path, opts: &CreateOptions) -> Result<Container>
 //! Runtime::load(&self, id: &str) -> Result<Container>
 //! Runtime::list(&self) -> Result<Vec<State>>
-//! Container::{id, pid, state, status, start, kill, delete, pause, resume, update, stats,
-//!             processes, exec, take_console}
-//! spec::{load, validate, default_spec}
+//! CreateOptions { pid_file: Option<PathBuf>, console_socket: Option<PathBuf>,
+//!                 preserve_fds: u32, stdio: Option<[RawFd; 3]> }
+//! Container::id(&self) -> &str
+//! Container::pid(&self) -> Option<i32>            // None once the init exited
+//! Container::record_pid(&self) -> i32             // the init's pid as created
+//! Container::status(&self) -> Status              // Created | Running | Paused | Stopped
+//! Container::state(&self) -> Result<State>        // OCI state JSON (serde)
+//! Container::take_console(&mut self) -> Option<OwnedFd>   // pty master without console socket
+//! Container::start(&mut self) -> Result<()>
+//! Container::kill(&self, signal: i32, all: bool) -> Result<()>
+//! Container::delete(self, force: bool) -> Result<()>      // cgroup + state dir removed
+//! Container::pause(&self) / resume(&self) -> Result<()>
+//! Container::update(&self, resources: &oci_spec::runtime::LinuxResources) -> Result<()>
+//! Container::stats(&self) -> Result<Stats>        // runc `events --stats` shape (serde)
+//! Container::processes(&self) -> Result<Vec<i32>>
+//! Container::exec(&self, process: &oci_spec::runtime::Process, opts: &ExecOptions)
+//!     -> Result<ExecHandle>                       // ExecHandle { pid, console }, child of caller
+//! ExecOptions { pid_file, console_socket, preserve_fds: u32, stdio: Option<[RawFd; 3]> }
+//! spec::load(bundle: &Path) -> Result<Spec>; spec::validate(&Spec, bundle) -> Result<PathBuf>;
+//! spec::default_spec(rootless: bool) -> Spec; load_process(path: &Path) -> Result<Process>
 //! ```
 
 mod cgroups;
