@@ -307,7 +307,7 @@ impl NetworkManager {
     /// container's stop path, as happens for Docker when a sandbox's namespace is destroyed.
     pub async fn release(&self, container_id: &str) -> Result<()> {
         let _g = self.op.lock().await;
-        let veths: Vec<String> = {
+        let (veths, removed): (Vec<String>, Vec<crate::state::Published>) = {
             let mut s = self.st();
             let veths = s
                 .endpoints
@@ -316,18 +316,21 @@ impl NetworkManager {
                 .map(|e| e.host_veth.clone())
                 .collect();
             s.endpoints.retain(|e| e.container_id != container_id);
-            s.published.retain(|p| p.container_id != container_id);
-            veths
+            let (gone, kept) = s
+                .published
+                .drain(..)
+                .partition(|p| p.container_id == container_id);
+            s.published = kept;
+            (veths, gone)
         };
         self.dns.stop(container_id);
-        let had_ports = self
-            .held_ports
-            .lock()
-            .map(|mut h| h.remove(container_id).is_some())
-            .unwrap_or(false);
+        if let Ok(mut h) = self.held_ports.lock() {
+            h.remove(container_id);
+        }
         self.save()?;
-        if had_ports {
+        if !removed.is_empty() {
             self.apply_firewall().await?;
+            crate::publish::forget_published_udp(&removed);
         }
         if !veths.is_empty() {
             let links = self.links.clone();

@@ -24,6 +24,7 @@
 //! parse_port_spec(s: &str) -> Result<Vec<PortBinding>>
 //! ```
 
+mod conntrack;
 mod dns;
 mod endpoint;
 mod error;

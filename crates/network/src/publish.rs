@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::manager::NetworkManager;
 use crate::ports::reserve;
 use crate::state::Published;
-use crate::types::PortBinding;
+use crate::types::{PortBinding, Protocol};
 
 impl NetworkManager {
     /// Publishes `ports` of the container at `container_ip` (reachable from the host's
@@ -85,21 +85,32 @@ impl NetworkManager {
                 .or_default()
                 .extend(sockets);
         }
+        // Flows that reached the host port before the rule existed would bypass it.
+        let udp: Vec<u16> = actual
+            .iter()
+            .filter(|b| b.protocol == Protocol::Udp)
+            .map(|b| b.host_port)
+            .collect();
+        forget_udp_flows(None, &udp);
         Ok(actual)
     }
 
     /// Removes every published port of the container and releases the host ports.
     pub async fn unpublish(&self, container_id: &str) -> Result<()> {
         let _g = self.op.lock().await;
-        let had = {
+        let removed: Vec<Published> = {
             let mut s = self.st();
-            let before = s.published.len();
-            s.published.retain(|p| p.container_id != container_id);
-            before != s.published.len()
+            let (gone, kept) = s
+                .published
+                .drain(..)
+                .partition(|p| p.container_id == container_id);
+            s.published = kept;
+            gone
         };
-        if had {
+        if !removed.is_empty() {
             self.save()?;
             self.apply_firewall().await?;
+            forget_published_udp(&removed);
         }
         if let Ok(mut h) = self.held_ports.lock() {
             h.remove(container_id);
@@ -115,5 +126,27 @@ impl NetworkManager {
             .filter(|p| p.container_id == container_id)
             .flat_map(|p| p.bindings.iter().copied())
             .collect()
+    }
+}
+
+/// Drops the conntrack state of unpublished UDP ports (after their rules are gone).
+pub(crate) fn forget_published_udp(removed: &[Published]) {
+    for p in removed {
+        let udp: Vec<u16> = p
+            .bindings
+            .iter()
+            .filter(|b| b.protocol == Protocol::Udp)
+            .map(|b| b.host_port)
+            .collect();
+        forget_udp_flows(Some(p.container_ip), &udp);
+    }
+}
+
+fn forget_udp_flows(reply_src: Option<Ipv4Addr>, ports: &[u16]) {
+    if ports.is_empty() {
+        return;
+    }
+    if let Err(e) = crate::conntrack::forget_udp(reply_src, ports) {
+        tracing::warn!("cannot drop conntrack entries of udp ports {ports:?}: {e}");
     }
 }

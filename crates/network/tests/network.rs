@@ -560,3 +560,51 @@ async fn containers_reach_published_ports_through_the_host_address_including_the
     );
     mgr.purge().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_udp_flow_follows_the_port_when_it_moves_to_another_container() {
+    let mut fx = Fixture::new();
+    let (a_ns, b_ns) = (fx.netns("a"), fx.netns("b"));
+    let mgr = fx.open().await;
+    mgr.create_network(user_net("udp", &free_subnet()))
+        .await
+        .unwrap();
+    let a = mgr.attach("udp", "c-a", &a_ns, named("a")).await.unwrap();
+    let b = mgr.attach("udp", "c-b", &b_ns, named("b")).await.unwrap();
+    for (ns, name) in [(&a_ns, "a"), (&b_ns, "b")] {
+        let sock = in_netns(ns, || UdpSocket::bind("0.0.0.0:9999")).unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 64];
+            while let Ok((_, peer)) = sock.recv_from(&mut buf) {
+                let _ = sock.send_to(name.as_bytes(), peer);
+            }
+        });
+    }
+    let bound = mgr
+        .publish("c-a", a.ipv4, &parse_port_spec("9999/udp").unwrap())
+        .await
+        .unwrap();
+    let port = bound[0].host_port;
+    // One client socket throughout, as a long-lived UDP client (syslog, statsd) would have.
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    client.connect(("127.0.0.1", port)).unwrap();
+    let ask = |c: &UdpSocket| {
+        c.send(b"who").unwrap();
+        let mut buf = [0u8; 64];
+        let n = c.recv(&mut buf).unwrap_or(0);
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    assert_eq!(ask(&client), "a");
+    mgr.unpublish("c-a").await.unwrap();
+    let moved = PortBinding::new(port, 9999, Protocol::Udp);
+    mgr.publish("c-b", b.ipv4, &[moved]).await.unwrap();
+    assert_eq!(
+        ask(&client),
+        "b",
+        "the old conntrack entry still sends the flow to a"
+    );
+    mgr.purge().await.unwrap();
+}
