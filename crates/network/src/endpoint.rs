@@ -99,8 +99,12 @@ impl NetworkManager {
         network: &str,
         container_id: &str,
         netns: &Path,
-        spec: EndpointSpec,
+        mut spec: EndpointSpec,
     ) -> Result<Endpoint> {
+        // Docker's API spells names with a leading slash.
+        if let Some(n) = spec.name.strip_prefix('/') {
+            spec.name = n.to_string();
+        }
         let _g = self.op.lock().await;
         if container_id.is_empty()
             || !container_id

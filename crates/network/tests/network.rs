@@ -21,7 +21,7 @@ async fn two_endpoints_on_one_network_reach_each_other_by_name() {
         .await
         .unwrap();
     let a = mgr
-        .attach("front", "aaaaaaaaaaaa1111", &a_ns, named("alpha"))
+        .attach("front", "aaaaaaaaaaaa1111", &a_ns, named("/alpha"))
         .await
         .unwrap();
     let mut spec = named("beta");
@@ -32,6 +32,10 @@ async fn two_endpoints_on_one_network_reach_each_other_by_name() {
         .unwrap();
     assert_ne!(a.ipv4, b.ipv4);
     assert_eq!(a.ifname, "eth0");
+    assert_eq!(
+        a.name, "alpha",
+        "Docker's leading slash is not part of the name"
+    );
 
     // Inside the namespace: address, MTU, default route via the gateway.
     let (_, addr) = in_ns(&a_ns, "ip -o -4 addr show dev eth0").await;
@@ -49,6 +53,8 @@ async fn two_endpoints_on_one_network_reach_each_other_by_name() {
         let reply = dns_query(&a_ns, name, RecordType::A).await;
         assert_eq!(a_records(&reply), vec![b.ipv4], "{name}");
     }
+    let reply = dns_query(&b_ns, "alpha", RecordType::A).await;
+    assert_eq!(a_records(&reply), vec![a.ipv4]);
     let rev = dns_query(
         &b_ns,
         &format!("{}.in-addr.arpa", reverse(a.ipv4)),
