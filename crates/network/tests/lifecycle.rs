@@ -1,0 +1,227 @@
+//! Bad input, restarts and reconciliation, connect/disconnect, namespaces.
+
+mod common;
+
+use std::net::Ipv4Addr;
+
+use common::*;
+use hickory_proto::rr::RecordType;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_errors_naming_the_problem_and_leaves_nothing() {
+    let mut fx = Fixture::new();
+    let c_ns = fx.netns("c");
+    let mgr = fx.open().await;
+    let subnet = free_subnet();
+    let net = mgr.create_network(user_net("good", &subnet)).await.unwrap();
+
+    let inner = subnet.replace(".0/24", ".128/25");
+    let e = mgr
+        .create_network(user_net("other", &inner))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("overlaps") && e.contains("good"), "{e}");
+    let e = mgr
+        .create_network(user_net("other", "10.300.0.0/16"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("10.300.0.0/16"), "{e}");
+    let e = mgr
+        .create_network(user_net("good", &free_subnet()))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("already exists"), "{e}");
+    let e = mgr
+        .create_network(user_net("bad name!", &free_subnet()))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("bad name!"), "{e}");
+    let mut gw = user_net("gw", &free_subnet());
+    gw.gateway = Some("192.0.2.99".into());
+    assert!(
+        mgr.create_network(gw)
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("gateway")
+    );
+    assert_eq!(mgr.list().len(), 1, "a failed create left a network behind");
+
+    let not_ns = fx.dir.path().join("plain-file");
+    std::fs::write(&not_ns, b"").unwrap();
+    let e = mgr
+        .attach("good", "c1", &not_ns, named("x"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not a network namespace"), "{e}");
+    let e = mgr
+        .attach("nope", "c1", &c_ns, named("x"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("network nope not found"), "{e}");
+    mgr.attach("good", "c1", &c_ns, named("x")).await.unwrap();
+    let e = mgr
+        .attach("good", "c1", &c_ns, named("x"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("already exists in network good"), "{e}");
+    let e = mgr.remove_network("good").await.unwrap_err().to_string();
+    assert!(e.contains("active endpoints") && e.contains('x'), "{e}");
+    let e = mgr.detach("good", "c2").await.unwrap_err().to_string();
+    assert!(e.contains("c2"), "{e}");
+    let e = mgr
+        .publish("c1", Ipv4Addr::new(10, 0, 0, 1), &[])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no endpoint"), "{e}");
+    mgr.detach("good", "c1").await.unwrap();
+    mgr.remove_network("good").await.unwrap();
+    assert!(fx.leftover_links(&[net.bridge]).is_empty());
+    mgr.purge().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_keeps_addresses_and_reconciliation_removes_leftovers() {
+    let mut fx = Fixture::new();
+    fx.default_bridge = Some(berth_testkit::unique_name("bd"));
+    let mut opts = fx.options();
+    opts.bip = Some(free_subnet().replace(".0/24", ".1/24"));
+    let (a_ns, b_ns, c_ns) = (fx.netns("a"), fx.netns("b"), fx.netns("c"));
+    let mgr = fx.open_with(opts.clone()).await;
+    let default = mgr.get("bridge").unwrap();
+    assert_eq!(Some(&default.bridge), fx.default_bridge.as_ref());
+    let net = mgr
+        .create_network(user_net("keep", &free_subnet()))
+        .await
+        .unwrap();
+    let gone = mgr
+        .create_network(user_net("gone", &free_subnet()))
+        .await
+        .unwrap();
+    let a = mgr.attach("keep", "c-a", &a_ns, named("a")).await.unwrap();
+    let b = mgr.attach("keep", "c-b", &b_ns, named("b")).await.unwrap();
+    let d = mgr
+        .attach("bridge", "c-a", &a_ns, named("a"))
+        .await
+        .unwrap();
+    assert_eq!(d.ifname, "eth1");
+    // Simulated crash: the manager goes away without cleaning anything.
+    mgr.shutdown();
+    drop(mgr);
+    // Meanwhile container b dies, a stray veth appears on our bridge, and the state loses
+    // network "gone" (as if the daemon died between deleting it and removing its bridge).
+    fx.drop_netns(&b_ns);
+    let stray = berth_testkit::unique_name("vs");
+    sh(&format!(
+        "ip link add {stray} type veth peer name {stray}p && ip link set {stray} master {}",
+        net.bridge
+    ));
+    let path = fx.state_dir().join("networks.json");
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    v["networks"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["name"] != "gone");
+    std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+
+    let mgr = fx.open_with(opts).await;
+    let kept: Vec<_> = mgr.endpoints("keep").unwrap();
+    assert_eq!(
+        kept.len(),
+        1,
+        "endpoint of the dead container was not released"
+    );
+    assert_eq!(kept[0].ipv4, a.ipv4);
+    assert!(
+        fx.leftover_links(&[stray.clone(), b.host_veth.clone(), gone.bridge.clone()])
+            .is_empty()
+    );
+    assert!(
+        fx.leftover_links(&[a.host_veth.clone(), net.bridge.clone()])
+            .len()
+            == 2
+    );
+    // The live endpoint still answers by name after the restart.
+    let c = mgr.attach("keep", "c-c", &c_ns, named("c")).await.unwrap();
+    assert_ne!(c.ipv4, a.ipv4, "address handed out twice across a restart");
+    assert_eq!(
+        a_records(&dns_query(&c_ns, "a", RecordType::A).await),
+        vec![a.ipv4]
+    );
+    assert!(
+        in_ns(&c_ns, &format!("busybox ping -c 1 -W 2 {}", a.ipv4))
+            .await
+            .0
+    );
+    mgr.purge().await.unwrap();
+    assert!(
+        fx.leftover_links(&[
+            net.bridge,
+            default.bridge,
+            a.host_veth,
+            c.host_veth,
+            d.host_veth
+        ])
+        .is_empty()
+    );
+    assert!(!fx.table_exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_namespace_connects_and_disconnects() {
+    let mut fx = Fixture::new();
+    let ns = fx.netns("c");
+    let mgr = fx.open().await;
+    mgr.create_network(user_net("n1", &free_subnet()))
+        .await
+        .unwrap();
+    let mut spec = user_net("n2", &free_subnet());
+    spec.internal = true;
+    spec.options
+        .insert("com.docker.network.driver.mtu".into(), "1400".into());
+    mgr.create_network(spec).await.unwrap();
+    let e1 = mgr.attach("n1", "c", &ns, named("c")).await.unwrap();
+    let e2 = mgr.attach("n2", "c", &ns, named("c")).await.unwrap();
+    assert_eq!((e1.ifname.as_str(), e2.ifname.as_str()), ("eth0", "eth1"));
+    assert_eq!(e2.gateway, None, "internal networks give no default route");
+    let (_, links) = in_ns(&ns, "ip -o link").await;
+    assert!(
+        links.contains("eth0") && links.contains("eth1") && links.contains("mtu 1400"),
+        "{links}"
+    );
+    mgr.detach("n1", "c").await.unwrap();
+    let (_, links) = in_ns(&ns, "ip -o link").await;
+    assert!(!links.contains("eth0") && links.contains("eth1"), "{links}");
+    // Still served by the DNS server through n2.
+    assert_eq!(
+        a_records(&dns_query(&ns, "c.n2", RecordType::A).await),
+        vec![e2.ipv4]
+    );
+    mgr.detach("n2", "c").await.unwrap();
+    assert_eq!(mgr.container_endpoints("c").len(), 0);
+    mgr.purge().await.unwrap();
+}
+
+#[test]
+fn netns_create_and_remove() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("ns");
+    berth_network::create_netns(&p).unwrap();
+    let lo = sh(&format!("nsenter --net={} ip -o link show lo", p.display()));
+    assert!(lo.contains("UP"), "{lo}");
+    assert!(
+        berth_network::create_netns(&p).is_err(),
+        "existing file must not be reused"
+    );
+    berth_network::remove_netns(&p).unwrap();
+    assert!(!p.exists());
+    berth_network::remove_netns(&p).unwrap();
+}

@@ -1,0 +1,212 @@
+//! Published ports on the real kernel: namespaces stand in for containers.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, TcpStream, UdpSocket};
+use std::time::Duration;
+
+use berth_network::{Error, PortBinding, Protocol, in_netns, parse_port_spec};
+use common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn published_tcp_and_udp_ports_are_reachable_from_localhost_and_the_host_address() {
+    let mut fx = Fixture::new();
+    let c_ns = fx.netns("c");
+    let mgr = fx.open().await;
+    let net = mgr
+        .create_network(user_net("pub", &free_subnet()))
+        .await
+        .unwrap();
+    let c = mgr
+        .attach("pub", "c-web", &c_ns, named("web"))
+        .await
+        .unwrap();
+
+    // Servers inside the "container": TCP says hello, UDP echoes upper-cased.
+    let (tcp, udp) = in_netns(&c_ns, || {
+        Ok((
+            std::net::TcpListener::bind("0.0.0.0:80")?,
+            UdpSocket::bind("0.0.0.0:53")?,
+        ))
+    })
+    .unwrap();
+    std::thread::spawn(move || {
+        for s in tcp.incoming().flatten() {
+            let mut s = s;
+            let _ = s.write_all(b"hello");
+        }
+    });
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 512];
+        while let Ok((n, peer)) = udp.recv_from(&mut buf) {
+            let _ = udp.send_to(&buf[..n].to_ascii_uppercase(), peer);
+        }
+    });
+
+    let mut ports = parse_port_spec("80").unwrap();
+    ports.extend(parse_port_spec("53/udp").unwrap());
+    let bound = mgr.publish("c-web", c.ipv4, &ports).await.unwrap();
+    assert!(bound.iter().all(|b| b.host_port != 0));
+    assert_eq!(mgr.published("c-web"), bound);
+    let tcp_port = bound[0].host_port;
+    let udp_port = bound[1].host_port;
+    let host = host_address();
+    for ip in [Ipv4Addr::LOCALHOST, host] {
+        let got = tokio::task::spawn_blocking(move || tcp_get(ip, tcp_port))
+            .await
+            .unwrap();
+        assert_eq!(got.as_deref(), Some("hello"), "tcp via {ip}");
+        let got = tokio::task::spawn_blocking(move || udp_ask(ip, udp_port, b"ping"))
+            .await
+            .unwrap();
+        assert_eq!(got.as_deref(), Some("PING"), "udp via {ip}");
+    }
+
+    mgr.unpublish("c-web").await.unwrap();
+    let got = tokio::task::spawn_blocking(move || tcp_get(Ipv4Addr::LOCALHOST, tcp_port))
+        .await
+        .unwrap();
+    assert_eq!(got, None, "port still forwarded after unpublish");
+    mgr.purge().await.unwrap();
+    assert!(fx.leftover_links(&[net.bridge, c.host_veth]).is_empty());
+    assert!(!fx.table_exists());
+}
+
+fn tcp_get(ip: Ipv4Addr, port: u16) -> Option<String> {
+    let mut s = TcpStream::connect_timeout(&(ip, port).into(), Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
+}
+
+fn udp_ask(ip: Ipv4Addr, port: u16, msg: &[u8]) -> Option<String> {
+    let s = UdpSocket::bind("0.0.0.0:0").ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    s.connect((ip, port)).ok()?;
+    s.send(msg).ok()?;
+    let mut buf = [0u8; 512];
+    let n = s.recv(&mut buf).ok()?;
+    Some(String::from_utf8_lossy(&buf[..n]).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taken_host_port_is_a_clear_error_and_publishes_nothing() {
+    let mut fx = Fixture::new();
+    let c_ns = fx.netns("c");
+    let mgr = fx.open().await;
+    mgr.create_network(user_net("busy", &free_subnet()))
+        .await
+        .unwrap();
+    let c = mgr
+        .attach("busy", "c-busy", &c_ns, named("busy"))
+        .await
+        .unwrap();
+    let taken = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let ports = [
+        PortBinding::new(0, 81, Protocol::Tcp),
+        PortBinding::new(port, 80, Protocol::Tcp),
+    ];
+    let err = mgr.publish("c-busy", c.ipv4, &ports).await.unwrap_err();
+    assert!(matches!(err, Error::PortInUse { .. }), "{err}");
+    assert!(err.to_string().contains(&format!("{port}/tcp")), "{err}");
+    assert!(mgr.published("c-busy").is_empty());
+    let rules = sh(&format!("nft list table ip {}", fx.table));
+    assert!(!rules.contains("dnat to"), "{rules}");
+    // A range skips the taken port.
+    let range = PortBinding {
+        host_port: port,
+        host_port_end: port.saturating_add(20),
+        ..PortBinding::new(0, 80, Protocol::Tcp)
+    };
+    let got = mgr.publish("c-busy", c.ipv4, &[range]).await.unwrap();
+    assert!(got[0].host_port > port);
+    assert!(
+        sh(&format!("nft list table ip {}", fx.table))
+            .contains(&format!("dport {} dnat to {}:80", got[0].host_port, c.ipv4))
+    );
+    mgr.purge().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn containers_reach_published_ports_through_the_host_address_including_their_own() {
+    let mut fx = Fixture::new();
+    let (a_ns, b_ns) = (fx.netns("a"), fx.netns("b"));
+    let mgr = fx.open().await;
+    mgr.create_network(user_net("hp", &free_subnet()))
+        .await
+        .unwrap();
+    mgr.attach("hp", "c-a", &a_ns, named("a")).await.unwrap();
+    let b = mgr.attach("hp", "c-b", &b_ns, named("b")).await.unwrap();
+    let tcp = in_netns(&b_ns, || std::net::TcpListener::bind("0.0.0.0:80")).unwrap();
+    std::thread::spawn(move || {
+        for s in tcp.incoming().flatten() {
+            let mut s = s;
+            let _ = s.write_all(b"hello");
+        }
+    });
+    let bound = mgr
+        .publish("c-b", b.ipv4, &parse_port_spec("80").unwrap())
+        .await
+        .unwrap();
+    let host = host_address();
+    let cmd = format!("busybox nc -w 2 {host} {}", bound[0].host_port);
+    let (_, out) = in_ns(&a_ns, &cmd).await;
+    assert!(out.contains("hello"), "from another container: {out}");
+    let (_, out) = in_ns(&b_ns, &cmd).await;
+    assert!(
+        out.contains("hello"),
+        "hairpin, from the container itself: {out}"
+    );
+    mgr.purge().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_udp_flow_follows_the_port_when_it_moves_to_another_container() {
+    let mut fx = Fixture::new();
+    let (a_ns, b_ns) = (fx.netns("a"), fx.netns("b"));
+    let mgr = fx.open().await;
+    mgr.create_network(user_net("udp", &free_subnet()))
+        .await
+        .unwrap();
+    let a = mgr.attach("udp", "c-a", &a_ns, named("a")).await.unwrap();
+    let b = mgr.attach("udp", "c-b", &b_ns, named("b")).await.unwrap();
+    for (ns, name) in [(&a_ns, "a"), (&b_ns, "b")] {
+        let sock = in_netns(ns, || UdpSocket::bind("0.0.0.0:9999")).unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 64];
+            while let Ok((_, peer)) = sock.recv_from(&mut buf) {
+                let _ = sock.send_to(name.as_bytes(), peer);
+            }
+        });
+    }
+    let bound = mgr
+        .publish("c-a", a.ipv4, &parse_port_spec("9999/udp").unwrap())
+        .await
+        .unwrap();
+    let port = bound[0].host_port;
+    // One client socket throughout, as a long-lived UDP client (syslog, statsd) would have.
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    client.connect(("127.0.0.1", port)).unwrap();
+    let ask = |c: &UdpSocket| {
+        c.send(b"who").unwrap();
+        let mut buf = [0u8; 64];
+        let n = c.recv(&mut buf).unwrap_or(0);
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    assert_eq!(ask(&client), "a");
+    mgr.unpublish("c-a").await.unwrap();
+    let moved = PortBinding::new(port, 9999, Protocol::Udp);
+    mgr.publish("c-b", b.ipv4, &[moved]).await.unwrap();
+    assert_eq!(
+        ask(&client),
+        "b",
+        "the old conntrack entry still sends the flow to a"
+    );
+    mgr.purge().await.unwrap();
+}
