@@ -288,17 +288,18 @@ impl Rootfs<'_> {
         let Some(linux) = self.spec.linux() else {
             return Ok(());
         };
-        for p in linux.readonly_paths().iter().flatten() {
-            readonly_path(Path::new(p))?;
-        }
-        for p in linux.masked_paths().iter().flatten() {
-            mask_path(Path::new(p))?;
-        }
+        // before readonlyPaths: /proc/sys is usually one of them
         if let Some(sysctl) = linux.sysctl() {
             for (k, v) in sysctl {
                 let path = format!("/proc/sys/{}", k.replace('.', "/"));
                 std::fs::write(&path, v).map_err(|e| err(format!("linux.sysctl {k}"), e))?;
             }
+        }
+        for p in linux.readonly_paths().iter().flatten() {
+            readonly_path(Path::new(p))?;
+        }
+        for p in linux.masked_paths().iter().flatten() {
+            mask_path(Path::new(p))?;
         }
         if self.spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
             let t = rustix::fs::open("/", OFlags::PATH | OFlags::CLOEXEC, Mode::empty())

@@ -1,0 +1,185 @@
+//! config.json features beyond the basics: sysctl, devices, joined namespaces, oomScoreAdj,
+//! domainname, hooks inside the container and hook timeouts, detached run.
+
+mod common;
+
+use common::{Ct, ok, stderr};
+use serde_json::json;
+
+#[test]
+fn sysctl_oom_score_adj_domainname_and_groups() {
+    let c = Ct::new(
+        &[
+            "sh",
+            "-c",
+            "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmni /proc/self/oom_score_adj /proc/sys/kernel/domainname; id -G",
+        ],
+        |v| {
+            v["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1", "kernel.shmmni": "1234"});
+            v["process"]["oomScoreAdj"] = json!(500);
+            v["domainname"] = json!("example.test");
+            v["process"]["user"]["additionalGids"] = json!([10, 20]);
+        },
+    );
+    let out = c.run();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "1\n1234\n500\nexample.test\n0 10 20\n",
+        "{}",
+        stderr(&out)
+    );
+    let host = std::fs::read_to_string("/proc/sys/kernel/shmmni").unwrap();
+    assert_ne!(
+        host.trim(),
+        "1234",
+        "the sysctl stayed in the container's ipc namespace"
+    );
+}
+
+#[test]
+fn linux_devices_are_created_and_allowed() {
+    let c = Ct::new(
+        &[
+            "sh",
+            "-c",
+            "ls -l /dev/mynull | cut -c1; echo x > /dev/mynull && echo wrote",
+        ],
+        |v| {
+            v["linux"]["devices"] = json!([{"path": "/dev/mynull", "type": "c", "major": 1, "minor": 3, "fileMode": 438}]);
+            v["linux"]["resources"]["devices"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}));
+        },
+    );
+    let out = c.run();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "c\nwrote\n",
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn device_cgroup_denies_what_is_not_allowed() {
+    // /dev/mem (1:1) is created but not in the allow list: opening it must fail
+    let c = Ct::new(
+        &[
+            "sh",
+            "-c",
+            "head -c1 /dev/mem > /dev/null 2>&1 && echo opened || echo denied",
+        ],
+        |v| {
+            v["linux"]["devices"] =
+                json!([{"path": "/dev/mem", "type": "c", "major": 1, "minor": 1, "fileMode": 384}]);
+        },
+    );
+    let out = c.run();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "denied\n",
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn namespaces_can_be_joined_by_path() {
+    let a = Ct::new(&["sleep", "100"], |v| v["hostname"] = json!("first"));
+    a.start_detached();
+    let pid = a.state()["pid"].as_i64().unwrap();
+    let b = Ct::new(
+        &[
+            "sh",
+            "-c",
+            "hostname; readlink /proc/self/ns/net; readlink /proc/self/ns/ipc",
+        ],
+        |v| {
+            for ns in v["linux"]["namespaces"].as_array_mut().unwrap() {
+                let t = ns["type"].as_str().unwrap().to_string();
+                let file = match t.as_str() {
+                    "network" => "net",
+                    "uts" => "uts",
+                    "ipc" => "ipc",
+                    _ => continue,
+                };
+                ns["path"] = json!(format!("/proc/{pid}/ns/{file}"));
+            }
+            v.as_object_mut().unwrap().remove("hostname");
+        },
+    );
+    let out = b.run();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.first(), Some(&"first"), "{text} {}", stderr(&out));
+    let net = std::fs::read_link(format!("/proc/{pid}/ns/net")).unwrap();
+    let ipc = std::fs::read_link(format!("/proc/{pid}/ns/ipc")).unwrap();
+    assert_eq!(lines[1], net.to_str().unwrap());
+    assert_eq!(lines[2], ipc.to_str().unwrap());
+}
+
+#[test]
+fn hooks_inside_the_container_and_timeouts() {
+    let c = Ct::new(&["cat", "/tmp/started"], |_| {});
+    let cc = c.dir.path().join("cc.txt");
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(c.bundle().join("config.json")).unwrap()).unwrap();
+    v["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}));
+    v["hooks"] = json!({
+        "createContainer": [{"path": "/bin/sh", "args": ["sh", "-c", format!("hostname > {}", cc.display())]}],
+        "startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "echo started > /tmp/started"]}]
+    });
+    std::fs::write(
+        c.bundle().join("config.json"),
+        serde_json::to_vec(&v).unwrap(),
+    )
+    .unwrap();
+    let out = c.run();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "started\n",
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&cc).unwrap(),
+        "berth\n",
+        "createContainer runs in the container's uts namespace"
+    );
+
+    let slow = Ct::new(&["true"], |v| {
+        v["hooks"] =
+            json!({"prestart": [{"path": "/bin/sleep", "args": ["sleep", "10"], "timeout": 1}]});
+    });
+    let t = std::time::Instant::now();
+    let out = slow.run();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("timed out"), "{}", stderr(&out));
+    assert!(t.elapsed() < std::time::Duration::from_secs(8));
+    assert!(!slow.root().join(&slow.id).exists());
+}
+
+#[test]
+fn detached_run_and_named_signals() {
+    let c = Ct::new(&["sleep", "100"], |_| {});
+    let log = std::fs::File::create(c.dir.path().join("out")).unwrap();
+    let status = c
+        .cmd(&["run", "-d", "--bundle", c.bundle().to_str().unwrap(), &c.id])
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(c.status(), "running");
+    let bad = c.rt(&["kill", &c.id, "SIGNOPE"]);
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("SIGNOPE"));
+    // pid 1 of a pid namespace ignores signals it has no handler for: KILL by name
+    ok(c.rt(&["kill", &c.id, "sigkill"]));
+    c.wait_status("stopped");
+    ok(c.rt(&["delete", &c.id]));
+}
