@@ -272,6 +272,15 @@ impl CopySpec<'_> {
         Ok(out)
     }
 
+    /// Docker's word for the sources in history (`file:<hash>`, `dir:<hash>`, `multi:<hash>`).
+    pub fn describe(items: &[Item]) -> &'static str {
+        match items {
+            [one] if one.kind == Kind::Dir => "dir",
+            [_] => "file",
+            _ => "multi",
+        }
+    }
+
     /// The content hash of what this copy writes: paths, types, modes, ownership, link targets
     /// and file contents (not timestamps). Part of the step's cache key.
     pub fn content_hash(&self, items: &[Item]) -> Result<String, BuildError> {

@@ -134,7 +134,7 @@ RUN cat /srv/out.txt /srv/files/a.txt && echo "msg=$MSG"
     assert!(
         history
             .iter()
-            .any(|h| h.starts_with("/bin/sh -c #(nop) COPY ") && h.ends_with(" in /srv ")),
+            .any(|h| h.starts_with("/bin/sh -c #(nop) COPY dir:") && h.ends_with(" in /srv ")),
         "{history:?}"
     );
     assert!(

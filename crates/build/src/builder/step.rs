@@ -604,10 +604,8 @@ impl BuildRun<'_> {
         let hash = spec.content_hash(&items)?;
         let kind = if heredoc_only(&c.sources) {
             "heredoc"
-        } else if items.len() == 1 {
-            "file"
         } else {
-            "multi"
+            CopySpec::describe(&items)
         };
         let created_by = format!(
             "{} #(nop) {kw} {kind}:{hash} in {dest} ",
