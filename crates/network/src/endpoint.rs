@@ -140,6 +140,20 @@ impl NetworkManager {
         let (net, endpoint, needs_dns) = {
             let mut s = self.st();
             let net = find_network(&s, network)?.clone();
+            // Docker's rules for its default network.
+            if net.default && spec.ipv4.is_some() {
+                return Err(Error::InvalidOption {
+                    key: "ipv4".into(),
+                    reason: "user specified IP address is supported on user defined networks only"
+                        .into(),
+                });
+            }
+            if net.default && !spec.aliases.is_empty() {
+                return Err(Error::InvalidOption {
+                    key: "aliases".into(),
+                    reason: "network-scoped alias is supported only for containers in user defined networks".into(),
+                });
+            }
             if s.endpoints
                 .iter()
                 .any(|e| e.network_id == net.id && e.container_id == container_id)

@@ -108,6 +108,14 @@ async fn restart_keeps_addresses_and_reconciliation_removes_leftovers() {
         .unwrap();
     let a = mgr.attach("keep", "c-a", &a_ns, named("a")).await.unwrap();
     let b = mgr.attach("keep", "c-b", &b_ns, named("b")).await.unwrap();
+    let mut fixed = named("a");
+    fixed.ipv4 = Some(default.gateway);
+    let e = mgr
+        .attach("bridge", "c-a", &a_ns, fixed)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("user defined networks only"), "{e}");
     let d = mgr
         .attach("bridge", "c-a", &a_ns, named("a"))
         .await
