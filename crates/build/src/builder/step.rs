@@ -1,96 +1,19 @@
 //! Executing one instruction of a stage: config-only steps, RUN, COPY/ADD, WORKDIR.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use berth_image::{CommitOptions, ContainerConfig};
-use sha2::{Digest as _, Sha256};
 
 use super::config::{self as cfgops, go_quoted, nop_comment, shell_of};
-use super::run::{NetworkMode, RunSpec, resolve_user, run_step};
-use super::{BuildRun, PROXY_ARGS, StageState, cache_key, heredoc_only, short_id, step_error};
-use crate::copy::{CopySpec, Source};
-use crate::dockerfile::{
-    CommandLine, CopyArgs, CopySource, HealthcheckArgs, Heredoc, Instruction, Located,
-};
-use crate::dockerignore::DockerIgnore;
+use super::run::{NetworkMode, RunSpec, run_step};
+use super::snapshot::{KEY_PREFIX, Snapshot};
+use super::{BuildRun, PROXY_ARGS, StageState, cache_key, short_id, step_error};
+use crate::dockerfile::{CommandLine, HealthcheckArgs, Heredoc, Instruction, Located};
 use crate::error::BuildError;
-use crate::expand::{expand_raw, expand_words};
+use crate::expand::expand_words;
 use crate::fsutil::{Scope, clamp_mtimes};
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-/// Snapshot keys of build steps: `build-` and 64 hex (the intermediate container's ID).
-pub(crate) const KEY_PREFIX: &str = "build-";
-
-fn new_key() -> String {
-    format!("{KEY_PREFIX}{}", new_hex())
-}
-
-fn new_hex() -> String {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let mut h = Sha256::new();
-    h.update(std::process::id().to_le_bytes());
-    h.update(N.fetch_add(1, Ordering::Relaxed).to_le_bytes());
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    h.update(now.as_nanos().to_le_bytes());
-    hex::encode(h.finalize())
-}
-
-/// A prepared and mounted snapshot; unmounted and removed on drop unless committed.
-struct Snapshot<'a> {
-    builder: &'a super::Builder,
-    key: String,
-    dir: PathBuf,
-    upper: Option<PathBuf>,
-    mounted: bool,
-}
-
-impl<'a> Snapshot<'a> {
-    fn new(builder: &'a super::Builder, image: &str, mount: bool) -> Result<Self, BuildError> {
-        let key = new_key();
-        let state = &builder.state;
-        let mounts = builder.store.prepare(&key, image)?;
-        let upper = mounts
-            .iter()
-            .flat_map(|m| m.options.iter())
-            .find_map(|o| o.strip_prefix("upperdir="))
-            .map(PathBuf::from);
-        let mut s = Snapshot {
-            builder,
-            key,
-            dir: state.join("mnt").join(&new_hex()[..16]),
-            upper,
-            mounted: false,
-        };
-        if mount {
-            std::fs::create_dir_all(&s.dir)
-                .map_err(|e| BuildError::Other(format!("create mount point: {e}")))?;
-            berth_image::mount_all(&mounts, &s.dir)?;
-            s.mounted = true;
-        }
-        Ok(s)
-    }
-
-    fn unmount(&mut self) -> Result<(), BuildError> {
-        if self.mounted {
-            berth_image::unmount(&self.dir)?;
-            self.mounted = false;
-            let _ = std::fs::remove_dir(&self.dir);
-        }
-        Ok(())
-    }
-}
-
-impl Drop for Snapshot<'_> {
-    fn drop(&mut self) {
-        let _ = self.unmount();
-        self.builder.discard_snapshot(std::mem::take(&mut self.key));
-    }
-}
 
 fn command_args(shell: &[String], c: &CommandLine) -> Vec<String> {
     match c {
@@ -349,7 +272,7 @@ impl BuildRun<'_> {
         Ok(())
     }
 
-    fn commit(
+    pub(super) fn commit(
         &mut self,
         snap: &mut Snapshot<'_>,
         opts: &CommitOptions,
@@ -362,7 +285,13 @@ impl BuildRun<'_> {
         Ok(self.builder.store.commit(&snap.key, opts, None)?)
     }
 
-    fn finish(&mut self, state: &mut StageState, key: &str, id: String, cfg: ContainerConfig) {
+    pub(super) fn finish(
+        &mut self,
+        state: &mut StageState,
+        key: &str,
+        id: String,
+        cfg: ContainerConfig,
+    ) {
         self.builder.cache_put(key, &id);
         let short = short_id(&id);
         self.say(format!(" ---> {short}\n"));
@@ -371,7 +300,7 @@ impl BuildRun<'_> {
     }
 
     /// On a cache hit moves the stage to the cached image.
-    fn cached(&mut self, state: &mut StageState, key: &str) -> Result<bool, BuildError> {
+    pub(super) fn cached(&mut self, state: &mut StageState, key: &str) -> Result<bool, BuildError> {
         if self.opts.no_cache {
             return Ok(false);
         }
@@ -501,139 +430,6 @@ impl BuildRun<'_> {
         };
         let id = self.commit(&mut snap, &opts)?;
         self.say(format!("Removing intermediate container {short}\n"));
-        self.finish(state, &key, id, cfg);
-        Ok(())
-    }
-
-    fn copy(
-        &mut self,
-        state: &mut StageState,
-        l: &Located,
-        kw: &'static str,
-        c: &CopyArgs,
-    ) -> Result<(), BuildError> {
-        let mut sources = Vec::with_capacity(c.sources.len());
-        for s in &c.sources {
-            sources.push(match s {
-                CopySource::Path(p) => Source::Path(self.expand(state, l, p)?),
-                CopySource::Heredoc(h) => Source::Inline {
-                    name: h.name.clone(),
-                    content: if h.expand {
-                        let lookup = self.lookup(state);
-                        expand_raw(&h.content, &lookup).map_err(|e| step_error(l, e))?
-                    } else {
-                        h.content.clone()
-                    },
-                },
-            });
-        }
-        let mut dest = self.expand(state, l, &c.dest)?;
-        if !dest.starts_with('/') {
-            let wd = state.config.working_dir.clone().unwrap_or_default();
-            let trailing = dest.ends_with('/') || dest == "." || dest.ends_with("/.");
-            dest = cfgops::join_workdir(Some(&wd), &dest);
-            if trailing && !dest.ends_with('/') {
-                dest.push('/');
-            }
-        }
-        let chown = match &c.chown {
-            Some(o) => Some(self.expand(state, l, o)?),
-            None => None,
-        };
-        let chmod = match &c.chmod {
-            Some(m) => Some(
-                u32::from_str_radix(m, 8)
-                    .ok()
-                    .filter(|m| *m <= 0o7777)
-                    .ok_or_else(|| {
-                        BuildError::Step(format!(
-                            "invalid chmod parameter: {m:?}, only octal modes are supported"
-                        ))
-                    })?,
-            ),
-            None => None,
-        };
-        let exclude = if c.exclude.is_empty() {
-            None
-        } else {
-            Some(
-                DockerIgnore::from_patterns(&c.exclude)
-                    .map_err(|e| BuildError::Step(e.to_string()))?,
-            )
-        };
-        // The source root: the context, or another stage's / image's filesystem.
-        let b = self.builder;
-        let mut from_snap = None;
-        let mut from_id = String::new();
-        if let Some(from) = &c.from {
-            let from = self.expand(state, l, from)?;
-            let lower = from.to_lowercase();
-            let by_stage = self
-                .stages
-                .names
-                .get(&lower)
-                .copied()
-                .or_else(|| lower.parse::<usize>().ok())
-                .and_then(|i| self.stages.ids.get(&i).cloned());
-            from_id = match by_stage {
-                Some(id) => id,
-                None => self.base_image(&from)?,
-            };
-            from_snap = Some(Snapshot::new(b, &from_id, true)?);
-        }
-        let (src_root, scope, ignore) = match &from_snap {
-            Some(s) => (s.dir.clone(), Scope::Chroot, None),
-            None => (
-                self.ctx.root().to_path_buf(),
-                Scope::Strict,
-                Some(self.ctx.ignore()),
-            ),
-        };
-        let mut spec = CopySpec {
-            keyword: kw,
-            src_root: &src_root,
-            scope,
-            ignore,
-            exclude,
-            sources,
-            dest: dest.clone(),
-            owner: None,
-            chmod,
-        };
-        let items = spec.resolve()?;
-        let hash = spec.content_hash(&items)?;
-        let kind = if heredoc_only(&c.sources) {
-            "heredoc"
-        } else {
-            CopySpec::describe(&items)
-        };
-        let created_by = format!(
-            "{} #(nop) {kw} {kind}:{hash} in {dest} ",
-            shell_of(&state.config).join(" ")
-        );
-        let key = cache_key(&[
-            &state.image_id,
-            kw,
-            &created_by,
-            chown.as_deref().unwrap_or(""),
-            &from_id,
-        ]);
-        if self.cached(state, &key)? {
-            return Ok(());
-        }
-        let mut snap = Snapshot::new(b, &state.image_id, true)?;
-        if let Some(o) = &chown {
-            spec.owner = Some(resolve_user(&snap.dir, o)?);
-        }
-        spec.apply(&items, &snap.dir)?;
-        drop(from_snap);
-        let cfg = state.config.clone();
-        let opts = CommitOptions {
-            config: Some(cfg.clone()),
-            created_by: Some(created_by),
-            ..Default::default()
-        };
-        let id = self.commit(&mut snap, &opts)?;
         self.finish(state, &key, id, cfg);
         Ok(())
     }
