@@ -109,6 +109,11 @@ fn finish(r: Outcome) -> i32 {
     match r {
         Ok(code) => code,
         Err(e) => {
+            if let Some(f @ render::FormatError::Parse(_)) = e.downcast_ref::<render::FormatError>()
+            {
+                eprintln!("{f}");
+                return 64;
+            }
             if let Some(s) = e.downcast_ref::<StatusError>() {
                 if !s.message.is_empty() {
                     eprintln!("{}", s.message);

@@ -412,6 +412,13 @@ pub async fn inspect(ctx: &Ctx, a: &InspectArgs) -> Outcome {
             .into());
         }
     };
+    if let Some(f) = a
+        .format
+        .as_deref()
+        .filter(|f| !f.is_empty() && *f != "json")
+    {
+        render::each(f, &[])?;
+    }
     let mut items = Vec::new();
     let mut failed = false;
     for name in &a.names {

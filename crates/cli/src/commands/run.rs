@@ -177,7 +177,9 @@ pub async fn run(ctx: &Ctx, a: &RunArgs) -> Outcome {
         let code = start_error_code(&e.to_string());
         drop(hijack);
         if o.rm {
-            let _ = read_body(wait).await;
+            // Docker waits for the removal; bounded here so a daemon that keeps the failed
+            // container cannot hang us.
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(10), read_body(wait)).await;
         }
         return Err(StatusError::new(code, format!("berth: {e}\nSee 'berth run --help'.")).into());
     }

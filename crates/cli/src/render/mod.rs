@@ -9,6 +9,20 @@ use serde_json::Value;
 
 use crate::template::{Template, TemplateError};
 
+/// A `--format` failure, worded per command family as the docker CLI words it.
+#[derive(Debug, thiserror::Error)]
+pub enum FormatError {
+    /// A list command (`ps`, `images`...) could not parse its template.
+    #[error("failed to parse template: {0}")]
+    ListParse(TemplateError),
+    /// `inspect -f`, `info -f`, `version -f` could not parse it (the CLI exits 64).
+    #[error("template parsing error: {0}")]
+    Parse(TemplateError),
+    /// Executing the template failed.
+    #[error("template parsing error: {0}")]
+    Exec(TemplateError),
+}
+
 /// Docker's `--format` pre-processing: `table` prefix, literal `\t` and `\n` escapes, `json`.
 fn prepare(format: &str) -> (bool, String) {
     let (table, body) = match format.strip_prefix("table") {
@@ -31,29 +45,31 @@ pub fn list(
     default: &str,
     headers: &Value,
     rows: &[Value],
-) -> Result<String, TemplateError> {
+) -> Result<String, FormatError> {
     let format = if format.is_empty() { default } else { format };
     let (table, body) = prepare(format);
-    let tmpl = Template::parse(&body)?;
+    let tmpl = Template::parse(&body).map_err(FormatError::ListParse)?;
     let mut out = String::new();
     if table {
-        out.push_str(&tmpl.render(headers)?);
+        // A field without a header renders empty, as in Docker.
+        let h = tmpl.render(headers).unwrap_or_default();
+        out.push_str(&h);
         out.push('\n');
     }
     for row in rows {
-        out.push_str(&tmpl.render(row)?);
+        out.push_str(&tmpl.render(row).map_err(FormatError::Exec)?);
         out.push('\n');
     }
     Ok(if table { tabwriter::align(&out) } else { out })
 }
 
 /// Renders one object per line with a raw template (`inspect -f`, `info -f`, `version -f`).
-pub fn each(format: &str, items: &[Value]) -> Result<String, TemplateError> {
+pub fn each(format: &str, items: &[Value]) -> Result<String, FormatError> {
     let (_, body) = prepare(format);
-    let tmpl = Template::parse(&body)?;
+    let tmpl = Template::parse(&body).map_err(FormatError::Parse)?;
     let mut out = String::new();
     for item in items {
-        out.push_str(&tmpl.render(item)?);
+        out.push_str(&tmpl.render(item).map_err(FormatError::Exec)?);
         out.push('\n');
     }
     Ok(out)

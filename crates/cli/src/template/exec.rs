@@ -180,7 +180,9 @@ fn operand(op: &Operand, dot: &Value, scope: &mut Scope) -> Result<Val, Template
 fn fields(mut v: Val, path: &[String]) -> Result<Val, TemplateError> {
     for name in path {
         v = match v {
-            Some(Value::Object(mut m)) => m.remove(name),
+            Some(Value::Object(mut m)) => Some(m.remove(name).ok_or_else(|| {
+                TemplateError::exec(format!("map has no entry for key {name:?}"))
+            })?),
             Some(Value::Null) | None => {
                 return Err(TemplateError::exec(format!(
                     "nil pointer evaluating .{name}"
@@ -386,9 +388,7 @@ fn call(name: &str, args: Vec<Val>) -> Result<Val, TemplateError> {
                 .ok_or_else(|| TemplateError::exec("index of nothing"))?;
             for key in it {
                 v = match (v, key) {
-                    (Some(Value::Object(mut m)), Some(Value::String(k))) => {
-                        Some(m.remove(&k).unwrap_or(Value::Null))
-                    }
+                    (Some(Value::Object(mut m)), Some(Value::String(k))) => m.remove(&k),
                     (Some(Value::Array(a)), k @ Some(Value::Number(_))) => {
                         let i = as_int("index", &k)?;
                         let item = usize::try_from(i).ok().and_then(|i| a.get(i).cloned());

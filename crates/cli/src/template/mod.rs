@@ -12,7 +12,7 @@ pub use exec::to_go_json;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TemplateError {
-    #[error("template parsing error: template: :1: {0}")]
+    #[error("template: :1: {0}")]
     Parse(String),
     #[error("template: :1: executing \"\": {0}")]
     Exec(String),
@@ -84,7 +84,9 @@ mod tests {
         assert_eq!(r("{{.State.Running}} {{.State.Pid}}", &d), "true 42");
         assert_eq!(r("id={{ .Id }}!", &d), "id=abc123!");
         assert_eq!(r("{{.State.Health}}", &d), "<nil>");
-        assert_eq!(r("{{.Nope}}", &d), "<no value>");
+        assert_eq!(r(r#"{{index .Config.Labels "nope"}}"#, &d), "<no value>");
+        let err = render("{{.Nope}}", &d).unwrap_err().to_string();
+        assert!(err.contains("map has no entry for key \"Nope\""), "{err}");
         assert_eq!(r("{{.Config.Env}}", &d), "[A=1 B=2]");
         assert_eq!(r("{{.Config.Labels}}", &d), "map[com.x:1 team:core]");
     }
@@ -179,7 +181,7 @@ mod tests {
         );
         assert_eq!(
             r(
-                "{{if .Nope}}a{{else if .State.Running}}b{{else}}c{{end}}",
+                "{{if .State.Health}}a{{else if .State.Running}}b{{else}}c{{end}}",
                 &d
             ),
             "b"

@@ -320,7 +320,8 @@ fn parse_pipeline(ts: &mut TokStream, allow_decl: bool) -> Result<Pipeline, Temp
                     "true" => Operand::Bool(true),
                     "false" => Operand::Bool(false),
                     "nil" => Operand::Nil,
-                    _ => Operand::Func(id),
+                    _ if FUNCTIONS.contains(&id.as_str()) => Operand::Func(id),
+                    _ => return Err(TemplateError::parse(format!("function {id:?} not defined"))),
                 },
                 Tok::LParen => {
                     let inner = parse_pipeline(ts, false)?;
@@ -362,6 +363,12 @@ fn pipeline_of(src: &str, allow_decl: bool) -> Result<Pipeline, TemplateError> {
     }
     Ok(p)
 }
+
+/// The functions Docker's templates offer (Go's builtins plus Docker's own).
+const FUNCTIONS: &[&str] = &[
+    "json", "join", "split", "lower", "upper", "title", "pad", "truncate", "len", "index", "print",
+    "println", "printf", "eq", "ne", "lt", "le", "gt", "ge", "and", "or", "not",
+];
 
 const UNSUPPORTED: &[&str] = &["define", "template", "block", "break", "continue"];
 

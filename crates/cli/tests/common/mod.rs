@@ -1,0 +1,104 @@
+//! Shared helpers for the end-to-end tests: a temporary berthd with a busybox image loaded, and
+//! runners for `berth` and the stock `docker` CLI against it.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use berth_testkit::daemon::Daemon;
+
+pub struct Env {
+    pub daemon: Daemon,
+    pub dir: tempfile::TempDir,
+}
+
+pub fn berth_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_berth"))
+}
+
+/// Output as text, both streams, for assertions.
+pub fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+impl Env {
+    /// A daemon on a temp socket with `busybox:latest` loaded through `berth load`.
+    pub fn start() -> Env {
+        let env = Env::bare();
+        let archive = berth_testkit::images::busybox_archive(env.dir.path(), "busybox:latest")
+            .expect("busybox archive");
+        env.berth_ok(&["load", "-i", archive.to_str().expect("utf-8 path")]);
+        env
+    }
+
+    /// A daemon with no image.
+    pub fn bare() -> Env {
+        Env {
+            daemon: Daemon::start(),
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn config_dir(&self) -> PathBuf {
+        self.dir.path().join("config")
+    }
+
+    pub fn berth(&self) -> Command {
+        let mut c = Command::new(berth_bin());
+        c.env("DOCKER_HOST", self.daemon.host())
+            .env("DOCKER_CONFIG", self.config_dir())
+            .env_remove("BERTH_HOST")
+            .env_remove("DOCKER_API_VERSION")
+            .stdin(Stdio::null());
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.berth().args(args).output().expect("run berth")
+    }
+
+    /// Runs `berth ARGS`; panics with both outputs and the daemon log unless it succeeds.
+    pub fn berth_ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        let (out, err) = text(&o);
+        assert!(
+            o.status.success(),
+            "berth {args:?} failed ({}):\nstdout: {out}\nstderr: {err}\ndaemon log:\n{}",
+            o.status,
+            self.daemon.log()
+        );
+        out
+    }
+
+    pub fn docker(&self, args: &[&str]) -> Output {
+        self.daemon
+            .docker()
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run docker")
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+/// Removes a container at the end of a test whatever happens.
+pub struct Cleanup<'a>(pub &'a Env, pub Vec<String>);
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        for name in &self.1 {
+            let _ = self.0.run(&["rm", "-f", name]);
+        }
+    }
+}
+
+pub fn write(p: &Path, s: &str) {
+    std::fs::write(p, s).expect("write file");
+}

@@ -1,0 +1,70 @@
+//! End-to-end: `berth` against a temporary berthd (build the daemon first:
+//! `cargo build -p berth-api --bins`).
+
+mod common;
+
+use common::{Env, text};
+
+#[test]
+fn version_and_info_talk_to_the_daemon() {
+    let env = Env::bare();
+    let v = env.berth_ok(&["version", "--format", "{{.Server.ApiVersion}}"]);
+    assert!(v.trim().starts_with("1."), "{v}");
+    let info = env.berth_ok(&["info", "--format", "{{.OSType}}"]);
+    assert_eq!(info.trim(), "linux");
+}
+
+#[test]
+fn a_daemon_that_is_not_running_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("none.sock");
+    let o = std::process::Command::new(common::berth_bin())
+        .args(["-H", &format!("unix://{}", sock.display()), "ps"])
+        .output()
+        .unwrap();
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        err.contains(&format!(
+            "Cannot connect to the Berth daemon at unix://{}",
+            sock.display()
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn usage_errors_exit_125() {
+    let o = std::process::Command::new(common::berth_bin())
+        .args(["ps", "--bogus"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(125));
+    let o = std::process::Command::new(common::berth_bin())
+        .args(["run"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(125));
+}
+
+#[test]
+fn run_prints_output_and_exits_with_the_container_code() {
+    let env = Env::start();
+    let o = env.run(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hello; echo oops >&2; exit 7",
+    ]);
+    let (out, err) = text(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(7),
+        "stdout {out} stderr {err}\n{}",
+        env.daemon.log()
+    );
+    assert_eq!(out, "hello\n");
+    assert_eq!(err, "oops\n");
+}
