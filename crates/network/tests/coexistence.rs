@@ -70,8 +70,20 @@ async fn scenario() {
     mgr.purge().await.unwrap();
 
     let mut fx = Fixture::new();
+    // A rule left by a crash, for a bridge that no longer exists: removed on open.
+    sh(&format!(
+        "iptables -w -I FORWARD -i br-stale0 -m comment --comment berth:{} -j ACCEPT",
+        fx.table
+    ));
+    assert_eq!(fx.iptables_rules(), 1);
     let (a_ns, b_ns) = (fx.netns("a"), fx.netns("b"));
     let mgr = fx.open().await;
+    assert_eq!(
+        fx.iptables_rules(),
+        0,
+        "stale rule survived open: {}",
+        sh("iptables -S FORWARD")
+    );
     mgr.create_network(user_net("co", &free_subnet()))
         .await
         .unwrap();

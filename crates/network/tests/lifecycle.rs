@@ -121,6 +121,13 @@ async fn restart_keeps_addresses_and_reconciliation_removes_leftovers() {
         .await
         .unwrap();
     assert_eq!(d.ifname, "eth1");
+    let ports = berth_network::parse_port_spec("80").unwrap();
+    mgr.publish("c-b", b.ipv4, &ports).await.unwrap();
+    let before = sh(&format!("nft list table ip {}", fx.table));
+    assert!(
+        before.contains(&format!("dnat to {}:80", b.ipv4))
+            && before.contains(&gone.subnet.to_string())
+    );
     // Simulated crash: the manager goes away without cleaning anything.
     mgr.shutdown();
     drop(mgr);
@@ -148,6 +155,14 @@ async fn restart_keeps_addresses_and_reconciliation_removes_leftovers() {
         "endpoint of the dead container was not released"
     );
     assert_eq!(kept[0].ipv4, a.ipv4);
+    // Stale rules are gone: the dead container's port, the deleted network's NAT.
+    let after = sh(&format!("nft list table ip {}", fx.table));
+    assert!(
+        !after.contains(&b.ipv4.to_string()) && !after.contains(&gone.subnet.to_string()),
+        "{after}"
+    );
+    assert!(after.contains(&net.subnet.to_string()), "{after}");
+    assert!(mgr.published("c-b").is_empty());
     assert!(
         fx.leftover_links(&[stray.clone(), b.host_veth.clone(), gone.bridge.clone()])
             .is_empty()
