@@ -132,6 +132,7 @@ pub(crate) fn create(
         preserve_fds: opts.preserve_fds,
         stdio: opts.stdio,
         fifo: Some(fifo.as_raw_fd()),
+        cgroup: &cgroup,
     };
     let (parent_chan, child_chan) = Channel::pair().ctx(|| "socketpair".into())?;
     let pid = namespaces::clone_in(ns.clone_flags, ns.join_pid.as_ref())?;
@@ -143,7 +144,6 @@ pub(crate) fn create(
     drop(plan);
     guard.pid = Some(pid);
 
-    cgroup.join(pid)?;
     if ns.new_user {
         write_id_map(
             pid,

@@ -101,6 +101,7 @@ pub(crate) fn exec(c: &Container, process: &Process, opts: &ExecOptions) -> Resu
         preserve_fds: opts.preserve_fds,
         stdio: opts.stdio,
         fifo: None,
+        cgroup: &rec.cgroup,
     };
     let (parent_chan, child_chan) = Channel::pair().ctx(|| "socketpair".into())?;
     let child = namespaces::clone_in(0, join_pid.as_ref())?;
@@ -115,7 +116,6 @@ pub(crate) fn exec(c: &Container, process: &Process, opts: &ExecOptions) -> Resu
         let _ = sys::wait_exit_code(child);
         e
     };
-    rec.cgroup.join(child).map_err(fail)?;
     parent_chan
         .send(&Msg::Go)
         .ctx(|| "sync with exec process".into())

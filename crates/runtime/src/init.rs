@@ -32,6 +32,8 @@ pub(crate) struct Plan<'a> {
     pub stdio: Option<[RawFd; 3]>,
     /// create: O_PATH fd of exec.fifo
     pub fifo: Option<RawFd>,
+    /// the cgroup the process moves itself into, first thing
+    pub cgroup: &'a crate::cgroups::Cgroup,
 }
 
 /// Entry point of the cloned child.
@@ -52,6 +54,8 @@ fn run(plan: &Plan<'_>, chan: &Channel) -> R<Never> {
     // Non-dumpable until exec: nothing in the container can open /proc/<pid>/exe (the runtime
     // binary) or ptrace us while we still hold host resources (CVE-2019-5736 class).
     sys::prctl(libc::PR_SET_DUMPABLE, 0).map_err(|e| format!("set non-dumpable: {e}"))?;
+    // still in the host's mount namespace and credentials: join the cgroup before anything else
+    plan.cgroup.join_self().map_err(|e| e.to_string())?;
     chan.expect(Msg::Go)?;
     if let Some(fds) = plan.stdio {
         for (i, fd) in fds.iter().enumerate() {
