@@ -374,22 +374,12 @@ pub async fn images(ctx: &Ctx, a: &ImagesArgs) -> Outcome {
     } else {
         "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
     };
-    if a.quiet && a.format.is_none() {
-        let mut seen = std::collections::HashSet::new();
-        for r in &rows {
-            let id = r["ID"].as_str().unwrap_or_default().to_string();
-            if seen.insert(id.clone()) {
-                out(&format!("{id}\n"));
-            }
-        }
-        return Ok(0);
-    }
-    out(&render::list(
-        a.format.as_deref().unwrap_or(""),
-        default,
-        &image_headers(),
-        &rows,
-    )?);
+    let format = if a.quiet {
+        "{{.ID}}"
+    } else {
+        a.format.as_deref().unwrap_or("")
+    };
+    out(&render::list(format, default, &image_headers(), &rows)?);
     Ok(0)
 }
 

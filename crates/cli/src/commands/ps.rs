@@ -198,6 +198,9 @@ pub async fn ps(ctx: &Ctx, a: &PsArgs) -> Outcome {
     if a.size {
         default.push_str("\t{{.Size}}");
     }
+    if a.quiet && a.format.as_deref().is_some_and(|f| !f.is_empty()) {
+        eprintln!("WARNING: Ignoring custom format, because both --format and --quiet are set.");
+    }
     let format = match (&a.format, a.quiet) {
         (_, true) => "{{.ID}}".to_string(),
         (Some(f), false) => f.clone(),
