@@ -94,7 +94,7 @@ dk() { "$docker_cli" -H "unix://$work/docker.sock" "$@"; }
 for _ in $(seq 200); do dk version >/dev/null 2>&1 && break; sleep 0.1; done
 
 now() { date +%s.%N; }
-best_berth= best_docker=
+berth_times=() docker_times=()
 for i in $(seq "$runs"); do
   rm -rf "$work/berth"; sync; echo 3 > /proc/sys/vm/drop_caches
   t0=$(now); "$berth_pull" "$work/berth" "$reg/bench/app:1" >/dev/null; t1=$(now)
@@ -104,11 +104,14 @@ for i in $(seq "$runs"); do
   t0=$(now); dk pull -q "$reg/bench/app:1" >/dev/null; t1=$(now)
   d=$(echo "$t1 - $t0" | bc)
   printf 'run %d: berth %.2fs  docker %.2fs\n' "$i" "$b" "$d"
-  if [ -z "$best_berth" ] || [ "$(echo "$b < $best_berth" | bc)" = 1 ]; then best_berth=$b; fi
-  if [ -z "$best_docker" ] || [ "$(echo "$d < $best_docker" | bc)" = 1 ]; then best_docker=$d; fi
+  berth_times+=("$b"); docker_times+=("$d")
 done
-printf 'pull of a 3-layer ~70 MB image (best of %d): berth %.2fs, docker %.2fs, ratio berth/docker = %.2f\n' \
-  "$runs" "$best_berth" "$best_docker" "$(echo "$best_berth / $best_docker" | bc -l)"
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+best() { printf '%s\n' "$@" | sort -n | head -1; }
+mb=$(median "${berth_times[@]}"); md=$(median "${docker_times[@]}")
+bb=$(best "${berth_times[@]}"); bd=$(best "${docker_times[@]}")
+printf 'pull of a 3-layer ~70 MB image, %d runs: median berth %.2fs, docker %.2fs, ratio %.2f; best berth %.2fs, docker %.2fs, ratio %.2f\n' \
+  "$runs" "$mb" "$md" "$(echo "$mb / $md" | bc -l)" "$bb" "$bd" "$(echo "$bb / $bd" | bc -l)"
 
 # --- a second image sharing the base: the base layer is not fetched again
 out=$("$berth_pull" "$work/berth" "$reg/bench/app2:1")
