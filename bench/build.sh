@@ -65,7 +65,8 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : int((a[NR/
 
 docker_build() { DOCKER_BUILDKIT=0 "$DOCKER" -H "unix://$SOCK" build --network none -q -t bench:docker "$@" "$CTX"; }
 BERTH_ROOT="$WORK/berth"
-berth_build() { "$BENCH" --data-root "$BERTH_ROOT" --context "$CTX" -t bench:berth -q "$@"; }
+# --via-api: the context goes as a tar through api::serve_build, as berthd's POST /build will.
+berth_build() { "$BENCH" --data-root "$BERTH_ROOT" --context "$CTX" -t bench:berth -q --via-api "$@"; }
 
 # Berth: the example reports when the build's stream ended (what a daemon's client waits for)
 # and when its background removal of intermediate snapshots finished; the process wall time is

@@ -76,7 +76,10 @@ pub fn serve_build(
 ) -> Option<String> {
     let result = options_from_query(query).and_then(|opts| {
         let ctx = crate::BuildContext::from_tar(body, &builder.context_dir())?;
-        builder.build(&ctx, &opts, pull, &mut |e| out(event_json(&e)))
+        let r = builder.build(&ctx, &opts, pull, &mut |e| out(event_json(&e)));
+        // Deleting the unpacked context can take a while; the response does not wait for it.
+        builder.discard_context(ctx);
+        r
     });
     match result {
         Ok(o) => Some(o.image_id),

@@ -98,6 +98,12 @@ impl BuildContext {
         })
     }
 
+    /// The unpacked directory of a tar context, now the caller's to delete (None for a
+    /// directory context, which is not ours).
+    pub fn into_owned_dir(self) -> Option<PathBuf> {
+        self._temp.map(|t| t.keep())
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }

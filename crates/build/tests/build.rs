@@ -425,6 +425,13 @@ fn api_request_from_a_tar_context_streams_dockers_json() {
     );
     assert!(lines.concat().contains("\"errorDetail\":{\"message\":\"invalid build context: entry \\\"../../evil\\\" is outside the context\"}"), "{lines:?}");
     b.shutdown();
+    // Unpacked contexts are gone once the cleaner is done.
+    assert_eq!(
+        fs::read_dir(e.dir.path().join("build/contexts"))
+            .unwrap()
+            .count(),
+        0
+    );
 }
 
 #[test]

@@ -90,8 +90,29 @@ pub struct Builder {
     store: Arc<ImageStore>,
     state: PathBuf,
     runtime: PathBuf,
-    cleaner: Mutex<Option<mpsc::Sender<String>>>,
+    cleaner: Mutex<Option<mpsc::Sender<Garbage>>>,
     cleaner_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+/// What the cleaner thread removes.
+enum Garbage {
+    Snapshot(String),
+    Dir(PathBuf),
+}
+
+impl Garbage {
+    fn remove(self, store: &ImageStore) {
+        match self {
+            Garbage::Snapshot(key) => {
+                if let Err(e) = store.remove_snapshot(&key) {
+                    tracing::warn!(%key, error = %e, "removing a build snapshot failed");
+                }
+            }
+            Garbage::Dir(dir) => {
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+        }
+    }
 }
 
 /// Where each stage ended up, by index and name.
@@ -137,15 +158,13 @@ impl Builder {
                 BuildError::Other(format!("create {}: {e}", state_dir.join(d).display()))
             })?;
         }
-        let (tx, rx) = mpsc::channel::<String>();
+        let (tx, rx) = mpsc::channel::<Garbage>();
         let s = store.clone();
         let thread = std::thread::Builder::new()
             .name("build-cleaner".into())
             .spawn(move || {
-                for key in rx {
-                    if let Err(e) = s.remove_snapshot(&key) {
-                        tracing::warn!(%key, error = %e, "removing a build snapshot failed");
-                    }
+                for g in rx {
+                    g.remove(&s);
                 }
             })
             .map_err(|e| BuildError::Other(format!("start the cleaner thread: {e}")))?;
@@ -206,15 +225,26 @@ impl Builder {
 
     /// Removes a snapshot on the cleaner thread (or now, once shut down).
     pub(crate) fn discard_snapshot(&self, key: String) {
+        self.discard(Garbage::Snapshot(key));
+    }
+
+    /// Drops a build context; an unpacked tar context is deleted on the cleaner thread.
+    pub fn discard_context(&self, ctx: BuildContext) {
+        if let Some(dir) = ctx.into_owned_dir() {
+            self.discard(Garbage::Dir(dir));
+        }
+    }
+
+    fn discard(&self, g: Garbage) {
         let tx = self.cleaner.lock().ok().and_then(|t| t.clone());
-        let key = match tx {
-            Some(tx) => match tx.send(key) {
+        let g = match tx {
+            Some(tx) => match tx.send(g) {
                 Ok(()) => return,
-                Err(mpsc::SendError(k)) => k,
+                Err(mpsc::SendError(g)) => g,
             },
-            None => key,
+            None => g,
         };
-        let _ = self.store.remove_snapshot(&key);
+        g.remove(&self.store);
     }
 
     /// Where tar contexts should be unpacked ([`BuildContext::from_tar`]'s `scratch`).
