@@ -63,7 +63,29 @@ fn prepared_snapshot_mounts_with_overlay_and_keeps_writes_in_the_upper_layer() {
     fs::write(target.join("etc/new"), b"x").unwrap();
     fs::remove_file(target.join("etc/group")).unwrap();
     fs::write(target.join("etc/passwd"), b"root:x:0:0::/:/bin/sh\n").unwrap();
+    fs::remove_dir_all(target.join("usr")).unwrap();
+    fs::create_dir(target.join("usr")).unwrap();
+    fs::write(target.join("usr/only"), b"o").unwrap();
     drop(guard);
+    let mut layer = Vec::new();
+    s.diff(&key, &mut layer).unwrap();
+    let names: Vec<String> = tar::Archive::new(&layer[..])
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().display().to_string())
+        .collect();
+    for want in [
+        "etc/new",
+        "etc/.wh.group",
+        "etc/passwd",
+        "usr/.wh..wh..opq",
+        "usr/only",
+    ] {
+        assert!(
+            names.iter().any(|n| n == want),
+            "{want} missing from the diff: {names:?}"
+        );
+    }
     let changes = s.changes(&key).unwrap();
     let has = |p: &str, k: ChangeKind| changes.iter().any(|c| c.path == p && c.kind == k);
     assert!(has("/etc/new", ChangeKind::Added), "{changes:?}");
@@ -93,6 +115,11 @@ fn prepared_snapshot_mounts_with_overlay_and_keeps_writes_in_the_upper_layer() {
     let g3 = Mounted(t3.clone());
     assert_eq!(fs::read(t3.join("etc/new")).unwrap(), b"x");
     assert!(!t3.join("etc/group").exists());
+    assert!(t3.join("usr/only").exists());
+    assert!(
+        !t3.join("usr/bin").exists(),
+        "the opaque directory let the lower usr/bin through"
+    );
     drop(g3);
     s.remove_snapshot(&key).unwrap();
     assert!(matches!(s.mounts(&key), Err(Error::NoSuchSnapshot(_))));
