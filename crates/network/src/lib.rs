@@ -5,7 +5,7 @@
 //! host ends of container veths, its own nftables table and its iptables FORWARD accept rules.
 //! It must not touch links, rules or files it did not make.
 //!
-//! The engine's API (async methods need a tokio runtime):
+//! The engine's API (async methods need a tokio runtime; their futures are `Send`):
 //! ```text
 //! NetworkManager::open(state_dir: &Path, opts: ManagerOptions) -> Result<NetworkManager>
 //! create_network(&self, spec: NetworkSpec) -> Result<Network>
@@ -14,15 +14,24 @@
 //! endpoints(&self, network: &str) -> Result<Vec<Endpoint>>
 //! container_endpoints(&self, container_id: &str) -> Vec<Endpoint>
 //! attach(&self, network: &str, container_id: &str, netns: &Path, spec: EndpointSpec) -> Result<Endpoint>
-//! detach(&self, network: &str, container_id: &str) -> Result<()>
+//! detach(&self, network: &str, container_id: &str) -> Result<()>      // disconnect, running container
+//! release(&self, container_id: &str) -> Result<()>                    // stop path, then remove_netns
 //! publish(&self, container_id: &str, container_ip: Ipv4Addr, ports: &[PortBinding]) -> Result<Vec<PortBinding>>
-//! unpublish(&self, container_id: &str) -> Result<()>;  published(&self, container_id: &str) -> Vec<PortBinding>
-//! shutdown(&self);  purge(&self) -> Result<()>
+//! unpublish(&self, container_id: &str) -> Result<()>
+//! published(&self, container_id: &str) -> Vec<PortBinding>
+//! nft_table(&self) -> &str;  shutdown(&self);  purge(&self) -> Result<()>
+//!
 //! create_netns(path: &Path) -> Result<()>;  remove_netns(path: &Path) -> Result<()>
-//! in_netns(path, f) -> Result<T>
-//! hosts_file(..) / resolv_conf(..) / hostname_file(..) -> String
+//! in_netns(path: &Path, f: FnOnce() -> io::Result<T>) -> Result<T>    // and in_netns_async
+//! hosts_file(hostname: &str, domainname: Option<&str>, addresses: &[Ipv4Addr], extra_hosts: &[(String, IpAddr)]) -> String
+//! resolv_conf(host: &str, embedded_dns: bool, dns: &[IpAddr], search: &[String], options: &[String]) -> String
+//! hostname_file(hostname: &str) -> String
 //! parse_port_spec(s: &str) -> Result<Vec<PortBinding>>
+//! parse_subnet(value: &str) -> Result<ipnet::Ipv4Net>
 //! ```
+//!
+//! `--network host`, `none` and `container:ID` need no call here: use the host's namespace, a
+//! bare [`create_netns`], or the other container's namespace path.
 
 mod conntrack;
 mod dns;
