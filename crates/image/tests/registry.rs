@@ -340,11 +340,21 @@ async fn a_manifest_list_is_resolved_to_the_requested_platform() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+    let list_digest = berth_image::Digest::of(&serde_json::to_vec(&list).unwrap());
     let name = format!("{}/multi:1", reg.host());
     let d2 = tempfile::tempdir().unwrap();
     let b = ImageStore::open(d2.path()).unwrap();
-    let img = b.pull(&name, None, None, &|_| {}).await.unwrap();
+    let ev = Events::new();
+    let img = b.pull(&name, None, None, &|p| ev.push(p)).await.unwrap();
     assert_eq!(img.id, s.resolve("busybox").unwrap().id);
+    // Docker records the digest the name resolved to: the list's.
+    assert_eq!(
+        img.repo_digests,
+        vec![format!("{}/multi@{list_digest}", reg.host())]
+    );
+    assert!(ev.all().contains(&Progress::Digest {
+        digest: list_digest.to_string()
+    }));
     let img = b
         .pull(&name, None, Some("linux/arm64"), &|_| {})
         .await

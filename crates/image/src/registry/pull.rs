@@ -98,9 +98,12 @@ impl ImageStore {
         progress(Progress::Resolved {
             reference: r.to_string(),
         });
-        let (mut bytes, mut mt, mut digest) = client
+        let (mut bytes, mut mt, digest) = client
             .get_manifest(&repo, &r.tag_or_digest(), &scope)
             .await?;
+        // Docker records and prints the digest the name resolved to: the index's, for a
+        // multi-platform image.
+        let repo_digest = digest;
         if mt == media::OCI_INDEX || mt == media::DOCKER_MANIFEST_LIST {
             let index: Index = serde_json::from_slice(&bytes)
                 .map_err(|e| Error::format("manifest list", e.to_string()))?;
@@ -125,7 +128,7 @@ impl ImageStore {
                     actual: d.to_string(),
                 });
             }
-            (bytes, mt, digest) = (b, m, d);
+            (bytes, mt) = (b, m);
         }
         if mt.starts_with(media::SCHEMA1) {
             return Err(Error::Unsupported(format!(
@@ -280,11 +283,11 @@ impl ImageStore {
         if let Some(t) = r.tagged() {
             names.push(t);
         }
-        names.push(format!("{}@{}", r.repository(), digest));
+        names.push(format!("{}@{}", r.repository(), repo_digest));
         // A pull by digest records only the digest reference, as Docker does.
         let id = self.add_image(&config_bytes, &bytes, &layers, &names)?;
         progress(Progress::Digest {
-            digest: digest.to_string(),
+            digest: repo_digest.to_string(),
         });
         self.image_by_id(&id)
     }
