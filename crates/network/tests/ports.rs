@@ -210,3 +210,89 @@ async fn a_udp_flow_follows_the_port_when_it_moves_to_another_container() {
     );
     mgr.purge().await.unwrap();
 }
+
+/// Another machine, as far as the host can tell: a namespace behind a veth pair of its own
+/// subnet, routed through the host. Its packets enter by prerouting, not by output.
+struct Outside {
+    ns: std::path::PathBuf,
+    link: String,
+    host_ip: String,
+}
+
+impl Outside {
+    fn new(fx: &mut Fixture) -> Outside {
+        let ns = fx.netns("outside");
+        let link = berth_testkit::unique_name("vo");
+        let subnet = free_subnet();
+        let host_ip = subnet.replace(".0/24", ".1");
+        let peer_ip = subnet.replace(".0/24", ".2");
+        let out = sh(&format!(
+            "ip link add {link} type veth peer name eth0 netns {ns} && ip addr add {host_ip}/24 dev {link} && ip link set {link} up && \
+             nsenter --net={ns} sh -c 'ip addr add {peer_ip}/24 dev eth0 && ip link set eth0 up && ip route add default via {host_ip}'",
+            ns = ns.display()
+        ));
+        assert!(out.trim().is_empty(), "{out}");
+        Outside { ns, link, host_ip }
+    }
+}
+
+impl Drop for Outside {
+    fn drop(&mut self) {
+        sh(&format!("ip link del {} 2>/dev/null", self.link));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn published_ports_are_reachable_from_another_machine() {
+    let mut fx = Fixture::new();
+    let c_ns = fx.netns("c");
+    let outside = Outside::new(&mut fx);
+    let mgr = fx.open().await;
+    mgr.create_network(user_net("ext", &free_subnet()))
+        .await
+        .unwrap();
+    let c = mgr
+        .attach("ext", "c-ext", &c_ns, named("ext"))
+        .await
+        .unwrap();
+    let (tcp, udp) = in_netns(&c_ns, || {
+        Ok((
+            std::net::TcpListener::bind("0.0.0.0:80")?,
+            UdpSocket::bind("0.0.0.0:53")?,
+        ))
+    })
+    .unwrap();
+    std::thread::spawn(move || {
+        for s in tcp.incoming().flatten() {
+            let mut s = s;
+            let _ = s.write_all(b"hello");
+        }
+    });
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 512];
+        while let Ok((n, peer)) = udp.recv_from(&mut buf) {
+            let _ = udp.send_to(&buf[..n].to_ascii_uppercase(), peer);
+        }
+    });
+    let mut ports = parse_port_spec("80").unwrap();
+    ports.extend(parse_port_spec("53/udp").unwrap());
+    let bound = mgr.publish("c-ext", c.ipv4, &ports).await.unwrap();
+    let (ok, out) = in_ns(
+        &outside.ns,
+        &format!("busybox nc -w 2 {} {}", outside.host_ip, bound[0].host_port),
+    )
+    .await;
+    assert!(out.contains("hello"), "tcp from outside ({ok}): {out}");
+    let target = (outside.host_ip.clone(), bound[1].host_port);
+    let got = in_netns(&outside.ns, move || {
+        let s = UdpSocket::bind("0.0.0.0:0")?;
+        s.set_read_timeout(Some(Duration::from_secs(2)))?;
+        s.connect((target.0.as_str(), target.1))?;
+        s.send(b"ping")?;
+        let mut buf = [0u8; 64];
+        let n = s.recv(&mut buf)?;
+        Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
+    });
+    assert_eq!(got.ok().as_deref(), Some("PING"), "udp from outside");
+    mgr.purge().await.unwrap();
+}

@@ -252,6 +252,8 @@ pub fn host_address() -> Ipv4Addr {
             || dev.starts_with("bt")
             || dev.starts_with("veth")
             || dev.starts_with("docker")
+            || dev.starts_with("berth")
+            || dev.starts_with("vo")
         {
             continue;
         }
