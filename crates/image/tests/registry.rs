@@ -269,7 +269,15 @@ async fn bearer_token_auth_grants_push_and_pull_only_with_credentials() {
     assert!(matches!(err, Error::Unauthorized(_)), "{err}");
     // Credentials from a docker config.json, as `docker login` stores them.
     let cfg = other.path().join("config.json");
-    berth_image::registry::store_credentials(&cfg, &reg.host(), &creds).unwrap();
+    // `docker login` checks the credentials, then stores them.
+    let err = b.login(&reg.host(), &wrong, &cfg).await.unwrap_err();
+    assert!(matches!(err, Error::Unauthorized(_)), "{err}");
+    assert!(!cfg.exists());
+    b.login(&reg.host(), &creds, &cfg).await.unwrap();
+    let stored = berth_image::registry::load_credentials(&cfg, &reg.host())
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.password, "s3cret");
     let b = ImageStore::open_with(
         &other.path().join("store2"),
         berth_image::RegistryConfig {
