@@ -217,6 +217,7 @@ struct Outside {
     ns: std::path::PathBuf,
     link: String,
     host_ip: String,
+    peer_ip: String,
 }
 
 impl Outside {
@@ -232,7 +233,12 @@ impl Outside {
             ns = ns.display()
         ));
         assert!(out.trim().is_empty(), "{out}");
-        Outside { ns, link, host_ip }
+        Outside {
+            ns,
+            link,
+            host_ip,
+            peer_ip,
+        }
     }
 }
 
@@ -294,5 +300,50 @@ async fn published_ports_are_reachable_from_another_machine() {
         Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
     });
     assert_eq!(got.ok().as_deref(), Some("PING"), "udp from outside");
+    mgr.purge().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbound_traffic_is_masqueraded_but_internal_networks_stay_inside() {
+    let mut fx = Fixture::new();
+    let (c_ns, i_ns) = (fx.netns("c"), fx.netns("i"));
+    let outside = Outside::new(&mut fx);
+    let mgr = fx.open().await;
+    mgr.create_network(user_net("out", &free_subnet()))
+        .await
+        .unwrap();
+    let mut internal = user_net("inside", &free_subnet());
+    internal.internal = true;
+    mgr.create_network(internal).await.unwrap();
+    mgr.attach("out", "c-out", &c_ns, named("out"))
+        .await
+        .unwrap();
+    mgr.attach("inside", "c-in", &i_ns, named("in"))
+        .await
+        .unwrap();
+    // A server on the other machine that answers with the address it sees.
+    let server = in_netns(&outside.ns, || std::net::TcpListener::bind("0.0.0.0:8080")).unwrap();
+    std::thread::spawn(move || {
+        for s in server.incoming().flatten() {
+            let mut s = s;
+            let peer = s
+                .peer_addr()
+                .map(|a| a.ip().to_string())
+                .unwrap_or_default();
+            let _ = s.write_all(peer.as_bytes());
+        }
+    });
+    let peer_ip = &outside.peer_ip;
+    let (_, out) = in_ns(&c_ns, &format!("busybox nc -w 2 {peer_ip} 8080")).await;
+    assert_eq!(
+        out.trim(),
+        outside.host_ip,
+        "the other machine must see the host's address"
+    );
+    let (ok, out) = in_ns(&i_ns, &format!("busybox nc -w 1 {peer_ip} 8080")).await;
+    assert!(
+        !ok && out.trim() != outside.host_ip,
+        "internal network got out: {out}"
+    );
     mgr.purge().await.unwrap();
 }
