@@ -308,6 +308,10 @@ impl Unpacker {
                     .map_err(|e| io_err("set opaque", e))?;
                 return Ok(keep);
             }
+            if target.starts_with(b".wh.") {
+                // Other `.wh..wh.` names are aufs metadata (hardlink dirs): not content.
+                return Ok(keep);
+            }
             if target.is_empty() || target == b"." || target == b".." {
                 return Err(Error::hostile(shown, "invalid whiteout name"));
             }

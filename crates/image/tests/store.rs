@@ -270,6 +270,7 @@ fn whiteouts_and_special_files_unpack_as_overlay_expects() {
         E::File(".wh.gone", b""),
         E::File("opq/.wh..wh..opq", b""),
         E::File("opq/new", b"n"),
+        E::File(".wh..wh.plnk", b""),
     ]);
     s.import(&upper[..], Some("upper:1"), &[]).unwrap();
     let m = s.prepare(&unique_name("c"), "upper:1").unwrap();
@@ -285,6 +286,10 @@ fn whiteouts_and_special_files_unpack_as_overlay_expects() {
     let mut v = [0u8; 4];
     let n = rustix::fs::getxattr(up.join("opq"), "trusted.overlay.opaque", &mut v).unwrap();
     assert_eq!(&v[..n], b"y");
+    assert!(
+        fs::symlink_metadata(up.join(".wh.plnk")).is_err(),
+        "aufs metadata unpacked"
+    );
 }
 
 #[test]
