@@ -98,7 +98,7 @@ where
     tty::restore_saved();
     match result {
         Err(e) if is_run && e.downcast_ref::<StatusError>().is_none() => {
-            eprintln!("berth: {e}\nSee 'berth run --help'.");
+            eprintln!("berth: {e}\n\nRun 'berth run --help' for more information");
             125
         }
         r => finish(r),

@@ -53,7 +53,7 @@ fn compare(
         b,
         d,
         "berth and docker differ on {args:?}\ndaemon log:\n{}",
-        env.daemon.log()
+        env.log()
     );
     b
 }

@@ -93,7 +93,9 @@ async fn pull_stream(
     to_stderr: bool,
     quiet: bool,
 ) -> Result<()> {
+    // The docker CLI sends the fully qualified name (`docker.io/library/busybox`).
     let (repo, tag) = split_ref(image);
+    let repo = split_ref(&full_name(&repo)).0;
     let tag = if tag.is_empty() && !all_tags {
         "latest".to_string()
     } else {

@@ -16,7 +16,11 @@ use crate::tty::{self, RawGuard};
 use crate::types::WaitResponse;
 
 fn run_error(e: impl std::fmt::Display) -> anyhow::Error {
-    StatusError::new(125, format!("berth: {e}\nSee 'berth run --help'.")).into()
+    StatusError::new(
+        125,
+        format!("berth: {e}\n\nRun 'berth run --help' for more information"),
+    )
+    .into()
 }
 
 /// Docker's `runStartContainerErr`: 127 for a missing command, 126 for one that cannot run.
@@ -181,7 +185,11 @@ pub async fn run(ctx: &Ctx, a: &RunArgs) -> Outcome {
             // container cannot hang us.
             let _ = tokio::time::timeout(std::time::Duration::from_secs(10), read_body(wait)).await;
         }
-        return Err(StatusError::new(code, format!("berth: {e}\nSee 'berth run --help'.")).into());
+        return Err(StatusError::new(
+            code,
+            format!("berth: {e}\n\nRun 'berth run --help' for more information"),
+        )
+        .into());
     }
     let Some(io) = hijack else {
         out(&format!("{id}\n"));

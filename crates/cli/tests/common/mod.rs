@@ -3,13 +3,16 @@
 
 #![allow(dead_code)]
 
+pub mod tmux;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use berth_testkit::daemon::Daemon;
 
 pub struct Env {
-    pub daemon: Daemon,
+    daemon: Option<Daemon>,
+    host: String,
     pub dir: tempfile::TempDir,
 }
 
@@ -26,7 +29,7 @@ pub fn text(o: &Output) -> (String, String) {
 }
 
 impl Env {
-    /// A daemon on a temp socket with `busybox:latest` loaded through `berth load`.
+    /// A daemon with `busybox:latest` loaded through `berth load`.
     pub fn start() -> Env {
         let env = Env::bare();
         let archive = berth_testkit::images::busybox_archive(env.dir.path(), "busybox:latest")
@@ -35,12 +38,35 @@ impl Env {
         env
     }
 
-    /// A daemon with no image.
+    /// A daemon with no image: a temporary berthd, or the daemon `BERTH_E2E_HOST` names (another
+    /// berthd, or a real dockerd) when set.
     pub fn bare() -> Env {
-        Env {
-            daemon: Daemon::start(),
-            dir: tempfile::tempdir().expect("temp dir"),
+        let dir = tempfile::tempdir().expect("temp dir");
+        match std::env::var("BERTH_E2E_HOST") {
+            Ok(host) if !host.is_empty() => Env {
+                daemon: None,
+                host,
+                dir,
+            },
+            _ => {
+                let daemon = Daemon::start();
+                let host = daemon.host();
+                Env {
+                    daemon: Some(daemon),
+                    host,
+                    dir,
+                }
+            }
         }
+    }
+
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The daemon's log so far, for assertion messages.
+    pub fn log(&self) -> String {
+        self.daemon.as_ref().map(Daemon::log).unwrap_or_default()
     }
 
     pub fn config_dir(&self) -> PathBuf {
@@ -49,7 +75,7 @@ impl Env {
 
     pub fn berth(&self) -> Command {
         let mut c = Command::new(berth_bin());
-        c.env("DOCKER_HOST", self.daemon.host())
+        c.env("DOCKER_HOST", &self.host)
             .env("DOCKER_CONFIG", self.config_dir())
             .env_remove("BERTH_HOST")
             .env_remove("DOCKER_API_VERSION")
@@ -69,18 +95,24 @@ impl Env {
             o.status.success(),
             "berth {args:?} failed ({}):\nstdout: {out}\nstderr: {err}\ndaemon log:\n{}",
             o.status,
-            self.daemon.log()
+            self.log()
         );
         out
     }
 
+    /// The stock docker CLI against the same daemon, with its own config dir.
+    pub fn docker_cmd(&self) -> Command {
+        let mut c = Command::new("docker");
+        c.env("DOCKER_HOST", &self.host)
+            .env("DOCKER_CONFIG", self.dir.path().join("docker-config"))
+            .env_remove("DOCKER_CONTEXT")
+            .env_remove("DOCKER_TLS_VERIFY")
+            .stdin(Stdio::null());
+        c
+    }
+
     pub fn docker(&self, args: &[&str]) -> Output {
-        self.daemon
-            .docker()
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run docker")
+        self.docker_cmd().args(args).output().expect("run docker")
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -88,7 +120,7 @@ impl Env {
     }
 }
 
-/// Removes a container at the end of a test whatever happens.
+/// Removes containers at the end of a test whatever happens.
 pub struct Cleanup<'a>(pub &'a Env, pub Vec<String>);
 
 impl Drop for Cleanup<'_> {
