@@ -147,16 +147,19 @@ impl Container {
             return Err(self.bad_state(status, "start"));
         }
         self.wait_fifo()?;
+        self.run_poststart();
+        Ok(())
+    }
+
+    /// poststart hooks; failures are logged, not fatal (OCI spec).
+    pub(crate) fn run_poststart(&self) {
         if let Some(h) = self.record.spec.hooks()
             && let Some(ps) = h.poststart()
+            && let Ok(st) = self.state()
+            && let Err(e) = hooks::run_all(Some(ps), &st)
         {
-            let st = self.state()?;
-            if let Err(e) = hooks::run_all(Some(ps), &st) {
-                // poststart failures are logged, not fatal (OCI spec)
-                eprintln!("berth-runtime: {e}");
-            }
+            eprintln!("berth-runtime: {e}");
         }
-        Ok(())
     }
 
     /// Reads the init's byte from the exec fifo without hanging if the init died meanwhile.

@@ -41,11 +41,14 @@ impl Drop for Cleanup {
     }
 }
 
+/// With `start`, the init does not wait on the exec fifo: it execs as soon as it is ready
+/// (`run`), which saves the start round trip.
 pub(crate) fn create(
     rt: &Runtime,
     id: &str,
     bundle: &Path,
     opts: &CreateOptions,
+    start: bool,
 ) -> Result<Container> {
     if !state::valid_id(id) {
         return Err(Error::InvalidId(id.to_string()));
@@ -93,18 +96,7 @@ pub(crate) fn create(
     let cgroup = Cgroup::create(&rel, linux.resources().as_ref())?;
     guard.cgroup = Some(cgroup.clone());
 
-    let fifo_path = dir.join(FIFO);
-    // 0622 as runc: the init opens it for writing after switching to the container's user
-    nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
-        .ctx(|| format!("mkfifo {}", fifo_path.display()))?;
-    fs::set_permissions(
-        &fifo_path,
-        std::os::unix::fs::PermissionsExt::from_mode(0o622),
-    )
-    .ctx(|| format!("chmod {}", fifo_path.display()))?;
-    let fifo: OwnedFd = rustix::fs::open(&fifo_path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
-        .map_err(std::io::Error::from)
-        .ctx(|| "open exec fifo".into())?;
+    let fifo = if start { None } else { Some(make_fifo(&dir)?) };
 
     let hooks_request = spec.hooks().as_ref().is_some_and(|h| {
         h.prestart().as_ref().is_some_and(|v| !v.is_empty())
@@ -131,7 +123,9 @@ pub(crate) fn create(
         caps,
         preserve_fds: opts.preserve_fds,
         stdio: opts.stdio,
-        fifo: Some(fifo.as_raw_fd()),
+        create: true,
+        fifo: fifo.as_ref().map(|f| f.as_raw_fd()),
+        wait_go: ns.new_user,
         cgroup: &cgroup,
     };
     let (parent_chan, child_chan) = Channel::pair().ctx(|| "socketpair".into())?;
@@ -155,14 +149,10 @@ pub(crate) fn create(
             "gid_map",
             linux.gid_mappings().as_deref().unwrap_or(&[]),
         )?;
+        parent_chan
+            .send(&Msg::Go)
+            .ctx(|| "sync with container init".into())?;
     }
-    if let Some(adj) = process.oom_score_adj() {
-        fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string())
-            .ctx(|| "write oom_score_adj".into())?;
-    }
-    parent_chan
-        .send(&Msg::Go)
-        .ctx(|| "sync with container init".into())?;
     let created = state::now_rfc3339();
     let mut console = None;
     loop {
@@ -209,7 +199,27 @@ pub(crate) fn create(
         write_pid_file(p, pid)?;
     }
     guard.armed = false;
-    Ok(Container::from_parts(dir, record, console))
+    let container = Container::from_parts(dir, record, console);
+    if start {
+        container.run_poststart();
+    }
+    Ok(container)
+}
+
+/// `<dir>/exec.fifo`, opened O_PATH for the init to reopen for writing from inside.
+fn make_fifo(dir: &Path) -> Result<OwnedFd> {
+    let fifo_path = dir.join(FIFO);
+    // 0622 as runc: the init opens it for writing after switching to the container's user
+    nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
+        .ctx(|| format!("mkfifo {}", fifo_path.display()))?;
+    fs::set_permissions(
+        &fifo_path,
+        std::os::unix::fs::PermissionsExt::from_mode(0o622),
+    )
+    .ctx(|| format!("chmod {}", fifo_path.display()))?;
+    rustix::fs::open(&fifo_path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
+        .map_err(std::io::Error::from)
+        .ctx(|| "open exec fifo".into())
 }
 
 pub(crate) fn write_pid_file(p: &Path, pid: i32) -> Result<()> {

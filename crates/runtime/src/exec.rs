@@ -100,7 +100,9 @@ pub(crate) fn exec(c: &Container, process: &Process, opts: &ExecOptions) -> Resu
         caps,
         preserve_fds: opts.preserve_fds,
         stdio: opts.stdio,
+        create: false,
         fifo: None,
+        wait_go: false,
         cgroup: &rec.cgroup,
     };
     let (parent_chan, child_chan) = Channel::pair().ctx(|| "socketpair".into())?;
@@ -116,10 +118,6 @@ pub(crate) fn exec(c: &Container, process: &Process, opts: &ExecOptions) -> Resu
         let _ = sys::wait_exit_code(child);
         e
     };
-    parent_chan
-        .send(&Msg::Go)
-        .ctx(|| "sync with exec process".into())
-        .map_err(fail)?;
     let mut console = None;
     loop {
         match parent_chan.recv() {

@@ -30,8 +30,12 @@ pub(crate) struct Plan<'a> {
     pub caps: CapMasks,
     pub preserve_fds: u32,
     pub stdio: Option<[RawFd; 3]>,
-    /// create: O_PATH fd of exec.fifo
+    /// create/run (not exec): report Ready, then run startContainer hooks and exec.
+    pub create: bool,
+    /// create: O_PATH fd of exec.fifo to block on until `start` (None for run: exec at once)
     pub fifo: Option<RawFd>,
+    /// wait for the parent's Go (it writes the uid/gid maps of a new user namespace)
+    pub wait_go: bool,
     /// the cgroup the process moves itself into, first thing
     pub cgroup: &'a crate::cgroups::Cgroup,
 }
@@ -56,7 +60,13 @@ fn run(plan: &Plan<'_>, chan: &Channel) -> R<Never> {
     sys::prctl(libc::PR_SET_DUMPABLE, 0).map_err(|e| format!("set non-dumpable: {e}"))?;
     // still in the host's mount namespace and credentials: join the cgroup before anything else
     plan.cgroup.join_self().map_err(|e| e.to_string())?;
-    chan.expect(Msg::Go)?;
+    if let Some(adj) = plan.process.oom_score_adj() {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .map_err(|e| format!("write oom_score_adj: {e}"))?;
+    }
+    if plan.wait_go {
+        chan.expect(Msg::Go)?;
+    }
     if let Some(fds) = plan.stdio {
         for (i, fd) in fds.iter().enumerate() {
             if *fd != i as RawFd {
@@ -141,9 +151,11 @@ fn run(plan: &Plan<'_>, chan: &Channel) -> R<Never> {
         f.load().map_err(|e| format!("load seccomp filter: {e}"))?;
     }
     sys::cloexec_from(3 + plan.preserve_fds).map_err(|e| format!("close_range: {e}"))?;
-    if let Some(fifo) = plan.fifo {
+    if plan.create {
         chan.send(&Msg::Ready).map_err(|e| format!("sync: {e}"))?;
-        wait_for_start(fifo);
+        if let Some(fifo) = plan.fifo {
+            wait_for_start(fifo);
+        }
         if let Some(hooks) = plan.rootfs.as_ref().and_then(|r| r.spec.hooks().as_ref())
             && let Some(rootfs) = &plan.rootfs
             && let Err(e) = run_hooks_inside(hooks.start_container().as_ref(), rootfs)

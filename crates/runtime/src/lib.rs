@@ -7,6 +7,8 @@
 //! ```text
 //! Runtime::new(root: impl Into<PathBuf>) -> Runtime
 //! Runtime::create(&self, id: &str, bundle: &Path, opts: &CreateOptions) -> Result<Container>
+//! Runtime::run(&self, id: &str, bundle: &Path, opts: &CreateOptions) -> Result<Container>
+//!     // create + start without the exec fifo round trip
 //! Runtime::load(&self, id: &str) -> Result<Container>
 //! Runtime::list(&self) -> Result<Vec<State>>
 //! CreateOptions { pid_file: Option<PathBuf>, console_socket: Option<PathBuf>,
@@ -95,7 +97,18 @@ impl Runtime {
         bundle: &std::path::Path,
         opts: &CreateOptions,
     ) -> Result<Container> {
-        create::create(self, id, bundle, opts)
+        create::create(self, id, bundle, opts, false)
+    }
+
+    /// create + start in one step: the init execs as soon as it is set up (no exec fifo round
+    /// trip). Poststart hooks have run when this returns.
+    pub fn run(
+        &self,
+        id: &str,
+        bundle: &std::path::Path,
+        opts: &CreateOptions,
+    ) -> Result<Container> {
+        create::create(self, id, bundle, opts, true)
     }
 
     pub fn load(&self, id: &str) -> Result<Container> {

@@ -18,7 +18,7 @@ pub fn run(cli: &Cli) -> Result<i32> {
     match &cli.cmd {
         Cmd::Spec { bundle, rootless } => spec_cmd(bundle.as_deref(), *rootless),
         Cmd::Create(a) => {
-            create(&rt, a, true)?;
+            create(&rt, a, true, false)?;
             Ok(0)
         }
         Cmd::Start { id } => {
@@ -74,7 +74,7 @@ fn spec_cmd(bundle: Option<&Path>, rootless: bool) -> Result<i32> {
     Ok(0)
 }
 
-fn create(rt: &Runtime, a: &CreateArgs, detached: bool) -> Result<Container> {
+fn create(rt: &Runtime, a: &CreateArgs, detached: bool, start: bool) -> Result<Container> {
     let bundle = a.bundle.clone();
     if detached && a.console_socket.is_none() {
         let s = spec::load(&bundle)?;
@@ -90,16 +90,16 @@ fn create(rt: &Runtime, a: &CreateArgs, detached: bool) -> Result<Container> {
         preserve_fds: a.preserve_fds,
         stdio: None,
     };
-    Ok(rt.create(&a.id, &bundle, &opts)?)
+    Ok(if start {
+        rt.run(&a.id, &bundle, &opts)?
+    } else {
+        rt.create(&a.id, &bundle, &opts)?
+    })
 }
 
 fn run_cmd(rt: &Runtime, a: &CreateArgs, detach: bool) -> Result<i32> {
-    let mut c = create(rt, a, detach)?;
+    let mut c = create(rt, a, detach, true)?;
     let console = c.take_console();
-    if let Err(e) = c.start() {
-        let _ = c.delete(true);
-        return Err(e.into());
-    }
     if detach {
         return Ok(0);
     }
