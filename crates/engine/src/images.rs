@@ -117,10 +117,14 @@ impl Engine {
         if let Some((_, cid, running)) = users.iter().find(|(img, _, _)| *img == id) {
             let tagged_elsewhere =
                 !name.starts_with("sha256:") && !id.trim_start_matches("sha256:").starts_with(name);
-            if !(tagged_elsewhere || force) || *running {
-                let what = if *running { "running" } else { "stopped" };
+            if !tagged_elsewhere && (!force || *running) {
+                let (what, how) = if *running {
+                    ("running", "cannot be forced")
+                } else {
+                    ("stopped", "must be forced")
+                };
                 return Err(Error::Conflict(format!(
-                    "conflict: unable to delete {} (cannot be forced) - image is being used by {what} container {}",
+                    "conflict: unable to delete {} ({how}) - image is being used by {what} container {}",
                     &id.trim_start_matches("sha256:")[..12],
                     &cid[..12]
                 )));

@@ -20,6 +20,8 @@ pub mod images;
 pub mod model;
 pub mod monitor;
 pub mod network;
+pub mod prune;
+pub mod stats;
 pub mod store;
 pub mod system;
 pub mod volumes;

@@ -52,7 +52,7 @@ pub fn version() -> Version {
     }
 }
 
-fn mem_total() -> i64 {
+pub(crate) fn mem_total() -> i64 {
     std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|s| {

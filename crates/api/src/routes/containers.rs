@@ -36,6 +36,9 @@ pub fn routes() -> Router<AppState> {
         .route("/containers/{id}/pause", post(pause))
         .route("/containers/{id}/unpause", post(unpause))
         .route("/containers/{id}", delete(remove))
+        .route("/containers/{id}/stats", get(stats))
+        .route("/containers/{id}/top", get(top))
+        .route("/containers/prune", post(prune))
 }
 
 fn no_content() -> Response {
@@ -249,4 +252,72 @@ async fn remove(
     e.remove_container(&id, query::flag(&q, "force"), query::flag(&q, "v"))
         .await?;
     Ok(no_content())
+}
+
+async fn top(State(e): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    Ok(Json(e.top(&id)?).into_response())
+}
+
+async fn prune(State(e): State<AppState>) -> ApiResult<Response> {
+    Ok(Json(e.prune_containers().await?).into_response())
+}
+
+/// One object (`stream=0`) or one a second; `precpu_stats` is the previous sample (for a
+/// one-shot, a sample taken 100 ms before, so the CPU figure is not zero).
+async fn stats(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<Q>,
+) -> ApiResult<Response> {
+    let (cid, name, _) = e.stats_target(&id)?;
+    let stream = q.get("stream").is_none_or(|_| query::flag(&q, "stream"));
+    let one_shot = query::flag(&q, "one-shot");
+    if !stream {
+        let engine = e.clone();
+        let (c2, n2) = (cid.clone(), name.clone());
+        let body = tokio::task::spawn_blocking(move || {
+            let pre = (!one_shot).then(|| {
+                let p = engine.sample(&c2);
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                p
+            });
+            let cur = engine.sample(&c2);
+            engine.stats_json(&c2, &n2, &cur, pre.as_ref())
+        })
+        .await
+        .map_err(|err| ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: err.to_string(),
+        })?;
+        return Ok(Json(body).into_response());
+    }
+    let engine = e.clone();
+    let s = futures_util::stream::unfold(None, move |pre: Option<berth_engine::stats::Sample>| {
+        let engine = engine.clone();
+        let (cid, name) = (cid.clone(), name.clone());
+        async move {
+            if pre.is_some() {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            let running = engine.stats_target(&cid).map(|t| t.2).unwrap_or(false);
+            if pre.is_some() && !running {
+                return None;
+            }
+            let (json, cur) = tokio::task::spawn_blocking(move || {
+                let cur = engine.sample(&cid);
+                (engine.stats_json(&cid, &name, &cur, pre.as_ref()), cur)
+            })
+            .await
+            .ok()?;
+            let mut b = serde_json::to_vec(&json).unwrap_or_default();
+            b.push(b'\n');
+            Some((Ok::<_, Infallible>(Bytes::from(b)), Some(cur)))
+        }
+    });
+    let mut resp = Response::new(Body::from_stream(s));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(resp)
 }

@@ -22,6 +22,7 @@ pub fn routes() -> Router<AppState> {
         .route("/images/load", post(load))
         .route("/images/create", post(create))
         .route("/images/get", get(save))
+        .route("/images/prune", post(prune))
         .route("/images/{*rest}", any(per_image))
 }
 
@@ -173,4 +174,12 @@ async fn per_image(
     Err(ApiError::not_found(format!(
         "page not found: /images/{rest}"
     )))
+}
+
+async fn prune(State(e): State<AppState>, Query(q): Query<Q>) -> ApiResult<Response> {
+    let filters = berth_engine::container::inspect::parse_filters(query::str(&q, "filters"))?;
+    let all = filters
+        .get("dangling")
+        .is_some_and(|v| v.iter().any(|x| x == "false" || x == "0"));
+    Ok(Json(e.prune_images(all).await?).into_response())
 }

@@ -18,6 +18,7 @@ use crate::error::ApiError;
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(system::routes())
+        .merge(system::more_routes())
         .merge(containers::routes())
         .merge(exec::routes())
         .merge(images::routes())
