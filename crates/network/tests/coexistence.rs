@@ -1,6 +1,6 @@
-//! Coexistence with dockerd's `iptables -P FORWARD DROP`. The scenario runs in a private
-//! network namespace of its own (the test re-runs itself under `unshare -n`), so the DROP
-//! policy it sets never touches the host's or other tests' traffic.
+//! Tests that need a network namespace to themselves: coexistence with dockerd's
+//! `iptables -P FORWARD DROP` (which must not touch the host's or other tests' traffic), and an
+//! exact before/after comparison of the whole ruleset and link list.
 
 mod common;
 
@@ -8,19 +8,16 @@ use common::*;
 
 const INNER: &str = "BERTH_NETWORK_PRIVATE_NETNS";
 
-#[test]
-fn forward_drop_policy_of_iptables_does_not_cut_containers_off() {
-    if std::env::var_os(INNER).is_none() {
+/// Runs `scenario` in a private network namespace: the test re-runs its own binary for just
+/// itself under `unshare -n`, and the inner run (marked by INNER) does the work.
+fn in_private_netns<F: std::future::Future<Output = ()>>(name: &str, scenario: impl FnOnce() -> F) {
+    if std::env::var(INNER).ok().as_deref() != Some(name) {
         let exe = std::env::current_exe().unwrap();
         let out = std::process::Command::new("unshare")
             .arg("-n")
             .arg(exe)
-            .args([
-                "--exact",
-                "forward_drop_policy_of_iptables_does_not_cut_containers_off",
-                "--nocapture",
-            ])
-            .env(INNER, "1")
+            .args(["--exact", name, "--nocapture"])
+            .env(INNER, name)
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout).into_owned()
@@ -28,6 +25,7 @@ fn forward_drop_policy_of_iptables_does_not_cut_containers_off() {
         assert!(out.status.success() && text.contains("1 passed"), "{text}");
         return;
     }
+    sh("ip link set lo up");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -36,8 +34,63 @@ fn forward_drop_policy_of_iptables_does_not_cut_containers_off() {
     rt.block_on(scenario());
 }
 
+#[test]
+fn forward_drop_policy_of_iptables_does_not_cut_containers_off() {
+    in_private_netns(
+        "forward_drop_policy_of_iptables_does_not_cut_containers_off",
+        scenario,
+    );
+}
+
+#[test]
+fn teardown_leaves_ruleset_and_links_exactly_as_before() {
+    in_private_netns(
+        "teardown_leaves_ruleset_and_links_exactly_as_before",
+        || async {
+            // Alone in this namespace, the whole ruleset and link list can be compared.
+            sh("iptables -w -P FORWARD DROP");
+            let snapshot = || {
+                sh(
+                    "nft list ruleset; iptables-save | grep -v '^#' | sed 's/\\[[0-9]*:[0-9]*\\]//'; ip -o link | cut -d' ' -f2; ip -4 -o addr",
+                )
+            };
+            let before = snapshot();
+            let mut fx = Fixture::new();
+            fx.default_bridge = Some(berth_testkit::unique_name("bd"));
+            let (a_ns, b_ns) = (fx.netns("a"), fx.netns("b"));
+            let mgr = fx.open().await;
+            mgr.create_network(user_net("one", &free_subnet()))
+                .await
+                .unwrap();
+            let mut internal = user_net("two", &free_subnet());
+            internal.internal = true;
+            mgr.create_network(internal).await.unwrap();
+            let a = mgr.attach("one", "c-a", &a_ns, named("a")).await.unwrap();
+            mgr.attach("two", "c-a", &a_ns, named("a")).await.unwrap();
+            mgr.attach("bridge", "c-b", &b_ns, named("b"))
+                .await
+                .unwrap();
+            let mut ports = berth_network::parse_port_spec("8080:80").unwrap();
+            ports.extend(berth_network::parse_port_spec("53/udp").unwrap());
+            mgr.publish("c-a", a.ipv4, &ports).await.unwrap();
+            assert_ne!(snapshot(), before);
+            mgr.release("c-b").await.unwrap();
+            mgr.detach("two", "c-a").await.unwrap();
+            mgr.purge().await.unwrap();
+            // release() leaves the veth deletion to the background (or the namespace removal).
+            fx.drop_netns(&b_ns);
+            for _ in 0..50 {
+                if snapshot() == before {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            assert_eq!(snapshot(), before);
+        },
+    );
+}
+
 async fn scenario() {
-    sh("ip link set lo up");
     // Make bridged traffic visible to iptables in this namespace, as dockerd does.
     sh("echo 1 > /proc/sys/net/bridge/bridge-nf-call-iptables");
     // A manager that started before the iptables filter table existed (dockerd started later).
