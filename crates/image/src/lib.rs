@@ -61,6 +61,7 @@ pub mod reference;
 pub mod registry;
 pub mod snapshot;
 mod store;
+mod tar_meta;
 pub mod types;
 pub mod unpack;
 
