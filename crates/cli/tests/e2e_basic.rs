@@ -46,3 +46,22 @@ fn usage_errors_exit_125() {
         .unwrap();
     assert_eq!(o.status.code(), Some(125));
 }
+
+#[test]
+fn completions_and_version_need_no_daemon() {
+    for shell in ["bash", "zsh", "fish"] {
+        let o = std::process::Command::new(common::berth_bin())
+            .args(["completion", shell])
+            .env("DOCKER_HOST", "unix:///nonexistent.sock")
+            .output()
+            .unwrap();
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{shell}: {err}");
+        assert!(out.contains("berth") && out.contains("run"), "{shell} completion:\n{out}");
+    }
+    let o = std::process::Command::new(common::berth_bin()).arg("-v").output().unwrap();
+    assert!(text(&o).0.starts_with("Berth version "));
+    let o = std::process::Command::new(common::berth_bin()).args(["run", "--help"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert!(text(&o).0.contains("--publish"));
+}
