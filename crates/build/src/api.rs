@@ -75,7 +75,7 @@ pub fn serve_build(
     out: &mut dyn FnMut(String),
 ) -> Option<String> {
     let result = options_from_query(query).and_then(|opts| {
-        let ctx = crate::BuildContext::from_tar(body, &builder.context_dir())?;
+        let ctx = builder.context_from_tar(body)?;
         let r = builder.build(&ctx, &opts, pull, &mut |e| out(event_json(&e)));
         // Deleting the unpacked context can take a while; the response does not wait for it.
         builder.discard_context(ctx);

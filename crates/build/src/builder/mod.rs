@@ -92,6 +92,39 @@ pub struct Builder {
     runtime: PathBuf,
     cleaner: Mutex<Option<mpsc::Sender<Garbage>>>,
     cleaner_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// A private folder on tmpfs (`/dev/shm`) for small tar contexts, when available.
+    memory: Option<PathBuf>,
+}
+
+/// `/dev/shm/berth-build-<hash of state_dir>`, ours (root, 0700, not a symlink), or None.
+fn memory_dir(state_dir: &Path) -> Option<PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let shm = Path::new("/dev/shm");
+    if !shm.is_dir() {
+        return None;
+    }
+    let abs = std::fs::canonicalize(state_dir).ok()?;
+    let tag = hex::encode(Sha256::digest(abs.as_os_str().as_encoded_bytes()));
+    let dir = shm.join(format!("berth-build-{}", &tag[..16]));
+    let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
+    let m = std::fs::symlink_metadata(&dir).ok()?;
+    let mine = m.is_dir() && m.uid() == rustix_uid() && m.mode() & 0o077 == 0;
+    mine.then_some(dir)
+}
+
+fn rustix_uid() -> u32 {
+    // SAFETY: getuid has no preconditions.
+    unsafe { libc::getuid() }
+}
+
+impl Drop for Builder {
+    fn drop(&mut self) {
+        self.shutdown();
+        if let Some(m) = &self.memory {
+            // Only when empty: another builder over the same state may be using it.
+            let _ = std::fs::remove_dir(m);
+        }
+    }
 }
 
 /// What the cleaner thread removes.
@@ -174,6 +207,7 @@ impl Builder {
             runtime: runtime.to_path_buf(),
             cleaner: Mutex::new(Some(tx)),
             cleaner_thread: Mutex::new(Some(thread)),
+            memory: memory_dir(state_dir),
         })
     }
 
@@ -188,6 +222,13 @@ impl Builder {
                     }
                     let _ = std::fs::remove_dir_all(e.path());
                 }
+            }
+        }
+        if let Some(m) = &self.memory
+            && let Ok(rd) = std::fs::read_dir(m)
+        {
+            for e in rd.flatten() {
+                let _ = std::fs::remove_dir_all(e.path());
             }
         }
         // RUN containers of a crashed build.
@@ -245,6 +286,11 @@ impl Builder {
             None => g,
         };
         g.remove(&self.store);
+    }
+
+    /// Unpacks a tar context (`POST /build`'s body) on tmpfs when small, else on disk.
+    pub fn context_from_tar(&self, reader: impl std::io::Read) -> Result<BuildContext, BuildError> {
+        BuildContext::from_tar_in(reader, &self.context_dir(), self.memory.as_deref())
     }
 
     /// Where tar contexts should be unpacked ([`BuildContext::from_tar`]'s `scratch`).
