@@ -69,9 +69,7 @@ fn header(buf: &mut Vec<u8>, ty: u16, flags: u16, seq: u32, payload_len: usize) 
 }
 
 fn open() -> io::Result<Socket> {
-    let mut sock = Socket::new(NETLINK_NETFILTER)?;
-    sock.bind_auto()?;
-    sock.connect(&rtnetlink::sys::SocketAddr::new(0, 0))?;
+    let sock = crate::nl_sync::open_blocking(NETLINK_NETFILTER)?;
     Ok(sock)
 }
 

@@ -8,8 +8,6 @@
 use std::io;
 use std::net::Ipv4Addr;
 
-use rtnetlink::sys::Socket;
-
 const NETLINK_NETFILTER: isize = 12;
 const NFNL_SUBSYS_NFTABLES: u16 = 10;
 const NFNL_MSG_BATCH_BEGIN: u16 = 0x10;
@@ -218,9 +216,7 @@ pub(crate) fn install_dns_redirect(ip: Ipv4Addr, udp_port: u16, tcp_port: u16) -
         &Attrs::default(),
     );
 
-    let mut sock = Socket::new(NETLINK_NETFILTER)?;
-    sock.bind_auto()?;
-    sock.connect(&rtnetlink::sys::SocketAddr::new(0, 0))?;
+    let sock = crate::nl_sync::open_blocking(NETLINK_NETFILTER)?;
     sock.send(&buf, 0)?;
     // One ack per request inside the batch (seq 2..last-1); the first error wins.
     let mut pending: Vec<u32> = (2..last).collect();
@@ -265,9 +261,7 @@ pub(crate) fn ip_table_exists(name: &str) -> io::Result<bool> {
         0,
         &table,
     );
-    let mut sock = Socket::new(NETLINK_NETFILTER)?;
-    sock.bind_auto()?;
-    sock.connect(&rtnetlink::sys::SocketAddr::new(0, 0))?;
+    let sock = crate::nl_sync::open_blocking(NETLINK_NETFILTER)?;
     sock.send(&buf, 0)?;
     let mut rbuf = vec![0u8; 16384];
     loop {

@@ -18,10 +18,10 @@ pub(crate) struct SyncNetlink {
 impl SyncNetlink {
     /// Opens a route netlink socket in the calling thread's network namespace.
     pub(crate) fn open() -> io::Result<Self> {
-        let mut socket = Socket::new(NETLINK_ROUTE)?;
-        socket.bind_auto()?;
-        socket.connect(&rtnetlink::sys::SocketAddr::new(0, 0))?;
-        Ok(SyncNetlink { socket, seq: 0 })
+        Ok(SyncNetlink {
+            socket: open_blocking(NETLINK_ROUTE)?,
+            seq: 0,
+        })
     }
 
     /// Sends a "new" request (create, exclusive) and waits for the kernel's ack.
@@ -66,4 +66,18 @@ impl SyncNetlink {
             }
         }
     }
+}
+
+/// A bound, connected netlink socket of `protocol` whose reads give up after 5 s, so a kernel
+/// that never answers cannot hang a namespace thread forever.
+pub(crate) fn open_blocking(protocol: isize) -> io::Result<Socket> {
+    let mut socket = Socket::new(protocol)?;
+    socket.bind_auto()?;
+    socket.connect(&rtnetlink::sys::SocketAddr::new(0, 0))?;
+    rustix::net::sockopt::set_socket_timeout(
+        &socket,
+        rustix::net::sockopt::Timeout::Recv,
+        Some(std::time::Duration::from_secs(5)),
+    )?;
+    Ok(socket)
 }
