@@ -57,11 +57,20 @@ fn completions_and_version_need_no_daemon() {
             .unwrap();
         let (out, err) = text(&o);
         assert!(o.status.success(), "{shell}: {err}");
-        assert!(out.contains("berth") && out.contains("run"), "{shell} completion:\n{out}");
+        assert!(
+            out.contains("berth") && out.contains("run"),
+            "{shell} completion:\n{out}"
+        );
     }
-    let o = std::process::Command::new(common::berth_bin()).arg("-v").output().unwrap();
+    let o = std::process::Command::new(common::berth_bin())
+        .arg("-v")
+        .output()
+        .unwrap();
     assert!(text(&o).0.starts_with("Berth version "));
-    let o = std::process::Command::new(common::berth_bin()).args(["run", "--help"]).output().unwrap();
+    let o = std::process::Command::new(common::berth_bin())
+        .args(["run", "--help"])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(0));
     assert!(text(&o).0.contains("--publish"));
 }

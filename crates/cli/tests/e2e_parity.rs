@@ -210,3 +210,52 @@ fn errors_and_exit_codes_match_docker() {
     let (_, _, code) = same(&env, &["inspect", "-f", "{{.Nope", "x"], names);
     assert_eq!(code, Some(64));
 }
+
+#[test]
+fn volume_network_and_system_commands_print_what_docker_prints() {
+    let env = Env::bare();
+    let n = (
+        berth_testkit::unique_name("bv"),
+        berth_testkit::unique_name("dv"),
+    );
+    let names = (n.0.as_str(), n.1.as_str());
+    let (out, _, _) = same(&env, &["volume", "create", "--label", "k=v", "{n}"], names);
+    assert_eq!(out, "{n}\n");
+    same_rows(&env, &["volume", "ls"], NONE);
+    same_rows(&env, &["volume", "ls", "-q"], NONE);
+    same(
+        &env,
+        &[
+            "volume",
+            "inspect",
+            "-f",
+            "{{.Name}} {{.Driver}} {{.Labels}}",
+            "{n}",
+        ],
+        names,
+    );
+    same(&env, &["volume", "rm", "{n}"], names);
+    let (_, err, code) = same(&env, &["volume", "rm", "{n}"], names);
+    assert_eq!(code, Some(1), "{err}");
+    let b = env.berth_ok(&["network", "create", names.0]);
+    let d = env.docker(&["network", "create", names.1]);
+    assert_eq!((b.trim().len(), text(&d).0.trim().len()), (64, 64));
+    same_rows(&env, &["network", "ls"], NONE);
+    same_rows(
+        &env,
+        &[
+            "network",
+            "ls",
+            "--format",
+            "{{.Name}} {{.Driver}} {{.Scope}}",
+        ],
+        NONE,
+    );
+    same(
+        &env,
+        &["network", "inspect", "-f", "{{.Name}} {{.Driver}}", "{n}"],
+        names,
+    );
+    same(&env, &["network", "rm", "{n}"], names);
+    same(&env, &["system", "df"], NONE);
+}

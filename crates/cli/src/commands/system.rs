@@ -124,29 +124,32 @@ pub async fn df(ctx: &Ctx, a: &DfArgs) -> Outcome {
     let containers = d["Containers"].as_array().cloned().unwrap_or_default();
     let volumes = d["Volumes"].as_array().cloned().unwrap_or_default();
     let cache = d["BuildCache"].as_array().cloned().unwrap_or_default();
-    let hs = |v: f64| human::human_size_prec(v, 3);
+    let hs = |v: f64| human::human_size(v);
+    // Docker: "(N%)" with an integer percentage, only when there is something at all.
     let pct = |r: f64, t: f64| {
         if t > 0.0 {
-            format!("{} ({:.0}%)", hs(r), r / t * 100.0)
+            format!("{} ({}%)", hs(r), ((r * 100.0) / t).floor() as i64)
         } else {
-            format!("{} (0%)", hs(r))
+            hs(r)
         }
     };
     let img_total = f(&d["LayersSize"]);
     let img_active = images.iter().filter(|i| f(&i["Containers"]) > 0.0).count();
-    let img_reclaim: f64 = images
+    let img_used: f64 = images
         .iter()
-        .filter(|i| f(&i["Containers"]) <= 0.0)
-        .map(|i| f(&i["Size"]) - f(&i["SharedSize"]).max(0.0))
+        .filter(|i| f(&i["Containers"]) > 0.0 && f(&i["SharedSize"]) >= 0.0)
+        .map(|i| f(&i["Size"]) - f(&i["SharedSize"]))
         .sum();
+    let img_reclaim = img_total - img_used;
+    let active = |c: &Value| {
+        let s = c["State"].as_str().unwrap_or_default();
+        s.contains("running") || s.contains("paused") || s.contains("restarting")
+    };
     let c_total: f64 = containers.iter().map(|c| f(&c["SizeRw"])).sum();
-    let c_active = containers
-        .iter()
-        .filter(|c| c["State"] == "running")
-        .count();
+    let c_active = containers.iter().filter(|c| active(c)).count();
     let c_reclaim: f64 = containers
         .iter()
-        .filter(|c| c["State"] != "running")
+        .filter(|c| !active(c))
         .map(|c| f(&c["SizeRw"]))
         .sum();
     let v_total: f64 = volumes
@@ -162,7 +165,12 @@ pub async fn df(ctx: &Ctx, a: &DfArgs) -> Outcome {
         .filter(|v| f(&v["UsageData"]["RefCount"]) <= 0.0)
         .map(|v| f(&v["UsageData"]["Size"]).max(0.0))
         .sum();
-    let b_total: f64 = cache.iter().map(|b| f(&b["Size"])).sum();
+    let b_total: f64 = f(&d["BuilderSize"]).max(cache.iter().map(|b| f(&b["Size"])).sum());
+    let b_in_use: f64 = cache
+        .iter()
+        .filter(|b| b["InUse"].as_bool() == Some(true) && b["Shared"].as_bool() != Some(true))
+        .map(|b| f(&b["Size"]))
+        .sum();
     let b_active = cache
         .iter()
         .filter(|b| b["InUse"].as_bool() == Some(true))
@@ -171,7 +179,7 @@ pub async fn df(ctx: &Ctx, a: &DfArgs) -> Outcome {
         json!({"Type": "Images", "TotalCount": images.len().to_string(), "Active": img_active.to_string(), "Size": hs(img_total), "Reclaimable": pct(img_reclaim, img_total)}),
         json!({"Type": "Containers", "TotalCount": containers.len().to_string(), "Active": c_active.to_string(), "Size": hs(c_total), "Reclaimable": pct(c_reclaim, c_total)}),
         json!({"Type": "Local Volumes", "TotalCount": volumes.len().to_string(), "Active": v_active.to_string(), "Size": hs(v_total), "Reclaimable": pct(v_reclaim, v_total)}),
-        json!({"Type": "Build Cache", "TotalCount": cache.len().to_string(), "Active": b_active.to_string(), "Size": hs(b_total), "Reclaimable": hs(b_total)}),
+        json!({"Type": "Build Cache", "TotalCount": cache.len().to_string(), "Active": b_active.to_string(), "Size": hs(b_total), "Reclaimable": hs(b_total - b_in_use)}),
     ];
     let headers = json!({"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE", "Reclaimable": "RECLAIMABLE"});
     if a.verbose {
