@@ -33,13 +33,23 @@ pub async fn sh_async(cmd: &str) -> (bool, String) {
 }
 
 /// A random 10.x.y.0/24 that no host route or address uses.
+/// Tests running at the same time hold a lock file per subnet they picked (until their process
+/// exits), so two of them never pick the same one between checking and using it.
 pub fn free_subnet() -> String {
+    static HELD: std::sync::Mutex<Vec<std::fs::File>> = std::sync::Mutex::new(Vec::new());
+    let dir = std::env::temp_dir().join("berth-network-test-subnets");
+    std::fs::create_dir_all(&dir).expect("subnet lock dir");
     let routes = sh("ip -4 route show table all; ip -4 -o addr");
     loop {
         let x = 64 + rand_u8() % 64;
         let y = rand_u8();
         let prefix = format!("10.{x}.{y}.");
-        if !routes.contains(&prefix) && !routes.contains(&format!("10.{x}.0.0/16")) {
+        if routes.contains(&prefix) || routes.contains(&format!("10.{x}.0.0/16")) {
+            continue;
+        }
+        let file = std::fs::File::create(dir.join(format!("10.{x}.{y}.0"))).expect("subnet lock");
+        if rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_ok() {
+            HELD.lock().unwrap_or_else(|p| p.into_inner()).push(file);
             return format!("{prefix}0/24");
         }
     }
