@@ -42,8 +42,12 @@ hyperfine -N --warmup 1 --runs 3 --export-json "$work/hundred.json" \
 
 python3 - "$work/one.json" "$work/hundred.json" <<'PY'
 import json, sys
+# The machine is shared: wall-clock medians swing with load, so min and CPU time are shown too.
 for path, label in [(sys.argv[1], "one run of true"), (sys.argv[2], "100 sequential true containers")]:
     r = {x["command"]: x for x in json.load(open(path))["results"]}
-    b, u = r["berth"]["median"], r["runc"]["median"]
-    print(f"{label}: berth {b*1000:.1f} ms, runc {u*1000:.1f} ms, ratio {b/u:.3f}x runc")
+    b, u = r["berth"], r["runc"]
+    cpu = lambda x: x["user"] + x["system"]
+    print(f"{label}: median berth {b['median']*1000:.1f} ms / runc {u['median']*1000:.1f} ms = {b['median']/u['median']:.3f}x;"
+          f" min {b['min']*1000:.1f} / {u['min']*1000:.1f} ms = {b['min']/u['min']:.3f}x;"
+          f" cpu {cpu(b)*1000:.1f} / {cpu(u)*1000:.1f} ms = {cpu(b)/cpu(u):.3f}x")
 PY
