@@ -21,6 +21,7 @@ pub mod model;
 pub mod monitor;
 pub mod network;
 pub mod prune;
+pub mod registry;
 pub mod stats;
 pub mod store;
 pub mod system;

@@ -65,9 +65,31 @@ async fn load(State(e): State<AppState>, Query(q): Query<Q>, body: Body) -> ApiR
 }
 
 /// `fromSrc=-` imports the body; `fromImage` pulls (not served yet).
+fn registry_auth(headers: &axum::http::HeaderMap) -> Option<berth_engine::registry::Credentials> {
+    headers
+        .get("X-Registry-Auth")
+        .and_then(|v| v.to_str().ok())
+        .and_then(berth_engine::registry::decode_auth)
+}
+
+fn transfer_stream(t: berth_engine::registry::Transfer) -> Response {
+    let stream = futures_util::stream::unfold(t.rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|m| (Ok::<_, Infallible>(message(m)), rx))
+    });
+    let mut resp = Response::new(Body::from_stream(stream));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
 async fn create(
     State(e): State<AppState>,
     Query(pairs): Query<Vec<(String, String)>>,
+    headers: axum::http::HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
     let q: Q = pairs.iter().cloned().collect();
@@ -104,10 +126,21 @@ async fn create(
     if image.is_empty() {
         return Err(ApiError::bad_request("fromImage or fromSrc is required"));
     }
-    Err(ApiError {
-        status: StatusCode::NOT_IMPLEMENTED,
-        message: format!("pulling {image} is not available in this daemon yet"),
-    })
+    let tag = query::str(&q, "tag");
+    let reference = if tag.is_empty() || image.contains('@') {
+        image.to_string()
+    } else if tag.starts_with("sha256:") {
+        format!("{image}@{tag}")
+    } else {
+        format!("{image}:{tag}")
+    };
+    let platform = Some(query::str(&q, "platform"))
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned);
+    let t = e
+        .pull_image(reference, registry_auth(&headers), platform)
+        .await?;
+    Ok(transfer_stream(t))
 }
 
 async fn save(State(e): State<AppState>, Query(q): Query<Q>) -> ApiResult<Response> {
@@ -134,6 +167,7 @@ async fn per_image(
     Path(rest): Path<String>,
     Query(q): Query<Q>,
     method: Method,
+    headers: axum::http::HeaderMap,
 ) -> ApiResult<Response> {
     let suffix = |s: &str| {
         rest.strip_suffix(s)
@@ -159,10 +193,14 @@ async fn per_image(
                 return Ok(StatusCode::CREATED.into_response());
             }
             if let Some(name) = suffix("/push") {
-                return Err(ApiError {
-                    status: StatusCode::NOT_IMPLEMENTED,
-                    message: format!("pushing {name} is not available in this daemon yet"),
-                });
+                let tag = query::str(&q, "tag");
+                let reference = if tag.is_empty() {
+                    name
+                } else {
+                    format!("{name}:{tag}")
+                };
+                let t = e.push_image(reference, registry_auth(&headers)).await?;
+                return Ok(transfer_stream(t));
             }
         }
         Method::DELETE => {
