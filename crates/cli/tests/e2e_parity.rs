@@ -259,3 +259,48 @@ fn volume_network_and_system_commands_print_what_docker_prints() {
     same(&env, &["network", "rm", "{n}"], names);
     same(&env, &["system", "df"], NONE);
 }
+
+#[test]
+fn events_print_what_docker_prints() {
+    let env = Env::bare();
+    let start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let name = berth_testkit::unique_name("ev");
+    env.berth_ok(&["volume", "create", &name]);
+    env.berth_ok(&["volume", "rm", &name]);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let until = (start + 2).to_string();
+    let since = start.to_string();
+    let filter = format!("volume={name}");
+    let (out, _, _) = same(
+        &env,
+        &[
+            "events", "--since", &since, "--until", &until, "--filter", &filter,
+        ],
+        NONE,
+    );
+    assert_eq!(out.lines().count(), 2, "{out}");
+    assert!(out.contains(&format!("volume create {name}")), "{out}");
+    let (out, _, _) = same(
+        &env,
+        &[
+            "system",
+            "events",
+            "--since",
+            &since,
+            "--until",
+            &until,
+            "--filter",
+            &filter,
+            "--format",
+            "{{.Type}} {{.Action}} {{.Actor.ID}}",
+        ],
+        NONE,
+    );
+    assert_eq!(
+        out,
+        format!("volume create {name}\nvolume destroy {name}\n")
+    );
+}
