@@ -83,42 +83,8 @@ impl BuildContext {
         } else {
             Box::new(buffered)
         };
-        let mut archive = tar::Archive::new(stream);
-        archive.set_preserve_permissions(true);
-        archive.set_preserve_mtime(true);
-        archive.set_unpack_xattrs(false);
         let root = temp.path().to_path_buf();
-        let entries = archive
-            .entries()
-            .map_err(|e| bad(format!("read context tar: {e}")))?;
-        for entry in entries {
-            let mut entry = entry.map_err(|e| bad(format!("read context tar: {e}")))?;
-            let name = entry
-                .path()
-                .map_err(|e| bad(format!("bad entry name: {e}")))?
-                .to_string_lossy()
-                .into_owned();
-            check_entry_name(&name)?;
-            let kind = entry.header().entry_type();
-            if kind.is_block_special() || kind.is_character_special() {
-                return Err(bad(format!("entry {name:?} is a device node")));
-            }
-            if kind.is_hard_link() {
-                let target = entry
-                    .link_name()
-                    .ok()
-                    .flatten()
-                    .map(|t| t.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                check_entry_name(&target)?;
-            }
-            let ok = entry
-                .unpack_in(&root)
-                .map_err(|e| bad(format!("entry {name:?}: {e}")))?;
-            if !ok {
-                return Err(bad(format!("entry {name:?} is outside the context")));
-            }
-        }
+        unpack(stream, &root)?;
         let ignore = read_ignore(&root)?;
         Ok(BuildContext {
             root,
@@ -171,6 +137,121 @@ impl BuildContext {
             ))),
         }
     }
+}
+
+/// Unpacks a context tar into the empty directory `root`. Every name is checked (no absolute
+/// paths, no `..` out of the root), and no entry may go through a symlink an earlier entry
+/// made (the only symlinks in `root` are the tar's own), so nothing lands outside. Owners are
+/// not applied (COPY sets its own); modes and mtimes are.
+fn unpack(stream: impl Read, root: &Path) -> Result<(), BuildError> {
+    use std::collections::HashSet;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut archive = tar::Archive::new(stream);
+    let mut links: HashSet<PathBuf> = HashSet::new();
+    let mut dirs: HashSet<PathBuf> = HashSet::new();
+    let entries = archive
+        .entries()
+        .map_err(|e| bad(format!("read context tar: {e}")))?;
+    let through_link = |links: &HashSet<PathBuf>, rel: &Path| {
+        rel.ancestors()
+            .skip(1)
+            .any(|a| !a.as_os_str().is_empty() && links.contains(a))
+    };
+    for entry in entries {
+        let mut entry = entry.map_err(|e| bad(format!("read context tar: {e}")))?;
+        let name = entry
+            .path()
+            .map_err(|e| bad(format!("bad entry name: {e}")))?
+            .to_string_lossy()
+            .into_owned();
+        check_entry_name(&name)?;
+        let rel = PathBuf::from(clean(&name));
+        if rel.as_os_str() == "." {
+            continue;
+        }
+        if through_link(&links, &rel) {
+            return Err(bad(format!(
+                "entry {name:?} is outside the context (through a symlink)"
+            )));
+        }
+        let path = root.join(&rel);
+        let header = entry.header();
+        let kind = header.entry_type();
+        let mode = header.mode().unwrap_or(0o644) & 0o7777;
+        let mtime = header.mtime().ok();
+        if let Some(parent) = rel.parent()
+            && !parent.as_os_str().is_empty()
+            && !dirs.contains(parent)
+        {
+            std::fs::create_dir_all(root.join(parent))
+                .map_err(|e| bad(format!("entry {name:?}: {e}")))?;
+            for a in parent.ancestors().filter(|a| !a.as_os_str().is_empty()) {
+                dirs.insert(a.to_path_buf());
+            }
+        }
+        let io = |e: std::io::Error| bad(format!("entry {name:?}: {e}"));
+        if kind.is_dir() {
+            if !path.is_dir() {
+                let _ = std::fs::remove_file(&path);
+                std::fs::create_dir(&path).map_err(io)?;
+            }
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).map_err(io)?;
+            dirs.insert(rel);
+            continue;
+        }
+        // A file, link or symlink replaces whatever an earlier entry put there.
+        if let Ok(m) = std::fs::symlink_metadata(&path) {
+            if m.is_dir() {
+                std::fs::remove_dir_all(&path).map_err(io)?;
+            } else {
+                std::fs::remove_file(&path).map_err(io)?;
+            }
+            links.remove(&rel);
+        }
+        if kind.is_symlink() {
+            let target = entry
+                .link_name()
+                .map_err(io)?
+                .unwrap_or_default()
+                .into_owned();
+            std::os::unix::fs::symlink(&target, &path).map_err(io)?;
+            links.insert(rel);
+        } else if kind.is_hard_link() {
+            let target = entry
+                .link_name()
+                .map_err(io)?
+                .unwrap_or_default()
+                .into_owned();
+            let target_s = target.to_string_lossy().into_owned();
+            check_entry_name(&target_s)?;
+            let target_rel = PathBuf::from(clean(&target_s));
+            if through_link(&links, &target_rel) || links.contains(&target_rel) {
+                return Err(bad(format!("entry {name:?} links outside the context")));
+            }
+            std::fs::hard_link(root.join(target_rel), &path).map_err(io)?;
+        } else if kind.is_file()
+            || kind == tar::EntryType::Continuous
+            || kind == tar::EntryType::GNUSparse
+        {
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&path)
+                .map_err(io)?;
+            std::io::copy(&mut entry, &mut f).map_err(io)?;
+            f.set_permissions(std::fs::Permissions::from_mode(mode))
+                .map_err(io)?;
+            if let Some(t) = mtime {
+                let _ = f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t));
+            }
+        } else if kind.is_block_special() || kind.is_character_special() {
+            return Err(bad(format!("entry {name:?} is a device node")));
+        }
+        // FIFOs and PAX/GNU extension headers need no file in a context.
+    }
+    Ok(())
 }
 
 fn check_entry_name(name: &str) -> Result<(), BuildError> {
@@ -260,13 +341,55 @@ mod tests {
         let mem = tempfile::tempdir_in("/dev/shm").unwrap();
         let t = tar_with(&[("Dockerfile", b"FROM scratch\n")]);
         let ctx = BuildContext::from_tar_in(&t[..], disk.path(), Some(mem.path())).unwrap();
-        assert!(ctx.root().starts_with(mem.path()), "{}", ctx.root().display());
+        assert!(
+            ctx.root().starts_with(mem.path()),
+            "{}",
+            ctx.root().display()
+        );
         assert_eq!(ctx.dockerfile("").unwrap(), "FROM scratch\n");
         let dir = ctx.into_owned_dir().unwrap();
         assert!(dir.is_dir());
         std::fs::remove_dir_all(dir).unwrap();
         let ctx = BuildContext::from_tar_in(&t[..], disk.path(), None).unwrap();
         assert!(ctx.root().starts_with(disk.path()));
+    }
+
+    #[test]
+    fn hard_links_out_of_the_context_are_refused() {
+        let scratch = tempfile::tempdir().unwrap();
+        for target in ["../../etc/passwd", "/etc/passwd", "dir/../../x"] {
+            let mut b = tar::Builder::new(Vec::new());
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Link);
+            h.set_size(0);
+            h.set_mode(0o644);
+            let raw = &mut h.as_old_mut().linkname;
+            raw[..target.len()].copy_from_slice(target.as_bytes());
+            let name = b"hl";
+            h.as_old_mut().name[..2].copy_from_slice(name);
+            h.set_cksum();
+            b.append(&h, &[][..]).unwrap();
+            let t = b.into_inner().unwrap();
+            let e = BuildContext::from_tar(&t[..], scratch.path()).unwrap_err();
+            assert!(
+                e.to_string().contains("outside the context"),
+                "{target}: {e}"
+            );
+        }
+        // A link through a symlink the tar made is refused too.
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), "s").unwrap();
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        b.append_link(&mut h, "out", outside.path()).unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Link);
+        h.set_size(0);
+        b.append_link(&mut h, "copy", "out/secret").unwrap();
+        let t = b.into_inner().unwrap();
+        assert!(BuildContext::from_tar(&t[..], scratch.path()).is_err());
     }
 
     #[test]
