@@ -9,7 +9,7 @@
 //! ```text
 //! NetworkManager::open(state_dir: &Path, opts: ManagerOptions) -> Result<NetworkManager>
 //! create_network(&self, spec: NetworkSpec) -> Result<Network>
-//! remove_network(&self, id_or_name: &str) -> Result<()>
+//! remove_network(&self, id_or_name: &str) -> Result<()>;  prune(&self) -> Result<Vec<String>>
 //! list(&self) -> Vec<Network>;  get(&self, id_or_name: &str) -> Result<Network>
 //! endpoints(&self, network: &str) -> Result<Vec<Endpoint>>
 //! container_endpoints(&self, container_id: &str) -> Vec<Endpoint>
@@ -69,6 +69,7 @@ fn _futures_are_send(m: &'static NetworkManager, p: &'static std::path::Path) {
     is_send(NetworkManager::open(p, ManagerOptions::default()));
     is_send(m.create_network(NetworkSpec::default()));
     is_send(m.remove_network(""));
+    is_send(m.prune());
     is_send(m.attach("", "", p, EndpointSpec::default()));
     is_send(m.detach("", ""));
     is_send(m.release(""));

@@ -324,6 +324,26 @@ impl NetworkManager {
         self.remove_locked(&net).await
     }
 
+    /// Removes every user-defined network without endpoints (`docker network prune`); returns
+    /// their names.
+    pub async fn prune(&self) -> Result<Vec<String>> {
+        let _g = self.op.lock().await;
+        let unused: Vec<Network> = {
+            let s = self.st();
+            s.networks
+                .iter()
+                .filter(|n| !n.default && !s.endpoints.iter().any(|e| e.network_id == n.id))
+                .cloned()
+                .collect()
+        };
+        let mut removed = Vec::new();
+        for n in unused {
+            self.remove_locked(&n).await?;
+            removed.push(n.name);
+        }
+        Ok(removed)
+    }
+
     async fn remove_locked(&self, net: &Network) -> Result<()> {
         let in_use: Vec<String> = self
             .st()

@@ -20,20 +20,34 @@ impl NetworkManager {
         ports: &[PortBinding],
     ) -> Result<Vec<PortBinding>> {
         let _g = self.op.lock().await;
-        if !self
-            .st()
-            .endpoints
+        // The network's default host address (`com.docker.network.bridge.host_binding_ipv4`).
+        let default_ip: Option<Ipv4Addr> = {
+            let s = self.st();
+            let ep = s
+                .endpoints
+                .iter()
+                .find(|e| e.ipv4 == container_ip && e.container_id == container_id)
+                .ok_or_else(|| Error::InvalidAddress {
+                    value: container_ip.to_string(),
+                    reason: format!("container {container_id} has no endpoint with this address"),
+                })?;
+            s.networks
+                .iter()
+                .find(|n| n.id == ep.network_id)
+                .and_then(|n| n.options.get("com.docker.network.bridge.host_binding_ipv4"))
+                .and_then(|v| v.parse::<Ipv4Addr>().ok())
+                .filter(|ip| !ip.is_unspecified())
+        };
+        let ports: Vec<PortBinding> = ports
             .iter()
-            .any(|e| e.ipv4 == container_ip && e.container_id == container_id)
-        {
-            return Err(Error::InvalidAddress {
-                value: container_ip.to_string(),
-                reason: format!("container {container_id} has no endpoint with this address"),
-            });
-        }
+            .map(|b| PortBinding {
+                host_ip: b.host_ip.or(default_ip),
+                ..*b
+            })
+            .collect();
         let mut sockets = Vec::new();
         let mut actual = Vec::new();
-        for b in ports {
+        for b in &ports {
             if b.container_port == 0 {
                 return Err(Error::InvalidPortSpec {
                     value: format!("{b:?}"),

@@ -248,3 +248,30 @@ fn netns_create_and_remove() {
     assert!(!p.exists());
     berth_network::remove_netns(&p).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prune_removes_only_unused_user_networks() {
+    let mut fx = Fixture::new();
+    fx.default_bridge = Some(berth_testkit::unique_name("bd"));
+    let ns = fx.netns("c");
+    let mut opts = fx.options();
+    opts.bip = Some(free_subnet().replace(".0/24", ".1/24"));
+    let mgr = fx.open_with(opts).await;
+    let used = mgr
+        .create_network(user_net("used", &free_subnet()))
+        .await
+        .unwrap();
+    let idle = mgr
+        .create_network(user_net("idle", &free_subnet()))
+        .await
+        .unwrap();
+    mgr.attach("used", "c", &ns, named("c")).await.unwrap();
+    assert_eq!(mgr.prune().await.unwrap(), vec!["idle".to_string()]);
+    let names: Vec<String> = mgr.list().into_iter().map(|n| n.name).collect();
+    assert_eq!(names, vec!["bridge".to_string(), "used".to_string()]);
+    assert!(fx.leftover_links(&[idle.bridge]).is_empty());
+    assert_eq!(fx.leftover_links(&[used.bridge]).len(), 1);
+    let e = mgr.remove_network("bridge").await.unwrap_err().to_string();
+    assert!(e.contains("pre-defined"), "{e}");
+    mgr.purge().await.unwrap();
+}

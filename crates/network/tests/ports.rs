@@ -347,3 +347,43 @@ async fn outbound_traffic_is_masqueraded_but_internal_networks_stay_inside() {
     );
     mgr.purge().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_networks_host_binding_address_is_the_default_for_its_ports() {
+    let mut fx = Fixture::new();
+    let c_ns = fx.netns("c");
+    let mgr = fx.open().await;
+    let mut spec = user_net("local", &free_subnet());
+    spec.options.insert(
+        "com.docker.network.bridge.host_binding_ipv4".into(),
+        "127.0.0.1".into(),
+    );
+    mgr.create_network(spec).await.unwrap();
+    let c = mgr.attach("local", "c-l", &c_ns, named("l")).await.unwrap();
+    let tcp = in_netns(&c_ns, || std::net::TcpListener::bind("0.0.0.0:80")).unwrap();
+    std::thread::spawn(move || {
+        for s in tcp.incoming().flatten() {
+            let mut s = s;
+            let _ = s.write_all(b"hello");
+        }
+    });
+    let bound = mgr
+        .publish("c-l", c.ipv4, &parse_port_spec("80").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(bound[0].host_ip, Some(Ipv4Addr::LOCALHOST));
+    let port = bound[0].host_port;
+    let local = tokio::task::spawn_blocking(move || tcp_get(Ipv4Addr::LOCALHOST, port))
+        .await
+        .unwrap();
+    assert_eq!(local.as_deref(), Some("hello"));
+    let host = host_address();
+    let remote = tokio::task::spawn_blocking(move || tcp_get(host, port))
+        .await
+        .unwrap();
+    assert_eq!(
+        remote, None,
+        "bound to 127.0.0.1 only, yet reachable via {host}"
+    );
+    mgr.purge().await.unwrap();
+}
