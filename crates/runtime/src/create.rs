@@ -121,6 +121,7 @@ pub(crate) fn create(
         hooks_request,
         seccomp: filter.as_ref(),
         caps,
+        lsm: security::lsm(process),
         preserve_fds: opts.preserve_fds,
         stdio: opts.stdio,
         create: true,

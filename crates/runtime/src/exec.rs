@@ -98,6 +98,7 @@ pub(crate) fn exec(c: &Container, process: &Process, opts: &ExecOptions) -> Resu
         hooks_request: false,
         seccomp: filter.as_ref(),
         caps,
+        lsm: security::lsm(process),
         preserve_fds: opts.preserve_fds,
         stdio: opts.stdio,
         create: false,

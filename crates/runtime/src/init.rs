@@ -28,6 +28,7 @@ pub(crate) struct Plan<'a> {
     pub hooks_request: bool,
     pub seccomp: Option<&'a ScmpFilterContext>,
     pub caps: CapMasks,
+    pub lsm: security::Lsm,
     pub preserve_fds: u32,
     pub stdio: Option<[RawFd; 3]>,
     /// create/run (not exec): report Ready, then run startContainer hooks and exec.
@@ -133,6 +134,7 @@ fn run(plan: &Plan<'_>, chan: &Channel) -> R<Never> {
         // SAFETY: umask cannot fail.
         unsafe { libc::umask(mask as libc::mode_t) };
     }
+    security::apply_lsm(&plan.lsm)?;
     security::no_new_privs(plan.process)?;
     let nnp = plan.process.no_new_privileges() == Some(true);
     if let Some(f) = plan.seccomp

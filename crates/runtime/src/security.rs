@@ -185,3 +185,51 @@ pub(crate) fn resolve_program(p: &Process) -> R<std::ffi::CString> {
         "exec: {prog:?}: executable file not found in $PATH"
     ))
 }
+
+/// AppArmor profile and SELinux label to apply at exec: only when that LSM is enabled on this
+/// host; otherwise the field is ignored with a warning (as the issue asks).
+#[derive(Default)]
+pub(crate) struct Lsm {
+    apparmor: Option<String>,
+    selinux: Option<String>,
+}
+
+pub(crate) fn lsm(p: &Process) -> Lsm {
+    let apparmor_on = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|s| s.trim() == "Y");
+    let selinux_on = std::path::Path::new("/sys/fs/selinux/enforce").exists();
+    let pick = |v: &Option<String>, on: bool, field: &str, name: &str| match v.as_deref() {
+        Some(x) if !x.is_empty() && on => Some(x.to_string()),
+        Some(x) if !x.is_empty() => {
+            eprintln!(
+                "berth-runtime: warning: process.{field} {x:?} ignored: {name} is not enabled on this host"
+            );
+            None
+        }
+        _ => None,
+    };
+    Lsm {
+        apparmor: pick(
+            p.apparmor_profile(),
+            apparmor_on,
+            "apparmorProfile",
+            "AppArmor",
+        ),
+        selinux: pick(p.selinux_label(), selinux_on, "selinuxLabel", "SELinux"),
+    }
+}
+
+/// Asks the LSM to switch label at the coming execve.
+pub(crate) fn apply_lsm(l: &Lsm) -> R {
+    if let Some(profile) = &l.apparmor {
+        let cmd = format!("exec {profile}");
+        std::fs::write("/proc/self/attr/apparmor/exec", &cmd)
+            .or_else(|_| std::fs::write("/proc/self/attr/exec", &cmd))
+            .map_err(|e| format!("apparmor profile {profile}: {e}"))?;
+    }
+    if let Some(label) = &l.selinux {
+        std::fs::write("/proc/self/attr/exec", label)
+            .map_err(|e| format!("selinux label {label}: {e}"))?;
+    }
+    Ok(())
+}

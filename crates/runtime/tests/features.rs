@@ -183,3 +183,77 @@ fn detached_run_and_named_signals() {
     c.wait_status("stopped");
     ok(c.rt(&["delete", &c.id]));
 }
+
+#[test]
+fn absent_lsm_fields_are_ignored_with_a_warning() {
+    let c = Ct::new(&["echo", "ran"], |v| {
+        v["process"]["apparmorProfile"] = json!("berth-default")
+    });
+    if std::path::Path::new("/sys/module/apparmor/parameters/enabled").exists() {
+        return; // AppArmor is present: the profile would be applied instead
+    }
+    let out = c.run();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "ran\n",
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("apparmorProfile"), "{}", stderr(&out));
+}
+
+#[test]
+fn bind_mounts_honour_ro_and_no_new_privileges_is_set() {
+    let shared = tempfile::tempdir().unwrap();
+    std::fs::write(shared.path().join("data"), "from-host").unwrap();
+    let c = Ct::new(
+        &[
+            "sh",
+            "-c",
+            "cat /data/data; touch /data/new 2>&1; grep NoNewPrivs /proc/self/status",
+        ],
+        |v| {
+            v["mounts"].as_array_mut().unwrap().push(json!({
+                "destination": "/data", "type": "bind", "source": shared.path(), "options": ["rbind", "ro", "nosuid", "nodev"]
+            }));
+            v["process"]["noNewPrivileges"] = json!(true);
+        },
+    );
+    let out = c.run();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.starts_with("from-host"), "{text} {}", stderr(&out));
+    assert!(text.contains("Read-only file system"), "{text}");
+    assert!(text.contains("NoNewPrivs:\t1"), "{text}");
+    assert!(!shared.path().join("new").exists());
+}
+
+#[test]
+fn seccomp_argument_conditions() {
+    // chmod is denied only for mode 0700 (argument 1 == 448)
+    let c = Ct::new(
+        &[
+            "sh",
+            "-c",
+            "mkdir /tmp/a && echo made; chmod 0700 /tmp/a 2>&1; chmod 0755 /tmp/a && echo chmod-ok",
+        ],
+        |v| {
+            v["mounts"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}));
+            v["linux"]["seccomp"] = json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "syscalls": [{"names": ["chmod", "fchmodat", "fchmodat2"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13,
+                              "args": [{"index": 1, "value": 448, "op": "SCMP_CMP_EQ"}]}]
+            });
+        },
+    );
+    let out = c.run();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.starts_with("made\n"), "{text} {}", stderr(&out));
+    assert!(
+        text.contains("Permission denied"),
+        "mode 0700 is denied: {text}"
+    );
+    assert!(text.contains("chmod-ok"), "other modes pass: {text}");
+}
