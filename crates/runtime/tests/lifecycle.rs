@@ -251,3 +251,16 @@ fn systemd_cgroup_is_refused_clearly() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("systemd"));
 }
+
+#[test]
+fn run_with_a_terminal_copies_the_pty() {
+    let c = Ct::new(&["sh", "-c", "tty; echo through-the-pty; exit 2"], |v| {
+        v["process"]["terminal"] = json!(true)
+    });
+    let out = c.run();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.contains("/dev/pts/0"), "{text} {}", stderr(&out));
+    assert!(text.contains("through-the-pty\r\n"), "{text}");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!c.root().join(&c.id).exists());
+}
