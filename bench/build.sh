@@ -59,7 +59,7 @@ for _ in $(seq 1 100); do "$DOCKER" -H "unix://$SOCK" version >/dev/null 2>&1 &&
 
 # Let the disk settle between timed runs (this ext4 is mounted with `discard`: deleting
 # written-back files queues TRIMs that slow whatever runs next).
-settle() { sync; sleep 1; }
+settle() { sync; sleep 2; }
 ms() { settle; local s e; s=$(date +%s%N); "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; "$@" >&2 || true; exit 1; }; e=$(date +%s%N); echo $(( (e - s) / 1000000 )); }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2))}'; }
 
@@ -95,8 +95,8 @@ for i in $(seq 1 "$RUNS"); do
   BERTH_ROOT="$WORK/berth-first-$i"
   "$BENCH" --data-root "$BERTH_ROOT" --import-base "$WORK/busybox.tar" busybox:latest >/dev/null
   read -r a b < <(berth_timed --no-cache); first+=("$a"); firstwall+=("$b")
-  rm -rf "$BERTH_ROOT"
 done
+# (The fresh stores are deleted at exit: deleting here would queue TRIMs into the next run.)
 BERTH_ROOT="$WORK/berth"
 berth_build >/dev/null 2>&1
 for _ in $(seq 1 "$RUNS"); do read -r a b < <(berth_timed); again+=("$a"); againwall+=("$b"); done
