@@ -210,7 +210,7 @@ impl Container {
             return Ok(());
         }
         if status == Status::Stopped {
-            return Err(self.bad_state(status, "kill"));
+            return Err(Error::NotRunning(self.record.id.clone()));
         }
         sys::kill(self.record.pid, signal).ctx(|| format!("kill {}", self.record.pid))
     }

@@ -19,6 +19,9 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// The wording containerd's shim matches to treat a kill as "already finished".
+    #[error("container not running: {0}")]
+    NotRunning(String),
     #[error("container init: {0}")]
     Init(String),
     #[error("container {id} is {status}: cannot {op}")]

@@ -63,6 +63,14 @@ fn create_start_state_kill_delete() {
     ok(c.rt(&["kill", &c.id, "KILL"]));
     c.wait_status("stopped");
     assert_eq!(c.state()["pid"], 0);
+    // containerd's shim treats this wording as "process already finished"
+    let again = c.rt(&["kill", &c.id, "KILL"]);
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("container not running"),
+        "{}",
+        stderr(&again)
+    );
     ok(c.rt(&["delete", &c.id]));
     assert!(!c.root().join(&c.id).exists());
     assert!(!c.cgroup_dir("memory").exists());
