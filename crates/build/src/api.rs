@@ -54,13 +54,14 @@ pub fn options_from_query(pairs: &[(String, String)]) -> Result<BuildOptions, Bu
     Ok(o)
 }
 
-/// One line of Docker's JSON stream for an event.
+/// One line of Docker's JSON stream for an event (`\r\n`-terminated, as moby's
+/// streamformatter writes them).
 pub fn event_json(e: &BuildEvent) -> String {
     let v = match e {
         BuildEvent::Stream(s) => serde_json::json!({ "stream": s }),
         BuildEvent::Aux(id) => serde_json::json!({ "aux": { "ID": id } }),
     };
-    format!("{v}\n")
+    format!("{v}\r\n")
 }
 
 /// Serves one `POST /build`: reads the tar context from `body`, builds, and hands every JSON
@@ -93,7 +94,7 @@ pub fn serve_build(
 /// The stream line for a failed build.
 pub fn error_json(message: &str) -> String {
     format!(
-        "{}\n",
+        "{}\r\n",
         serde_json::json!({ "errorDetail": { "message": message }, "error": message })
     )
 }
@@ -145,15 +146,15 @@ mod tests {
     fn events_become_dockers_json_lines() {
         assert_eq!(
             event_json(&BuildEvent::Stream("Step 1/2 : FROM a\n".into())),
-            "{\"stream\":\"Step 1/2 : FROM a\\n\"}\n"
+            "{\"stream\":\"Step 1/2 : FROM a\\n\"}\r\n"
         );
         assert_eq!(
             event_json(&BuildEvent::Aux("sha256:ab".into())),
-            "{\"aux\":{\"ID\":\"sha256:ab\"}}\n"
+            "{\"aux\":{\"ID\":\"sha256:ab\"}}\r\n"
         );
         assert_eq!(
             error_json("boom"),
-            "{\"error\":\"boom\",\"errorDetail\":{\"message\":\"boom\"}}\n"
+            "{\"error\":\"boom\",\"errorDetail\":{\"message\":\"boom\"}}\r\n"
         );
     }
 }

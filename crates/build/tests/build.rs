@@ -401,19 +401,19 @@ fn api_request_from_a_tar_context_streams_dockers_json() {
     let id = id.unwrap_or_else(|| panic!("{lines:?}"));
     let text = lines.concat();
     assert!(
-        text.starts_with("{\"stream\":\"Step 1/3 : FROM busybox\\n\"}\n"),
+        text.starts_with("{\"stream\":\"Step 1/3 : FROM busybox\\n\"}\r\n"),
         "{text}"
     );
     assert!(
-        text.contains("{\"stream\":\"hello from the tar\\n\"}\n"),
+        text.contains("{\"stream\":\"hello from the tar\\n\"}\r\n"),
         "{text}"
     );
     assert!(
-        text.contains(&format!("{{\"aux\":{{\"ID\":\"{id}\"}}}}\n")),
+        text.contains(&format!("{{\"aux\":{{\"ID\":\"{id}\"}}}}\r\n")),
         "{text}"
     );
     assert!(
-        text.ends_with("{\"stream\":\"Successfully tagged fromtar:latest\\n\"}\n"),
+        text.ends_with("{\"stream\":\"Successfully tagged fromtar:latest\\n\"}\r\n"),
         "{text}"
     );
     // A hostile context gets an errorDetail line and nothing lands outside.
