@@ -6,8 +6,6 @@ mod common;
 use common::tmux::Tmux;
 use common::{Cleanup, Env, text};
 
-const NEEDS: &str = "enable when the testkit berthd can start containers (monitor socket path too long for its temp exec root)";
-
 /// `env DOCKER_HOST=... berth ARGS` for a tmux pane, then the exit code and the terminal mode.
 fn pane_command(env: &Env, args: &str) -> String {
     format!(
@@ -19,7 +17,6 @@ fn pane_command(env: &Env, args: &str) -> String {
 }
 
 #[test]
-#[ignore = "enable when the testkit berthd can start containers"]
 fn run_prints_output_and_exits_with_the_container_code() {
     let env = Env::start();
     let o = env.run(&[
@@ -53,11 +50,9 @@ fn run_prints_output_and_exits_with_the_container_code() {
     assert_eq!(text(&o).0, "piped\n");
     let o = env.run(&["run", "--rm", "busybox", "/nonexistent"]);
     assert_eq!(o.status.code(), Some(127), "{:?}", text(&o));
-    let _ = NEEDS;
 }
 
 #[test]
-#[ignore = "enable when the testkit berthd can start containers"]
 fn detached_container_logs_exec_stop_wait() {
     let env = Env::start();
     let name = berth_testkit::unique_name("bl");
@@ -122,7 +117,6 @@ fn detached_container_logs_exec_stop_wait() {
 }
 
 #[test]
-#[ignore = "enable when the testkit berthd can start containers"]
 fn run_it_in_a_pty_resizes_and_detaches() {
     let env = Env::start();
     let name = berth_testkit::unique_name("bi");
@@ -150,7 +144,6 @@ fn run_it_in_a_pty_resizes_and_detaches() {
 }
 
 #[test]
-#[ignore = "enable when the testkit berthd can start containers"]
 fn exec_it_and_attach_in_a_pty() {
     let env = Env::start();
     let name = berth_testkit::unique_name("be");
@@ -178,7 +171,6 @@ fn exec_it_and_attach_in_a_pty() {
 }
 
 #[test]
-#[ignore = "enable when the testkit berthd can start containers"]
 fn run_behaves_like_docker_run() {
     let env = Env::start();
     for args in [
