@@ -117,6 +117,7 @@ fn run(plan: &Plan<'_>, chan: &Channel) -> R<Never> {
     if plan.process.terminal() == Some(true) {
         setup_tty(plan.process, chan)?;
     }
+    sys::reset_signals();
     let cwd = plan.process.cwd();
     std::env::set_current_dir(cwd).map_err(|e| format!("chdir to cwd {}: {e}", cwd.display()))?;
     // getcwd fails (ENOENT / "(unreachable)") if the cwd is not under our root.

@@ -146,6 +146,24 @@ pub(crate) fn clone3(flags: u64) -> io::Result<libc::pid_t> {
     }
 }
 
+/// Default disposition for every signal and an empty mask: the caller may ignore SIGPIPE (Rust
+/// programs do) or block signals, and ignored/blocked signals would survive exec.
+pub(crate) fn reset_signals() {
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: setting SIG_DFL is always valid; invalid numbers just fail with EINVAL.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+    }
+    // SAFETY: an initialised empty set and a null old-set pointer.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+    }
+}
+
 /// Leaves the child process without unwinding or running destructors.
 pub(crate) fn exit_now(code: i32) -> ! {
     // SAFETY: _exit never returns and touches no Rust state.

@@ -239,3 +239,23 @@ fn hooks_get_the_state_on_stdin() {
     assert!(!c2.root().join(&c2.id).exists());
     ok(std::process::Command::new("true").output().unwrap());
 }
+
+#[test]
+fn container_process_starts_with_default_signals() {
+    // Rust ignores SIGPIPE in its own processes; the container must not inherit that
+    let c = Ct::new(
+        &["sh", "-c", "grep -E 'SigIgn|SigBlk' /proc/self/status"],
+        |_| {},
+    );
+    let (out, err, code) = out_of(&c);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("SigBlk:\t0000000000000000"), "{out}");
+    // sh itself ignores nothing it inherited; SIGPIPE (bit 13) must not be ignored
+    let ign = out.lines().find(|l| l.starts_with("SigIgn")).unwrap();
+    let mask = u64::from_str_radix(ign.split_whitespace().nth(1).unwrap(), 16).unwrap();
+    assert_eq!(
+        mask & (1 << 12),
+        0,
+        "SIGPIPE is ignored in the container: {ign}"
+    );
+}
