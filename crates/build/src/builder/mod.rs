@@ -244,12 +244,38 @@ impl Builder {
                     .status();
             }
         }
+        // Cache entries whose image is gone (pruned) are dropped.
+        if let Ok(rd) = std::fs::read_dir(self.state.join("cache")) {
+            for e in rd.flatten() {
+                let alive = std::fs::read_to_string(e.path())
+                    .ok()
+                    .is_some_and(|id| self.store.resolve(id.trim()).is_ok());
+                if !alive {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
         for (key, _) in self.store.snapshots()? {
             if key.starts_with(snapshot::KEY_PREFIX) {
                 self.store.remove_snapshot(&key)?;
             }
         }
         Ok(())
+    }
+
+    /// `docker builder prune`: forgets every cache entry (the images stay until pruned);
+    /// returns how many entries were dropped.
+    pub fn prune_cache(&self) -> Result<usize, BuildError> {
+        let dir = self.state.join("cache");
+        let mut n = 0;
+        let rd = std::fs::read_dir(&dir)
+            .map_err(|e| BuildError::Other(format!("read {}: {e}", dir.display())))?;
+        for e in rd.flatten() {
+            if std::fs::remove_file(e.path()).is_ok() {
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     /// Waits until every intermediate snapshot handed to the cleaner is removed, then stops it
