@@ -259,3 +259,25 @@ fn container_process_starts_with_default_signals() {
         "SIGPIPE is ignored in the container: {ign}"
     );
 }
+
+#[test]
+fn exec_joins_the_user_namespace() {
+    let c = Ct::new(&["sleep", "100"], |v| {
+        v["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        v["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+        v["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+    });
+    c.start_detached();
+    let out = ok(c.exec(&["sh", "-c", "id -u; cat /proc/self/uid_map"]));
+    assert!(out.starts_with("0\n"), "{out}");
+    assert!(out.contains("200000"), "{out}");
+    let pid = c.state()["pid"].as_i64().unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    assert!(
+        status.lines().any(|l| l.starts_with("Uid:\t200000")),
+        "init runs as the mapped uid on the host"
+    );
+}
