@@ -79,6 +79,9 @@ async fn start(
                 return;
             };
             let client = hyper_util::rt::TokioIo::new(upgraded);
+            // docker-py can drop bytes that arrive in the same read as the 101 head
+            // (reference/crates.md); an exec's first output often does, so wait a moment
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             hijack::pipe(client, es.stream, || engine.exec_finished(&id)).await;
         });
         return Ok(hijack::switching_protocols(ct));

@@ -1,7 +1,7 @@
 //! `GET /containers/{id}/logs`: the json-file log in Docker's wire format, with follow, since,
 //! until, tail, timestamps and stream selection.
 
-use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::io::{BufRead, BufReader};
 
 use bytes::Bytes;
 use serde::Deserialize;
@@ -103,40 +103,33 @@ impl Engine {
             if !opts.follow {
                 return;
             }
-            // follow: poll the file until the container stops and the file is drained
-            let mut pos = reader.stream_position().unwrap_or(0) - line.len() as u64;
+            // follow: keep reading the same open file (it may be removed with the container
+            // while the client still reads) until the container stops and it is drained
+            let mut partial = line;
             loop {
                 let running = lifecycle.borrow().running;
-                let Ok(mut f) = std::fs::File::open(&path) else {
-                    return;
-                };
-                if f.seek(SeekFrom::Start(pos)).is_err() {
-                    return;
-                }
-                let mut r = BufReader::new(f);
-                let mut l = String::new();
                 let mut got = false;
-                while r.read_line(&mut l).unwrap_or(0) > 0 {
-                    if !l.ends_with('\n') {
+                loop {
+                    match reader.read_line(&mut partial) {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => {}
+                    }
+                    if !partial.ends_with('\n') {
                         break;
                     }
-                    pos += l.len() as u64;
                     got = true;
-                    if let Ok(e) = serde_json::from_str::<Entry>(&l)
+                    if let Ok(e) = serde_json::from_str::<Entry>(&partial)
                         && let Some(b) = render(&e, &opts, tty)
                         && tx.blocking_send(b).is_err()
                     {
                         return;
                     }
-                    l.clear();
+                    partial.clear();
                 }
-                if !running && !got {
+                if (!running && !got) || tx.is_closed() {
                     return;
                 }
-                if tx.is_closed() {
-                    return;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(100));
+                std::thread::sleep(std::time::Duration::from_millis(50));
             }
         });
         Ok(LogStream { tty, rx })
