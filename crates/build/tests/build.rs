@@ -487,3 +487,79 @@ fn independent_stages_build_side_by_side_and_report_in_order() {
     );
     assert!(out.contains("from-a\nfrom-b\n"), "{out}");
 }
+
+#[test]
+fn config_instructions_add_archives_and_copy_from_an_image() {
+    let e = env();
+    let mut t = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(3);
+    h.set_mode(0o755);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(1_700_000_000);
+    t.append_data(&mut h, "tool/run.sh", &b"ok\n"[..]).unwrap();
+    let archive = t.into_inner().unwrap();
+    let ctx = tempfile::tempdir().unwrap();
+    fs::write(ctx.path().join("pack.tar"), archive).unwrap();
+    fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM busybox\nWORKDIR /opt\nWORKDIR sub\nADD pack.tar .\nCOPY --from=busybox /bin/busybox /opt/bb\nRUN test -x /opt/sub/tool/run.sh && test -x /opt/bb && pwd\nSHELL [\"/bin/sh\", \"-ec\"]\nENTRYPOINT echo hi\nCMD [\"--x\"]\nHEALTHCHECK --interval=30s --retries=2 CMD true\nSTOPSIGNAL SIGINT\nVOLUME /data /logs\nUSER nobody\nMAINTAINER someone\n",
+    )
+    .unwrap();
+    let (id, out) = build(&e, ctx.path(), &opts());
+    let id = id.unwrap_or_else(|err| panic!("{err}\n{out}"));
+    assert!(out.contains("/opt/sub\n"), "{out}");
+    let img = e.store.resolve(&id).unwrap();
+    assert_eq!(img.config.author.as_deref(), Some("someone"));
+    let c = img.config.config.unwrap();
+    assert_eq!(c.working_dir.as_deref(), Some("/opt/sub"));
+    assert_eq!(c.entrypoint.unwrap(), vec!["/bin/sh", "-ec", "echo hi"]);
+    assert_eq!(c.cmd.unwrap(), vec!["--x"]);
+    assert_eq!(c.stop_signal.as_deref(), Some("SIGINT"));
+    assert_eq!(c.user.as_deref(), Some("nobody"));
+    assert_eq!(c.shell.unwrap(), vec!["/bin/sh", "-ec"]);
+    let vols: Vec<_> = c.volumes.unwrap().into_keys().collect();
+    assert_eq!(vols, vec!["/data", "/logs"]);
+    let hc = c.healthcheck.unwrap();
+    assert_eq!(hc["Test"], serde_json::json!(["CMD-SHELL", "true"]));
+    assert_eq!(hc["Interval"], 30_000_000_000i64);
+    assert_eq!(hc["Retries"], 2);
+    let history: Vec<String> = img
+        .config
+        .history
+        .iter()
+        .filter_map(|h| h.created_by.clone())
+        .collect();
+    assert!(
+        history.contains(
+            &"/bin/sh -ec #(nop)  ENTRYPOINT [\"/bin/sh\" \"-ec\" \"echo hi\"]".to_owned()
+        ),
+        "{history:?}"
+    );
+    // Bad values are refused with Docker's words.
+    for (df, msg) in [
+        ("FROM busybox\nEXPOSE http\n", "Invalid containerPort: http"),
+        (
+            "FROM busybox\nSTOPSIGNAL SIGNOPE\n",
+            "Invalid signal: SIGNOPE",
+        ),
+        (
+            "FROM busybox\nCOPY --chmod=abc Dockerfile /\n",
+            "invalid chmod parameter",
+        ),
+        (
+            "FROM busybox\nUSER ghost\nRUN true\n",
+            "unable to find user ghost",
+        ),
+        (
+            "FROM busybox\nCOPY a b c\n",
+            "must be a directory and end with a /",
+        ),
+    ] {
+        let ctx = context(&[("Dockerfile", df), ("a", "a"), ("b", "b")]);
+        let (r, out) = build(&e, ctx.path(), &opts());
+        let err = r.unwrap_err();
+        assert!(err.contains(msg), "{df}: {err}\n{out}");
+    }
+}
