@@ -206,3 +206,32 @@ fn run_behaves_like_docker_run() {
         assert_eq!(text(&b).0, text(&d).0, "{args:?}");
     }
 }
+
+#[test]
+fn sigterm_during_run_it_restores_the_terminal() {
+    let env = Env::start();
+    let name = berth_testkit::unique_name("bs");
+    let _c = Cleanup(&env, vec![name.clone()]);
+    let t = Tmux::start(
+        &pane_command(&env, &format!("run -it --name {name} busybox sh")),
+        80,
+        24,
+    );
+    t.wait_for("/ #");
+    let pid = t.pane_pid();
+    // The pane runs `sh -c`, whose child is `env` exec'ing berth.
+    let children = std::process::Command::new("pgrep")
+        .args(["-P", &pid.to_string()])
+        .output()
+        .expect("pgrep");
+    let berth_pid = String::from_utf8_lossy(&children.stdout).trim().to_string();
+    assert!(!berth_pid.is_empty(), "no berth process under the pane");
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &berth_pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let screen = t.wait_for("EXIT=143");
+    t.wait_for("icanon");
+    assert!(!screen.contains("-icanon"), "terminal left raw:\n{screen}");
+}

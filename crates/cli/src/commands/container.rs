@@ -273,7 +273,7 @@ pub async fn top(ctx: &Ctx, a: &TopArgs) -> Outcome {
         text.push_str(&p.join("\t"));
         text.push('\n');
     }
-    out(&render::tabwriter::align(&text));
+    out(&render::tabwriter::align_min(&text, 20));
     Ok(0)
 }
 

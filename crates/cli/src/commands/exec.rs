@@ -73,8 +73,10 @@ pub async fn exec(ctx: &Ctx, a: &ExecArgs) -> Outcome {
     })
     .await;
     drop(_raw);
-    if ended? == Ended::Detached {
-        return Ok(0);
+    match ended? {
+        Ended::Detached => return Ok(0),
+        Ended::Terminated => return Ok(143),
+        Ended::Closed => {}
     }
     exit_code(ctx, &created.id).await
 }

@@ -209,6 +209,7 @@ pub async fn run(ctx: &Ctx, a: &RunArgs) -> Outcome {
     drop(_raw);
     match ended {
         Ok(Ended::Detached) => return Ok(0),
+        Ok(Ended::Terminated) => return Ok(143),
         Ok(Ended::Closed) => {}
         Err(e) => eprintln!("{e}"),
     }
@@ -247,6 +248,7 @@ pub async fn attach(ctx: &Ctx, a: &AttachArgs) -> Outcome {
     drop(_raw);
     match ended? {
         Ended::Detached => Ok(0),
+        Ended::Terminated => Ok(143),
         Ended::Closed => Ok(wait_status(wait).await? as i32),
     }
 }
@@ -291,6 +293,7 @@ pub async fn start(ctx: &Ctx, a: &StartArgs) -> Outcome {
     drop(_raw);
     match ended? {
         Ended::Detached => Ok(0),
+        Ended::Terminated => Ok(143),
         Ended::Closed => Ok(wait_status(wait).await? as i32),
     }
 }

@@ -66,6 +66,8 @@ pub enum Ended {
     Closed,
     /// The user typed the detach sequence.
     Detached,
+    /// SIGTERM or SIGHUP arrived while the terminal was raw; the caller exits 128+15.
+    Terminated,
 }
 
 /// Copies the session both ways until the output ends or the user detaches. `resize` is called
@@ -158,7 +160,7 @@ where
         r = output => r,
         r = input => r,
         _ = winch => Ok(Ended::Closed),
-        _ = terminate, if tty => Ok(Ended::Detached),
+        _ = terminate, if tty => Ok(Ended::Terminated),
     }
 }
 

@@ -5,15 +5,20 @@
 const MIN_WIDTH: usize = 10;
 const PADDING: usize = 3;
 
-/// Aligns tab-separated `text` (lines ending in `\n`).
+/// Aligns tab-separated `text` (lines ending in `\n`) with Docker's table settings.
 pub fn align(text: &str) -> String {
+    align_min(text, MIN_WIDTH)
+}
+
+/// As [`align`] with another minimum column width (`top` uses 20).
+pub fn align_min(text: &str, min_width: usize) -> String {
     let lines: Vec<Vec<&str>> = text
         .split_terminator('\n')
         .map(|l| l.split('\t').collect())
         .collect();
     let mut out = String::with_capacity(text.len() * 2);
     let mut widths = Vec::new();
-    format(&lines, 0, lines.len(), &mut widths, &mut out);
+    format(&lines, 0, lines.len(), min_width, &mut widths, &mut out);
     out
 }
 
@@ -25,6 +30,7 @@ fn format(
     lines: &[Vec<&str>],
     mut line0: usize,
     line1: usize,
+    min_width: usize,
     widths: &mut Vec<usize>,
     out: &mut String,
 ) {
@@ -38,13 +44,13 @@ fn format(
         // A block of lines that all have a terminated cell in this column starts here.
         write_lines(lines, line0, this, widths, out);
         line0 = this;
-        let mut w = MIN_WIDTH;
+        let mut w = min_width;
         while this < line1 && column + 1 < lines[this].len() {
             w = w.max(width(lines[this][column]) + PADDING);
             this += 1;
         }
         widths.push(w);
-        format(lines, line0, this, widths, out);
+        format(lines, line0, this, min_width, widths, out);
         widths.pop();
         line0 = this;
     }

@@ -69,6 +69,19 @@ impl Tmux {
         assert!(ok.success());
     }
 
+    /// The pid of the pane's first process.
+    pub fn pane_pid(&self) -> u32 {
+        let out = self
+            .cmd()
+            .args(["list-panes", "-t", "main", "-F", "#{pane_pid}"])
+            .output()
+            .expect("list-panes");
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .expect("pane pid")
+    }
+
     /// The visible screen.
     pub fn screen(&self) -> String {
         let out = self
