@@ -367,15 +367,26 @@ impl CopySpec<'_> {
                         .map_err(|e| failed(kw, format!("extract {}: {e}", item.rel)))?;
                 }
                 Kind::File | Kind::Inline(_) => {
-                    let parent = Path::new(&item.dest)
-                        .parent()
-                        .map(|p| p.to_string_lossy().into_owned())
-                        .unwrap_or_else(|| "/".into());
-                    let dir = self.make_dir(rootfs, &parent, None)?;
-                    let name = Path::new(&item.dest)
-                        .file_name()
-                        .ok_or_else(|| failed(kw, format!("bad destination {}", item.dest)))?;
-                    let target = dir.join(name);
+                    // A destination that is an existing directory (symlinks resolved inside
+                    // the rootfs) receives the file under its own name, as in Docker.
+                    let resolved = resolve_in(rootfs, &item.dest, Scope::Chroot, true)
+                        .map_err(|e| failed(kw, e))?;
+                    let target = if resolved.is_dir() {
+                        let base = Path::new(&item.rel)
+                            .file_name()
+                            .ok_or_else(|| failed(kw, format!("bad source {}", item.rel)))?;
+                        resolved.join(base)
+                    } else {
+                        let parent = Path::new(&item.dest)
+                            .parent()
+                            .map(|p| p.to_string_lossy().into_owned())
+                            .unwrap_or_else(|| "/".into());
+                        let dir = self.make_dir(rootfs, &parent, None)?;
+                        let name = Path::new(&item.dest)
+                            .file_name()
+                            .ok_or_else(|| failed(kw, format!("bad destination {}", item.dest)))?;
+                        dir.join(name)
+                    };
                     if let Kind::Inline(content) = &item.kind {
                         remove_non_dir(&target);
                         fs::write(&target, content)

@@ -203,3 +203,20 @@ fn heredoc_sources_become_files() {
         "hi\n"
     );
 }
+
+#[test]
+fn an_existing_directory_destination_gets_the_file_inside() {
+    let f = fixture();
+    let r = f.root.path();
+    fs::create_dir_all(r.join("usr/bin")).unwrap();
+    symlink("usr/bin", r.join("bin")).unwrap();
+    let host = tempfile::tempdir().unwrap();
+    symlink(host.path(), r.join("abs")).unwrap();
+    run(&spec(&f, "COPY", &["a.txt"], "/usr/bin"), r).unwrap();
+    assert!(r.join("usr/bin/a.txt").is_file());
+    run(&spec(&f, "COPY", &["b.txt"], "/bin"), r).unwrap();
+    assert!(r.join("usr/bin/b.txt").is_file());
+    // An absolute symlink is followed inside the rootfs, never on the host.
+    run(&spec(&f, "COPY", &["a.txt"], "/abs"), r).unwrap();
+    assert!(!host.path().join("a.txt").exists());
+}
