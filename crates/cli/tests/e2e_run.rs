@@ -235,3 +235,53 @@ fn sigterm_during_run_it_restores_the_terminal() {
     t.wait_for("icanon");
     assert!(!screen.contains("-icanon"), "terminal left raw:\n{screen}");
 }
+
+#[test]
+fn logs_follow_and_container_listing_match_docker() {
+    let env = Env::start();
+    let name = berth_testkit::unique_name("bf");
+    let _c = Cleanup(&env, vec![name.clone()]);
+    env.berth_ok(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "busybox",
+        "sh",
+        "-c",
+        "for i in 1 2 3; do echo $i; sleep 0.3; done; echo done >&2",
+    ]);
+    let followed = env.run(&["logs", "-f", &name]);
+    assert_eq!(
+        text(&followed),
+        ("1\n2\n3\n".to_string(), "done\n".to_string())
+    );
+    for args in [
+        vec!["logs", &name],
+        vec!["logs", "--tail", "1", &name],
+        vec!["logs", "-t", &name],
+        vec!["container", "logs", "--tail=2", "-t", &name],
+        vec![
+            "ps",
+            "-a",
+            "--filter",
+            &format!("name={name}"),
+            "--format",
+            "{{.Names}} {{.State}} {{.Command}} {{.Image}}",
+        ],
+        vec![
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.ExitCode}} {{.State.Running}}",
+            &name,
+        ],
+        vec!["wait", &name],
+    ] {
+        let (b, d) = (env.run(&args), env.docker(&args));
+        assert_eq!(
+            (text(&b), b.status.code()),
+            (text(&d), d.status.code()),
+            "{args:?}"
+        );
+    }
+}
