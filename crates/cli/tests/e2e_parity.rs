@@ -304,3 +304,16 @@ fn events_print_what_docker_prints() {
         format!("volume create {name}\nvolume destroy {name}\n")
     );
 }
+
+#[test]
+fn info_server_section_matches_docker() {
+    let env = Env::bare();
+    let server = |o: std::process::Output| {
+        let s = text(&o).0;
+        s[s.find("Server:").unwrap_or(0)..].to_string()
+    };
+    let b = server(env.run(&["info"]));
+    let d = server(env.docker(&["info"]));
+    assert_eq!(b, d);
+    assert!(b.contains(" Storage Driver: "), "{b}");
+}

@@ -14,10 +14,26 @@ pub async fn info(ctx: &Ctx, a: &FormatArgs) -> Outcome {
         out(&render::each(f, &[i])?);
         return Ok(0);
     }
+    out(&info_text(&i));
+    Ok(0)
+}
+
+/// Docker's `prettyPrintInfo` for the fields a Linux engine reports.
+pub fn info_text(i: &Value) -> String {
     let s = |k: &str| match &i[k] {
         Value::String(s) => s.clone(),
         Value::Null => String::new(),
         v => v.to_string(),
+    };
+    let list = |v: &Value| {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_default()
     };
     let mut t = String::new();
     t.push_str("Client:\n Version:    ");
@@ -33,9 +49,72 @@ pub async fn info(ctx: &Ctx, a: &FormatArgs) -> Outcome {
     t.push_str(&format!(" Images: {}\n", s("Images")));
     t.push_str(&format!(" Server Version: {}\n", s("ServerVersion")));
     t.push_str(&format!(" Storage Driver: {}\n", s("Driver")));
+    for pair in i["DriverStatus"].as_array().into_iter().flatten() {
+        if let (Some(k), Some(v)) = (pair[0].as_str(), pair[1].as_str()) {
+            t.push_str(&format!("  {k}: {v}\n"));
+        }
+    }
     t.push_str(&format!(" Logging Driver: {}\n", s("LoggingDriver")));
     t.push_str(&format!(" Cgroup Driver: {}\n", s("CgroupDriver")));
-    t.push_str(&format!(" Cgroup Version: {}\n", s("CgroupVersion")));
+    if !s("CgroupVersion").is_empty() {
+        t.push_str(&format!(" Cgroup Version: {}\n", s("CgroupVersion")));
+    }
+    let p = &i["Plugins"];
+    t.push_str(&format!(
+        " Plugins:\n  Volume: {}\n  Network: {}\n",
+        list(&p["Volume"]),
+        list(&p["Network"])
+    ));
+    if p["Authorization"].as_array().is_some_and(|a| !a.is_empty()) {
+        t.push_str(&format!("  Authorization: {}\n", list(&p["Authorization"])));
+    }
+    t.push_str(&format!("  Log: {}\n", list(&p["Log"])));
+    t.push_str(&format!(
+        " Swarm: {}\n",
+        i["Swarm"]["LocalNodeState"].as_str().unwrap_or("inactive")
+    ));
+    if let Some(r) = i["Runtimes"].as_object() {
+        t.push_str(&format!(
+            " Runtimes: {}\n",
+            r.keys().cloned().collect::<Vec<_>>().join(" ")
+        ));
+    }
+    t.push_str(&format!(" Default Runtime: {}\n", s("DefaultRuntime")));
+    t.push_str(&format!(" Init Binary: {}\n", s("InitBinary")));
+    for (label, key) in [
+        ("containerd", "ContainerdCommit"),
+        ("runc", "RuncCommit"),
+        ("init", "InitCommit"),
+    ] {
+        t.push_str(&format!(
+            " {label} version: {}\n",
+            i[key]["ID"].as_str().unwrap_or_default()
+        ));
+    }
+    let security: Vec<&str> = i["SecurityOptions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o.as_str())
+        .collect();
+    if !security.is_empty() {
+        t.push_str(" Security Options:\n");
+        for opt in security {
+            for kv in opt.split(',') {
+                match kv.split_once('=') {
+                    Some(("name", v)) => t.push_str(&format!("  {v}\n")),
+                    Some((k, v)) => {
+                        let mut k = k.to_string();
+                        if let Some(first) = k.get(..1) {
+                            k = first.to_uppercase() + &k[1..];
+                        }
+                        t.push_str(&format!("   {k}: {v}\n"));
+                    }
+                    None => {}
+                }
+            }
+        }
+    }
     t.push_str(&format!(" Kernel Version: {}\n", s("KernelVersion")));
     t.push_str(&format!(" Operating System: {}\n", s("OperatingSystem")));
     t.push_str(&format!(" OSType: {}\n", s("OSType")));
@@ -52,21 +131,64 @@ pub async fn info(ctx: &Ctx, a: &FormatArgs) -> Outcome {
         " Debug Mode: {}\n",
         i["Debug"].as_bool().unwrap_or(false)
     ));
+    for (label, key) in [
+        ("HTTP Proxy", "HttpProxy"),
+        ("HTTPS Proxy", "HttpsProxy"),
+        ("No Proxy", "NoProxy"),
+    ] {
+        if !s(key).is_empty() {
+            t.push_str(&format!(" {label}: {}\n", s(key)));
+        }
+    }
     t.push_str(&format!(
         " Experimental: {}\n",
         i["ExperimentalBuild"].as_bool().unwrap_or(false)
     ));
+    let reg = &i["RegistryConfig"];
+    let mut insecure: Vec<String> = reg["IndexConfigs"]
+        .as_object()
+        .into_iter()
+        .flat_map(|m| m.values())
+        .filter(|c| c["Secure"].as_bool() == Some(false))
+        .filter_map(|c| c["Name"].as_str().map(String::from))
+        .collect();
+    insecure.extend(
+        reg["InsecureRegistryCIDRs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.as_str().map(String::from)),
+    );
+    if !insecure.is_empty() {
+        t.push_str(" Insecure Registries:\n");
+        for r in insecure {
+            t.push_str(&format!("  {r}\n"));
+        }
+    }
+    if let Some(m) = reg["Mirrors"].as_array().filter(|m| !m.is_empty()) {
+        t.push_str(" Registry Mirrors:\n");
+        for r in m.iter().filter_map(|r| r.as_str()) {
+            t.push_str(&format!("  {r}\n"));
+        }
+    }
     t.push_str(&format!(
         " Live Restore Enabled: {}\n",
         i["LiveRestoreEnabled"].as_bool().unwrap_or(false)
     ));
-    for w in i["Warnings"].as_array().into_iter().flatten() {
-        if let Some(w) = w.as_str() {
+    let warnings: Vec<&str> = i["Warnings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|w| w.as_str())
+        .collect();
+    if !warnings.is_empty() {
+        t.push('\n');
+        for w in warnings {
             t.push_str(&format!("{w}\n"));
         }
     }
-    out(&t);
-    Ok(0)
+    t.push('\n');
+    t
 }
 
 pub async fn version(ctx: Option<&Ctx>, a: &FormatArgs) -> Outcome {
