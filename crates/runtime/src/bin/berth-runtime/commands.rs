@@ -108,7 +108,6 @@ fn run_cmd(rt: &Runtime, a: &CreateArgs, detach: bool) -> Result<i32> {
         Some(master) => crate::tty::copy_until_exit(master, pid)?,
         None => wait_forwarding_signals(pid)?,
     };
-    let c = rt.load(&a.id)?;
     c.delete(true)?;
     Ok(code)
 }
