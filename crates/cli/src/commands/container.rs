@@ -39,16 +39,26 @@ pub async fn kill(ctx: &Ctx, a: &KillArgs) -> Outcome {
 
 pub async fn rm(ctx: &Ctx, a: &RmArgs) -> Outcome {
     let c = &ctx.client;
-    for_each(&a.containers, |name| async move {
-        c.delete(&format!("/containers/{}", seg(&name)))
+    let mut failed = false;
+    for name in &a.containers {
+        let r = c
+            .delete(&format!("/containers/{}", seg(name)))
             .flag("force", a.force)
             .flag("v", a.volumes)
             .flag("link", a.link)
             .ok()
-            .await?;
-        Ok(Some(name))
-    })
-    .await
+            .await;
+        match r {
+            Ok(()) => out(&format!("{name}\n")),
+            // Docker: with --force a missing container is reported but is not a failure.
+            Err(e @ ClientError::Api { status: 404, .. }) if a.force => eprintln!("{e}"),
+            Err(e) => {
+                eprintln!("{e}");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed { 1 } else { 0 })
 }
 
 /// Runs a bodiless POST on each container (`pause`, `unpause`).

@@ -25,7 +25,7 @@ pub async fn exec(ctx: &Ctx, a: &ExecArgs) -> Outcome {
     }
     let keys = tty::parse_detach_keys(a.detach_keys.as_deref().unwrap_or(tty::DEFAULT_DETACH_KEYS))
         .map_err(|e| anyhow::anyhow!(e))?;
-    let c = create::inspect(ctx, container).await?;
+    create::inspect(ctx, container).await?;
     let console = if a.tty {
         tty::size(std::io::stdout()).map(|(r, c)| [r, c])
     } else {
@@ -47,7 +47,7 @@ pub async fn exec(ctx: &Ctx, a: &ExecArgs) -> Outcome {
     };
     let client = &ctx.client;
     let created: CreateResponse = client
-        .post(&format!("/containers/{}/exec", seg(&c.id)))
+        .post(&format!("/containers/{}/exec", seg(container)))
         .json(&config)?
         .json_response()
         .await?;
