@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# The daemon benchmark: berthd beside dockerd (Debian's docker.io, started here on a temporary
+# root with its own bridge) and podman (`--runtime runc`, own root), all driven by the same stock
+# docker CLI (podman by its own CLI), same offline busybox image. Prints each figure and the
+# ratio Berth / anchor:
+#   1. `run --rm IMAGE true` latency (hyperfine median)          target <= 0.1x Docker
+#   2. starting N detached `sleep` containers (rate)              target >= 10x Docker
+#   3. extra memory per idle container (PSS of its monitor/shim/conmon + daemon growth / N)
+#   4. daemon idle RSS (berthd; dockerd + containerd)             target < 20 MiB
+#   5. `ps -a` with M containers (hyperfine median)
+# Usage: bench/run.sh [runs] [detached N] [ps M]   (root; builds a release berthd)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" = 0 ] || { echo "bench/run.sh: run as root" >&2; exit 1; }
+RUNS=${1:-20}
+N=${2:-100}
+M=${3:-500}
+ROOT=$PWD
+cargo build --release -q -p berth-api --bins
+T=$(mktemp -d /tmp/berth-bench-run.XXXXXX)
+BR_B="bb$((RANDOM % 9000 + 1000))"
+BR_D="bd$((RANDOM % 9000 + 1000))"
+NET3=$((RANDOM % 150 + 50))
+BPID=""
+DPID=""
+cleanup() {
+    set +e
+    DOCKER_HOST="unix://$T/berth.sock" docker rm -f $(DOCKER_HOST="unix://$T/berth.sock" docker ps -aq 2>/dev/null) >/dev/null 2>&1
+    DOCKER_HOST="unix://$T/docker.sock" docker rm -f $(DOCKER_HOST="unix://$T/docker.sock" docker ps -aq 2>/dev/null) >/dev/null 2>&1
+    [ -n "$BPID" ] && kill "$BPID" && wait "$BPID" 2>/dev/null
+    [ -n "$DPID" ] && kill "$DPID" && wait "$DPID" 2>/dev/null
+    "$ROOT/target/release/berthd" --purge-network --data-root "$T/berth-data" --exec-root "$T/berth-exec" \
+        --bridge "$BR_B" --bip "10.$NET3.1.1/24" >/dev/null 2>&1
+    ip link del "$BR_D" 2>/dev/null
+    if command -v podman >/dev/null; then
+        $PODMAN rm -af >/dev/null 2>&1
+        $PODMAN system reset -f >/dev/null 2>&1
+    fi
+    grep " $T" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
+    rm -rf "$T"
+}
+trap cleanup EXIT
+PODMAN="podman --root $T/podman --runroot $T/podman-run --runtime runc --cgroup-manager cgroupfs --events-backend none"
+
+# an offline busybox rootfs, imported into every engine
+mkdir -p "$T/rootfs/bin" "$T/rootfs/etc" "$T/rootfs/proc" "$T/rootfs/sys" "$T/rootfs/dev" "$T/rootfs/tmp"
+cp "$(command -v busybox)" "$T/rootfs/bin/busybox"
+for a in true sleep sh; do ln -s busybox "$T/rootfs/bin/$a"; done
+tar -C "$T/rootfs" -cf "$T/rootfs.tar" .
+
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+pss_kib() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup"; }
+pids_of() { # processes whose command line contains $1 and $2
+    for p in /proc/[0-9]*; do
+        if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "$1" && tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "$2"; then
+            basename "$p"
+        fi
+    done
+}
+sum_pss() { local s=0; for p in "$@"; do s=$((s + $(pss_kib "$p" 2>/dev/null || echo 0))); done; echo "$s"; }
+
+echo "== Berth (release berthd, own bridge $BR_B)"
+"$ROOT/target/release/berthd" --data-root "$T/berth-data" --exec-root "$T/berth-exec" \
+    -H "unix://$T/berth.sock" --pidfile "$T/berth.pid" --bridge "$BR_B" --bip "10.$NET3.1.1/24" \
+    >"$T/berthd.log" 2>&1 &
+BPID=$!
+B="docker -H unix://$T/berth.sock"
+for _ in $(seq 100); do $B version >/dev/null 2>&1 && break; sleep 0.1; done
+$B import "$T/rootfs.tar" bench/busybox:latest >/dev/null
+$B run --rm bench/busybox true
+sleep 1
+B_IDLE=$(rss_kib "$BPID")
+
+echo "== Docker (dockerd from docker.io, own roots and bridge $BR_D, --iptables=false)"
+ip link add "$BR_D" type bridge
+ip addr add "10.$NET3.2.1/24" dev "$BR_D"
+ip link set "$BR_D" up
+dockerd --data-root "$T/docker-data" --exec-root "$T/docker-exec" --pidfile "$T/docker.pid" \
+    -H "unix://$T/docker.sock" --bridge "$BR_D" --iptables=false --log-level error \
+    --containerd-namespace "bench$NET3" >"$T/dockerd.log" 2>&1 &
+DPID=$!
+D="docker -H unix://$T/docker.sock"
+for _ in $(seq 150); do $D version >/dev/null 2>&1 && break; sleep 0.2; done
+$D version --format 'dockerd {{.Server.Version}}' || { cat "$T/dockerd.log"; exit 1; }
+$D import "$T/rootfs.tar" bench/busybox:latest >/dev/null
+$D run --rm bench/busybox true
+sleep 2
+D_CONTAINERD=$(pgrep -P "$DPID" containerd | head -1 || true)
+D_IDLE=$(( $(rss_kib "$DPID") + ${D_CONTAINERD:+$(rss_kib "$D_CONTAINERD")} + 0 ))
+
+HAVE_PODMAN=0
+if command -v podman >/dev/null; then
+    HAVE_PODMAN=1
+    $PODMAN import "$T/rootfs.tar" localhost/bench/busybox:latest >/dev/null
+    $PODMAN run --rm --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 localhost/bench/busybox true
+fi
+
+echo "== 1. run --rm true ($RUNS runs each)"
+cmds=("$B run --rm bench/busybox true" "$D run --rm bench/busybox true")
+[ $HAVE_PODMAN = 1 ] && cmds+=("$PODMAN run --rm --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 localhost/bench/busybox true")
+hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$T/run.json" "${cmds[@]}" >/dev/null
+
+echo "== 2. $N detached containers"
+start_n() { # $1 = CLI, $2 = image, $3 = extra args
+    local t0 t1
+    t0=$(date +%s.%N)
+    for i in $(seq "$N"); do $1 run -d $3 "$2" sleep 100000 >/dev/null; done
+    t1=$(date +%s.%N)
+    awk "BEGIN {print $t1 - $t0}"
+}
+B_START=$(start_n "$B" bench/busybox "")
+sleep 2
+B_MON=$(sum_pss $(pids_of berth-monitor "$T/berth-exec"))
+B_GROWN=$(( $(rss_kib "$BPID") - B_IDLE ))
+D_START=$(start_n "$D" bench/busybox "")
+sleep 2
+D_SHIM=$(sum_pss $(pids_of containerd-shim "bench$NET3"))
+D_GROWN=$(( $(rss_kib "$DPID") + ${D_CONTAINERD:+$(rss_kib "$D_CONTAINERD")} + 0 - D_IDLE ))
+P_START=0; P_MON=0
+if [ $HAVE_PODMAN = 1 ]; then
+    P_START=$(start_n "$PODMAN" localhost/bench/busybox "--ulimit nofile=20000:20000 --ulimit nproc=32768:32768")
+    sleep 2
+    P_MON=$(sum_pss $(pids_of conmon "$T/podman"))
+fi
+
+echo "== 5. ps -a with $M containers"
+for i in $(seq $((M - N))); do $B create bench/busybox true >/dev/null; done
+for i in $(seq $((M - N))); do $D create bench/busybox true >/dev/null; done
+hyperfine -N --warmup 2 --runs 10 --export-json "$T/ps.json" "$B ps -a" "$D ps -a" >/dev/null
+
+python3 - "$T" "$N" "$M" "$B_START" "$D_START" "$P_START" "$B_MON" "$B_GROWN" "$D_SHIM" "$D_GROWN" "$P_MON" "$B_IDLE" "$D_IDLE" "$HAVE_PODMAN" <<'PY'
+import json, sys
+t, n, m = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+b_start, d_start, p_start = (float(x) for x in sys.argv[4:7])
+b_mon, b_grown, d_shim, d_grown, p_mon, b_idle, d_idle = (int(x) for x in sys.argv[7:14])
+podman = sys.argv[14] == "1"
+run = [r["median"] * 1e3 for r in json.load(open(f"{t}/run.json"))["results"]]
+ps = [r["median"] * 1e3 for r in json.load(open(f"{t}/ps.json"))["results"]]
+print(f"1. run --rm true: berth {run[0]:.1f} ms, docker {run[1]:.1f} ms -> {run[0] / run[1]:.3f}x Docker", end="")
+print(f"; podman {run[2]:.1f} ms -> {run[0] / run[2]:.3f}x" if podman else "")
+rate = lambda s: n / s if s > 0 else 0
+print(f"2. {n} x run -d: berth {b_start:.1f} s ({rate(b_start):.1f}/s), docker {d_start:.1f} s ({rate(d_start):.1f}/s) -> {rate(b_start) / rate(d_start):.1f}x Docker's rate", end="")
+print(f"; podman {p_start:.1f} s -> {rate(b_start) / rate(p_start):.1f}x" if podman else "")
+per_b = (b_mon + max(b_grown, 0)) / n
+per_d = (d_shim + max(d_grown, 0)) / n
+print(f"3. memory per idle container: berth {per_b:.0f} KiB (monitor PSS {b_mon / n:.0f} + daemon growth {b_grown / n:.0f}),"
+      f" docker {per_d:.0f} KiB (shim PSS {d_shim / n:.0f} + dockerd/containerd growth {d_grown / n:.0f})", end="")
+print(f", podman conmon PSS {p_mon / n:.0f} KiB" if podman else "")
+print(f"4. daemon idle RSS: berthd {b_idle / 1024:.1f} MiB, dockerd + containerd {d_idle / 1024:.1f} MiB")
+print(f"5. ps -a with {m} containers: berth {ps[0]:.1f} ms, docker {ps[1]:.1f} ms -> {ps[0] / ps[1]:.3f}x Docker")
+PY
