@@ -14,7 +14,7 @@ cleanup() { [ -f "$work/pid" ] && kill "$(cat "$work/pid")" 2>/dev/null; sleep 0
 trap cleanup EXIT
 
 "$berthd" --data-root "$work/d" --exec-root "$work/e" -H "unix://$work/s" --pidfile "$work/pid" \
-  --monitor-path "$monitor" >"$work/log" 2>&1 &
+  --monitor-path "$monitor" --bridge none >"$work/log" 2>&1 &
 for _ in $(seq 100); do [ -S "$work/s" ] && break; sleep 0.1; done
 export DOCKER_HOST="unix://$work/s" DOCKER_CONFIG="$work/config"
 
@@ -25,13 +25,13 @@ for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$work/
 tar -C "$work/img/rootfs" --sort=name --numeric-owner -cf "$work/img/layer.tar" .
 diff=$(sha256sum "$work/img/layer.tar" | cut -d' ' -f1)
 mkdir "$work/img/arch/$diff" && mv "$work/img/layer.tar" "$work/img/arch/$diff/"
-printf '{"architecture":"amd64","os":"linux","config":{"Cmd":["sh"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' "$diff" >"$work/img/c.json"
+printf '{"architecture":"amd64","os":"linux","created":"2026-01-01T00:00:00Z","config":{"Env":["PATH=/bin"],"Cmd":["sh"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]},"history":[{"created":"2026-01-01T00:00:00Z","created_by":"bench"}]}' "$diff" >"$work/img/c.json"
 cfg=$(sha256sum "$work/img/c.json" | cut -d' ' -f1)
 mv "$work/img/c.json" "$work/img/arch/$cfg.json"
 printf '[{"Config":"%s.json","RepoTags":["busybox:latest"],"Layers":["%s/layer.tar"]}]' "$cfg" "$diff" >"$work/img/arch/manifest.json"
 tar -C "$work/img/arch" -cf "$work/busybox.tar" .
 "$berth" load -i "$work/busybox.tar" >/dev/null
-"$berth" create --name idle busybox true >/dev/null
+"$berth" create --name idle --network none busybox true >/dev/null
 
 bench() { # name, args...
   local name=$1; shift
@@ -49,4 +49,4 @@ bench "version" version
 bench "ps -a" ps -a
 bench "images" images
 bench "inspect -f" inspect -f '{{.Id}}' busybox
-bench "run --rm busybox true" run --rm busybox true
+bench "run --rm --network none" run --rm --network none busybox true
