@@ -257,3 +257,65 @@ fn seccomp_argument_conditions() {
     );
     assert!(text.contains("chmod-ok"), "other modes pass: {text}");
 }
+
+#[test]
+fn cgroup_mount_shows_the_containers_own_limits() {
+    let c = Ct::new(
+        &[
+            "sh",
+            "-c",
+            "cat /sys/fs/cgroup/memory/memory.limit_in_bytes; ls /sys/fs/cgroup | tr '\\n' ' '; touch /sys/fs/cgroup/memory/x 2>&1",
+        ],
+        |v| {
+            v["linux"]["resources"]["memory"] = json!({"limit": 48 << 20});
+        },
+    );
+    let out = c.run();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        (48u64 << 20).to_string(),
+        "{text} {}",
+        stderr(&out)
+    );
+    for ctrl in ["memory", "pids", "freezer", "cpu"] {
+        assert!(
+            lines[1].split_whitespace().any(|x| x == ctrl),
+            "{ctrl} missing: {text}"
+        );
+    }
+    assert!(
+        text.contains("Read-only file system"),
+        "the cgroup mount is read-only: {text}"
+    );
+}
+
+#[test]
+fn rootfs_propagation_and_bundle_relative_bind_sources() {
+    let c = Ct::new(&["cat", "/mnt/note"], |v| {
+        v["linux"]["rootfsPropagation"] = json!("private");
+        v["mounts"].as_array_mut().unwrap().push(json!({"destination": "/mnt", "type": "bind", "source": "extra", "options": ["bind", "ro"]}));
+    });
+    std::fs::create_dir(c.bundle().join("extra")).unwrap();
+    std::fs::write(c.bundle().join("extra/note"), "relative to the bundle").unwrap();
+    let out = c.run();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "relative to the bundle",
+        "{}",
+        stderr(&out)
+    );
+
+    let bad = Ct::new(&["true"], |v| {
+        v["linux"]["rootfsPropagation"] = json!("sideways")
+    });
+    let out = bad.run();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("rootfsPropagation"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!bad.root().join(&bad.id).exists());
+}
