@@ -93,7 +93,7 @@ fn namespaces_can_be_joined_by_path() {
         &[
             "sh",
             "-c",
-            "hostname; readlink /proc/self/ns/net; readlink /proc/self/ns/ipc",
+            "hostname; readlink /proc/self/ns/net; readlink /proc/self/ns/ipc; cat /proc/1/cmdline",
         ],
         |v| {
             for ns in v["linux"]["namespaces"].as_array_mut().unwrap() {
@@ -102,6 +102,7 @@ fn namespaces_can_be_joined_by_path() {
                     "network" => "net",
                     "uts" => "uts",
                     "ipc" => "ipc",
+                    "pid" => "pid",
                     _ => continue,
                 };
                 ns["path"] = json!(format!("/proc/{pid}/ns/{file}"));
@@ -117,6 +118,8 @@ fn namespaces_can_be_joined_by_path() {
     let ipc = std::fs::read_link(format!("/proc/{pid}/ns/ipc")).unwrap();
     assert_eq!(lines[1], net.to_str().unwrap());
     assert_eq!(lines[2], ipc.to_str().unwrap());
+    // the joined pid namespace's init is the first container's sleep
+    assert_eq!(lines[3], "sleep\u{0}100\u{0}");
 }
 
 #[test]
