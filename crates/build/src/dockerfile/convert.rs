@@ -67,16 +67,29 @@ fn map_syntax_error(e: pd::Error) -> ParseError {
         .strip_prefix("unknown instruction '")
         .and_then(|r| r.strip_suffix('\''))
     {
-        format!("unknown instruction: {}", word.to_uppercase())
-    } else if raw == "expected at least one FROM instruction" || raw == "expected FROM" {
-        "no build stage in current context".to_owned()
+        if word.is_empty() {
+            // Only a bare `ONBUILD` leaves no word after it.
+            "ONBUILD requires at least one argument".to_owned()
+        } else {
+            format!("unknown instruction: {}", word.to_uppercase())
+        }
     } else if let Some(name) = raw
         .strip_prefix("duplicate stage name '")
         .and_then(|r| r.strip_suffix('\''))
     {
         format!("duplicate stage name {name:?}")
     } else {
-        raw.replace(" instruction requires ", " requires ")
+        match raw.as_str() {
+            "expected at least one FROM instruction" | "expected FROM" => {
+                "no build stage in current context".to_owned()
+            }
+            "expected AS" | "expected newline or eof" => {
+                "FROM requires either one or three arguments".to_owned()
+            }
+            "expected JSON array" => "SHELL requires the arguments to be in JSON form".to_owned(),
+            "expected CMD or NONE" => "Unknown type in HEALTHCHECK (try CMD)".to_owned(),
+            _ => raw.replace(" instruction requires ", " requires "),
+        }
     };
     ParseError {
         line: e.line(),

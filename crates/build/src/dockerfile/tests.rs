@@ -162,3 +162,53 @@ fn env_label_and_healthcheck_forms() {
     assert!(Dockerfile::parse("FROM a\nHEALTHCHECK --retries=1 NONE\n").is_err());
     assert!(Dockerfile::parse("FROM a\nENV A=1 B\n").is_err());
 }
+
+#[test]
+fn syntax_errors_use_dockers_words() {
+    for (text, line, msg) in [
+        (
+            "FROM a b\n",
+            1,
+            "FROM requires either one or three arguments",
+        ),
+        (
+            "FROM a AS b c\n",
+            1,
+            "FROM requires either one or three arguments",
+        ),
+        (
+            "FROM a\nCOPY x\n",
+            2,
+            "COPY requires at least two arguments",
+        ),
+        (
+            "FROM a\nEXPOSE\n",
+            2,
+            "EXPOSE requires at least one argument",
+        ),
+        ("FROM a\nENV A\n", 2, "ENV must have two arguments"),
+        (
+            "FROM a\nSHELL sh -c\n",
+            2,
+            "SHELL requires the arguments to be in JSON form",
+        ),
+        (
+            "FROM a\nHEALTHCHECK --interval=1s\n",
+            2,
+            "Unknown type in HEALTHCHECK (try CMD)",
+        ),
+        (
+            "FROM a\nONBUILD\n",
+            2,
+            "ONBUILD requires at least one argument",
+        ),
+        (
+            "FROM a\nRUN <<EOF\nnever ends\n",
+            4,
+            "expected end of here-document (EOF), but reached eof",
+        ),
+    ] {
+        let e = Dockerfile::parse(text).unwrap_err();
+        assert_eq!((e.line, e.message.as_str()), (line, msg), "{text:?}");
+    }
+}
