@@ -89,32 +89,7 @@ async fn copy_out(ctx: &Ctx, container: &str, path: &str, dest: &str, quiet: boo
             dest.file_name().map(|n| n.to_string_lossy().to_string()),
         )
     };
-    let mut archive = tar::Archive::new(data.as_ref());
-    archive.set_preserve_permissions(true);
-    let mut total = 0u64;
-    for entry in archive.entries()? {
-        let mut entry = entry?;
-        let rel = entry.path()?.to_path_buf();
-        let rel = match (&rename, rel.strip_prefix(&src_name)) {
-            (Some(new), Ok(rest)) => Path::new(new).join(rest),
-            _ => rel,
-        };
-        if rel.components().any(|c| {
-            matches!(
-                c,
-                std::path::Component::ParentDir | std::path::Component::RootDir
-            )
-        }) {
-            bail!(
-                "refusing to write outside the destination: {}",
-                rel.display()
-            );
-        }
-        total += entry.size();
-        entry
-            .unpack(target_dir.join(&rel))
-            .with_context(|| format!("copying {}", rel.display()))?;
-    }
+    let total = unpack_into(&data, &src_name, rename.as_deref(), &target_dir)?;
     if !quiet && crate::tty::is_tty(std::io::stderr()) {
         eprintln!(
             "Successfully copied {} to {}",
@@ -123,6 +98,56 @@ async fn copy_out(ctx: &Ctx, container: &str, path: &str, dest: &str, quiet: boo
         );
     }
     Ok(0)
+}
+
+/// Unpacks a tar from the daemon under `dir`, renaming its top entry `src_name` to `rename`.
+/// Hostile archives are refused: no absolute paths, no `..`, and nothing written through a
+/// symlink that leads out of `dir` (each parent is resolved and must stay inside).
+pub fn unpack_into(data: &[u8], src_name: &str, rename: Option<&str>, dir: &Path) -> Result<u64> {
+    use std::path::Component;
+    let root = dir
+        .canonicalize()
+        .with_context(|| format!("destination {}", dir.display()))?;
+    let mut archive = tar::Archive::new(data);
+    archive.set_preserve_permissions(true);
+    let mut total = 0u64;
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let rel = entry.path()?.to_path_buf();
+        let rel = match (rename, rel.strip_prefix(src_name)) {
+            (Some(new), Ok(rest)) if rest.as_os_str().is_empty() => PathBuf::from(new),
+            (Some(new), Ok(rest)) => Path::new(new).join(rest),
+            _ => rel,
+        };
+        if rel.as_os_str().is_empty()
+            || rel
+                .components()
+                .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+        {
+            bail!(
+                "refusing to write outside the destination: {}",
+                rel.display()
+            );
+        }
+        let target = root.join(&rel);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+            let real = parent.canonicalize()?;
+            if !real.starts_with(&root) {
+                bail!(
+                    "refusing to write outside the destination: {} resolves to {}",
+                    rel.display(),
+                    real.display()
+                );
+            }
+        }
+        total += entry.size();
+        entry
+            .unpack(&target)
+            .with_context(|| format!("copying {}", rel.display()))?;
+    }
+    Ok(total)
 }
 
 fn out_bytes(data: &[u8]) -> Result<()> {
@@ -227,6 +252,64 @@ fn split_parent(path: &str) -> (String, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn tar_of(entries: &[(&str, Option<&str>)]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (path, link) in entries {
+            let mut h = tar::Header::new_gnu();
+            match link {
+                Some(target) => {
+                    h.set_entry_type(tar::EntryType::Symlink);
+                    h.set_size(0);
+                    h.set_mode(0o777);
+                    b.append_link(&mut h, path, target).unwrap();
+                }
+                None => {
+                    h.set_size(2);
+                    h.set_mode(0o644);
+                    h.set_cksum();
+                    b.append_data(&mut h, path, &b"hi"[..]).unwrap();
+                }
+            }
+        }
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn copies_out_with_a_rename() {
+        let dir = tempfile::tempdir().unwrap();
+        let tar = tar_of(&[("passwd", None)]);
+        assert_eq!(
+            unpack_into(&tar, "passwd", Some("copy"), dir.path()).unwrap(),
+            2
+        );
+        assert_eq!(std::fs::read(dir.path().join("copy")).unwrap(), b"hi");
+        let tar = tar_of(&[("etc/hosts", None)]);
+        unpack_into(&tar, "etc", None, dir.path()).unwrap();
+        assert_eq!(std::fs::read(dir.path().join("etc/hosts")).unwrap(), b"hi");
+    }
+
+    #[test]
+    fn hostile_archives_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        // A raw header, since the tar crate refuses to build a `..` path itself.
+        let mut h = tar::Header::new_old();
+        h.as_old_mut().name[..9].copy_from_slice(b"../escape");
+        h.set_size(2);
+        h.set_mode(0o644);
+        h.set_cksum();
+        let mut b = tar::Builder::new(Vec::new());
+        b.append(&h, &b"hi"[..]).unwrap();
+        let dotdot = b.into_inner().unwrap();
+        assert!(unpack_into(&dotdot, "x", None, dir.path()).is_err());
+        assert!(!dir.path().parent().unwrap().join("escape").exists());
+        let link = outside.path().to_str().unwrap();
+        let through_symlink = tar_of(&[("evil", Some(link)), ("evil/pwned", None)]);
+        let err = unpack_into(&through_symlink, "x", None, dir.path()).unwrap_err();
+        assert!(err.to_string().contains("outside the destination"), "{err}");
+        assert!(!outside.path().join("pwned").exists());
+    }
 
     #[test]
     fn container_paths_are_told_from_local_ones() {
