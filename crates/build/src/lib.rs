@@ -12,7 +12,9 @@
 //! ```text
 //! Builder::new(store: Arc<ImageStore>, state_dir: &Path, runtime: &Path) -> Result<Builder, BuildError>
 //! Builder::reconcile(&self) -> Result<(), BuildError>            // once at daemon start
-//! Builder::context_dir(&self) -> PathBuf                          // where tar contexts go
+//! Builder::context_from_tar(&self, reader: impl Read) -> Result<BuildContext, BuildError>
+//! Builder::discard_context(&self, ctx: BuildContext)             // deleted in the background
+//! Builder::prune_cache(&self) -> Result<usize, BuildError>       // docker builder prune
 //! Builder::build(&self, ctx: &BuildContext, opts: &BuildOptions, pull: Puller<'_>,
 //!                progress: &mut dyn FnMut(BuildEvent)) -> Result<BuildOutput, BuildError>
 //! Builder::shutdown(&self)                                        // waits for background cleanup
