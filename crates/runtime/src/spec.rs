@@ -104,12 +104,55 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
     if linux.time_offsets().as_ref().is_some_and(|d| !d.is_empty()) {
         return bad("linux.timeOffsets is not supported".into());
     }
+    // a joined namespace (a CRI pod's netns) is still the container's own, not the host's
+    let own = |t: LinuxNamespaceType| linux.namespaces().iter().flatten().any(|n| n.typ() == t);
     for (k, _) in linux.sysctl().iter().flatten() {
-        if k.contains('/') && k.contains("..") || k.is_empty() {
-            return bad(format!("linux.sysctl: bad key {k:?}"));
-        }
+        check_sysctl(k, own)?;
     }
+    crate::rootfs::mountopts::root_propagation(linux.rootfs_propagation().as_deref())
+        .map_err(Error::Spec)?;
     Ok(rootfs)
+}
+
+/// Only namespaced sysctls may be set, and only when the container has that namespace: any
+/// other key would change the host (runc's rules).
+fn check_sysctl(k: &str, has_ns: impl Fn(LinuxNamespaceType) -> bool) -> Result<()> {
+    let bad = |why: &str| Err(Error::Spec(format!("linux.sysctl {k:?}: {why}")));
+    if k.is_empty() || k.contains('/') || k.split('.').any(|p| p.is_empty() || p == "..") {
+        return bad("not a sysctl name");
+    }
+    let ipc = [
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    ];
+    if ipc.contains(&k) || k.starts_with("fs.mqueue.") {
+        return if has_ns(LinuxNamespaceType::Ipc) {
+            Ok(())
+        } else {
+            bad("needs an ipc namespace")
+        };
+    }
+    if k.starts_with("net.") {
+        return if has_ns(LinuxNamespaceType::Network) {
+            Ok(())
+        } else {
+            bad("needs a network namespace")
+        };
+    }
+    if k == "kernel.hostname" || k == "kernel.domainname" {
+        return if has_ns(LinuxNamespaceType::Uts) {
+            Ok(())
+        } else {
+            bad("needs a uts namespace")
+        };
+    }
+    bad("not namespaced: it would change the host")
 }
 
 pub(crate) fn validate_process(p: &oci_spec::runtime::Process, field: &str) -> Result<()> {
@@ -163,6 +206,23 @@ mod tests {
         .unwrap();
         let err = load(dir.path()).unwrap_err().to_string();
         assert!(err.contains("process.user.uid"), "{err}");
+    }
+
+    #[test]
+    fn only_namespaced_sysctls_pass() {
+        let all = |_: LinuxNamespaceType| true;
+        let none = |_: LinuxNamespaceType| false;
+        assert!(check_sysctl("net.ipv4.ip_forward", all).is_ok());
+        assert!(check_sysctl("kernel.shmmax", all).is_ok());
+        assert!(check_sysctl("fs.mqueue.msg_max", all).is_ok());
+        assert!(check_sysctl("net.ipv4.ip_forward", none).is_err());
+        assert!(
+            check_sysctl("kernel.panic", all)
+                .unwrap_err()
+                .to_string()
+                .contains("host")
+        );
+        assert!(check_sysctl("net/../kernel", all).is_err());
     }
 
     #[test]

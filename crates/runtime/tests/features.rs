@@ -28,6 +28,16 @@ fn sysctl_oom_score_adj_domainname_and_groups() {
         "{}",
         stderr(&out)
     );
+    let host_sysctl = Ct::new(&["true"], |v| {
+        v["linux"]["sysctl"] = json!({"kernel.panic": "1"})
+    });
+    let refused = host_sysctl.run();
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("kernel.panic"),
+        "{}",
+        stderr(&refused)
+    );
     let host = std::fs::read_to_string("/proc/sys/kernel/shmmni").unwrap();
     assert_ne!(
         host.trim(),
