@@ -285,3 +285,72 @@ fn logs_follow_and_container_listing_match_docker() {
         );
     }
 }
+
+#[test]
+fn running_container_views_match_docker() {
+    let env = Env::start();
+    let name = berth_testkit::unique_name("bw");
+    let _c = Cleanup(&env, vec![name.clone()]);
+    env.berth_ok(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "-p",
+        "127.0.0.1::80",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    let filter = format!("name={name}");
+    for args in [
+        vec!["top", &name],
+        vec!["port", &name],
+        vec![
+            "stats",
+            "--no-stream",
+            "--format",
+            "{{.Name}} {{.PIDs}}",
+            &name,
+        ],
+        vec![
+            "ps",
+            "--filter",
+            &filter,
+            "--format",
+            "{{.Names}} {{.State}} {{.Ports}}",
+        ],
+        vec![
+            "container",
+            "ls",
+            "--filter",
+            &filter,
+            "--no-trunc",
+            "--format",
+            "{{.ID}} {{.Command}}",
+        ],
+        vec![
+            "inspect",
+            "-f",
+            "{{.State.Running}} {{.State.Pid}} {{json .NetworkSettings.Ports}}",
+            &name,
+        ],
+    ] {
+        let (b, d) = (env.run(&args), env.docker(&args));
+        assert_eq!(
+            (text(&b), b.status.code()),
+            (text(&d), d.status.code()),
+            "{args:?}"
+        );
+    }
+    let stats = env.berth_ok(&["stats", "--no-stream", &name]);
+    assert!(stats.starts_with("CONTAINER ID   NAME"), "{stats}");
+    env.berth_ok(&["pause", &name]);
+    assert_eq!(
+        env.berth_ok(&["inspect", "-f", "{{.State.Paused}}", &name]),
+        "true\n"
+    );
+    env.berth_ok(&["unpause", &name]);
+    assert_eq!(env.berth_ok(&["kill", &name]), format!("{name}\n"));
+    assert_eq!(env.berth_ok(&["wait", &name]), "137\n");
+}
