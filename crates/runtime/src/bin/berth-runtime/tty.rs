@@ -53,6 +53,7 @@ pub fn copy_until_exit(master: OwnedFd, pid: i32) -> Result<i32> {
             stdin_open = false;
         }
         if let Some(code) = crate::commands::try_wait(pid)? {
+            drain(&master, &mut buf);
             restore(saved);
             return Ok(code);
         }
@@ -65,6 +66,28 @@ pub fn copy_until_exit(master: OwnedFd, pid: i32) -> Result<i32> {
         std::thread::sleep(std::time::Duration::from_millis(5));
     };
     Ok(code)
+}
+
+/// Copies what the process wrote before it exited and is still buffered in the pty.
+fn drain(master: &OwnedFd, buf: &mut [u8]) {
+    loop {
+        let mut fds = [PollFd::new(master, PollFlags::IN)];
+        let zero = rustix::event::Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        if poll(&mut fds, Some(&zero)).unwrap_or(0) == 0
+            || !fds[0].revents().contains(PollFlags::IN)
+        {
+            return;
+        }
+        match rustix::io::read(master, &mut *buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                let _ = rustix::io::write(std::io::stdout(), &buf[..n]);
+            }
+        }
+    }
 }
 
 fn restore(saved: Option<rustix::termios::Termios>) {
