@@ -275,7 +275,11 @@ fn run_hooks_inside(hooks: Option<&Vec<oci_spec::runtime::Hook>>, r: &Rootfs<'_>
         oci_version: r.spec.version().clone(),
         id: r.id.to_string(),
         status: "creating".into(),
-        pid: std::process::id() as i32,
+        // before pivot_root /proc is still the host's: this is the host pid, as hooks expect
+        pid: std::fs::read_link("/proc/self")
+            .ok()
+            .and_then(|p| p.to_str().and_then(|s| s.parse().ok()))
+            .unwrap_or(std::process::id() as i32),
         bundle: r.bundle.to_path_buf(),
         rootfs: r.rootfs.to_path_buf(),
         created: String::new(),

@@ -143,7 +143,7 @@ fn hooks_inside_the_container_and_timeouts() {
         .unwrap()
         .push(json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}));
     v["hooks"] = json!({
-        "createContainer": [{"path": "/bin/sh", "args": ["sh", "-c", format!("hostname > {}", cc.display())]}],
+        "createContainer": [{"path": "/bin/sh", "args": ["sh", "-c", format!("hostname > {}; cat > {}.state", cc.display(), cc.display())]}],
         "startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "echo started > /tmp/started"]}]
     });
     std::fs::write(
@@ -157,6 +157,12 @@ fn hooks_inside_the_container_and_timeouts() {
         "started\n",
         "{}",
         stderr(&out)
+    );
+    let st: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(cc.with_extension("txt.state")).unwrap()).unwrap();
+    assert!(
+        st["pid"].as_i64().unwrap() > 1,
+        "the host pid, not the namespaced 1: {st}"
     );
     assert_eq!(
         std::fs::read_to_string(&cc).unwrap(),
