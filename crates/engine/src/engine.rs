@@ -18,6 +18,7 @@ pub struct Engine {
     pub(crate) images: Arc<ImageStore>,
     pub(crate) network: Option<berth_network::NetworkManager>,
     pub(crate) execs: crate::exec::ExecTable,
+    pub(crate) builder: Arc<berth_build::Builder>,
     engine_id: String,
 }
 
@@ -29,6 +30,7 @@ impl Engine {
         let store = Store::open(&config.engine_dir())?;
         let engine_id = load_engine_id(&config)?;
         let images = Arc::new(crate::images::open_store(&config)?);
+        let builder = crate::build::open_builder(&config, &images)?;
         let opts = crate::network::manager_options(&config);
         let network = Some(
             berth_network::NetworkManager::open(&config.data_root.join("network"), opts).await?,
@@ -41,6 +43,7 @@ impl Engine {
             images,
             network,
             execs: Default::default(),
+            builder,
             engine_id,
         });
         engine.reconcile().await?;

@@ -1,21 +1,84 @@
-//! `POST /build`: the legacy builder's endpoint, reserved for the builder engineer (berth-build).
-//! Until it is filled, the route answers Docker's "not implemented" so clients get a clear error
-//! instead of a 404 that looks like a missing daemon feature.
+//! `POST /build`: the legacy builder's endpoint (what `DOCKER_BUILDKIT=0 docker build` calls).
+//! A thin translation: the tar context body is read on a blocking thread by berth-build, whose
+//! JSON stream lines (`{"stream"}`, `{"aux"}`, `{"errorDetail"}`) are sent as chunks as they come.
+//! As moby does, a build that fails before anything was streamed (bad query, bad context,
+//! Dockerfile syntax error) answers an HTTP error instead of a stream.
+
+use std::convert::Infallible;
 
 use axum::Router;
-use axum::http::StatusCode;
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
 use axum::routing::post;
+use tokio::sync::mpsc;
 
 use crate::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/build", post(build))
 }
 
-async fn build() -> ApiError {
-    ApiError {
-        status: StatusCode::NOT_IMPLEMENTED,
-        message: "image builds are not available in this daemon yet".into(),
+/// The message of an `{"error": ...}` stream line, if `line` is one.
+fn error_of(line: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(line.trim_end()).ok()?;
+    v.get("error")?.as_str().map(str::to_owned)
+}
+
+async fn build(
+    State(e): State<AppState>,
+    Query(query): Query<Vec<(String, String)>>,
+    body: Body,
+) -> ApiResult<Response> {
+    let reader = crate::body::BodyReader::new(body);
+    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+    let handle = tokio::runtime::Handle::current();
+    let engine = e.clone();
+    tokio::task::spawn_blocking(move || {
+        let pull = |reference: &str| engine.pull_for_build(&handle, reference);
+        let builder = engine.builder().clone();
+        berth_engine::build::serve_build(&builder, &query, reader, &pull, &mut |line| {
+            let _ = tx.send(line);
+        });
+    });
+    // Nothing streamed yet: a failure now is the request's status, as in moby.
+    let first = rx.recv().await;
+    if let Some(msg) = first.as_deref().and_then(error_of) {
+        return Err(ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message: msg,
+        });
+    }
+    let head = futures_util::stream::iter(first.map(|l| Ok::<_, Infallible>(Bytes::from(l))));
+    let rest = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|l| (Ok::<_, Infallible>(Bytes::from(l)), rx))
+    });
+    let mut resp = Response::new(Body::from_stream(futures_util::StreamExt::chain(
+        head, rest,
+    )));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_lines_are_recognised() {
+        let line = berth_engine::build::error_json("dockerfile parse error on line 2");
+        assert_eq!(
+            error_of(&line).as_deref(),
+            Some("dockerfile parse error on line 2")
+        );
+        assert_eq!(error_of("{\"stream\":\"Step 1/2 : FROM a\\n\"}\r\n"), None);
+        assert_eq!(error_of("not json"), None);
     }
 }

@@ -1,0 +1,56 @@
+//! The engine's seam to berth-build: one builder per daemon (state under `<data-root>/build`,
+//! reconciled at start), and a puller that fetches a missing base image through the engine.
+
+use std::sync::Arc;
+
+pub use berth_build::Builder;
+pub use berth_build::api::{error_json, serve_build};
+
+use crate::Engine;
+use crate::error::{Error, Result};
+
+/// Opens the daemon's builder and cleans up what a crash left behind. RUN steps use the
+/// `berth-runtime` binary found by [`berth_build::find_runtime`] (beside `berthd` normally).
+pub fn open_builder(
+    config: &crate::EngineConfig,
+    images: &Arc<berth_image::ImageStore>,
+) -> Result<Arc<Builder>> {
+    let runtime =
+        berth_build::find_runtime().unwrap_or_else(|| std::path::PathBuf::from("berth-runtime"));
+    let builder = Builder::new(images.clone(), &config.data_root.join("build"), &runtime)
+        .map_err(|e| Error::Internal(format!("open the builder: {e}")))?;
+    builder
+        .reconcile()
+        .map_err(|e| Error::Internal(format!("reconcile the builder: {e}")))?;
+    Ok(Arc::new(builder))
+}
+
+impl Engine {
+    pub fn builder(&self) -> &Arc<Builder> {
+        &self.builder
+    }
+
+    /// Pulls `reference` through the engine (events and all) from a blocking thread, for a
+    /// build whose base image is missing or asked to be pulled. Anonymous, default platform.
+    pub fn pull_for_build(
+        self: &Arc<Self>,
+        handle: &tokio::runtime::Handle,
+        reference: &str,
+    ) -> std::result::Result<(), String> {
+        let engine = self.clone();
+        let reference = reference.to_string();
+        handle.block_on(async move {
+            let mut t = engine
+                .pull_image(reference, None, None)
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut failure = None;
+            while let Some(m) = t.rx.recv().await {
+                if let Some(msg) = m.get("error").and_then(|v| v.as_str()) {
+                    failure = Some(msg.to_string());
+                }
+            }
+            failure.map_or(Ok(()), Err)
+        })
+    }
+}
