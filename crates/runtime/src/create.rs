@@ -112,6 +112,7 @@ pub(crate) fn create(
             bundle: &bundle,
             cgroup: &cgroup,
             in_user_ns,
+            no_pivot: opts.no_pivot,
         }),
         spec: Some(&spec),
         join: ns.join,

@@ -79,6 +79,9 @@ pub struct CreateOptions {
     pub preserve_fds: u32,
     /// fds to install as the init's 0, 1, 2 (else the caller's are inherited).
     pub stdio: Option<[RawFd; 3]>,
+    /// runc's --no-pivot: move the rootfs over / and chroot instead of pivot_root (for roots
+    /// on a ramfs, where pivot_root is not possible). Less isolating: avoid it otherwise.
+    pub no_pivot: bool,
 }
 
 impl Runtime {

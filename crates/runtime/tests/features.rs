@@ -338,3 +338,29 @@ fn rootfs_propagation_and_bundle_relative_bind_sources() {
     );
     assert!(!bad.root().join(&bad.id).exists());
 }
+
+#[test]
+fn no_pivot_moves_the_root_and_chroots() {
+    let c = Ct::new(
+        &["sh", "-c", "ls /bin/busybox && hostname && touch /x 2>&1"],
+        |_| {},
+    );
+    let out = c
+        .cmd(&[
+            "run",
+            "--no-pivot",
+            "--bundle",
+            c.bundle().to_str().unwrap(),
+            &c.id,
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        text.starts_with("/bin/busybox\nberth\n"),
+        "{text} {}",
+        stderr(&out)
+    );
+    assert!(text.contains("Read-only file system"), "{text}");
+    assert!(!c.root().join(&c.id).exists());
+}

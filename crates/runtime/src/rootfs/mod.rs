@@ -21,6 +21,7 @@ pub(crate) struct Rootfs<'a> {
     pub bundle: &'a Path,
     pub cgroup: &'a Cgroup,
     pub in_user_ns: bool,
+    pub no_pivot: bool,
 }
 
 type R<T = ()> = Result<T, String>;
@@ -255,6 +256,9 @@ impl Rootfs<'_> {
 
     /// pivot_root into the rootfs and detach the old root (runc's pivot_root(".", ".") trick).
     pub(crate) fn pivot(&self) -> R {
+        if self.no_pivot {
+            return self.move_root();
+        }
         let old = rustix::fs::open(
             "/",
             OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
@@ -279,6 +283,22 @@ impl Rootfs<'_> {
         )
         .map_err(|e| err("make old root rslave", e))?;
         sys::umount2(Path::new("."), libc::MNT_DETACH).map_err(|e| err("detach old root", e))?;
+        rustix::process::chdir("/").map_err(|e| err("chdir /", e))?;
+        Ok(())
+    }
+
+    /// --no-pivot: MS_MOVE the rootfs onto / and chroot into it.
+    fn move_root(&self) -> R {
+        rustix::process::chdir(self.rootfs).map_err(|e| err("chdir rootfs", e))?;
+        sys::mount(
+            Some(Path::new(".")),
+            Path::new("/"),
+            None,
+            libc::MS_MOVE,
+            None,
+        )
+        .map_err(|e| err("move rootfs to /", e))?;
+        rustix::process::chroot(".").map_err(|e| err("chroot", e))?;
         rustix::process::chdir("/").map_err(|e| err("chdir /", e))?;
         Ok(())
     }

@@ -18,14 +18,14 @@ pub fn run(cli: &Cli) -> Result<i32> {
     match &cli.cmd {
         Cmd::Spec { bundle, rootless } => spec_cmd(bundle.as_deref(), *rootless),
         Cmd::Create(a) => {
-            create(&rt, a, true, false)?;
+            create(&rt, a, cli.no_pivot, true, false)?;
             Ok(0)
         }
         Cmd::Start { id } => {
             rt.load(id)?.start()?;
             Ok(0)
         }
-        Cmd::Run { create: a, detach } => run_cmd(&rt, a, *detach),
+        Cmd::Run { create: a, detach } => run_cmd(&rt, a, cli.no_pivot, *detach),
         Cmd::State { id } => {
             println!("{}", serde_json::to_string_pretty(&rt.load(id)?.state()?)?);
             Ok(0)
@@ -74,7 +74,13 @@ fn spec_cmd(bundle: Option<&Path>, rootless: bool) -> Result<i32> {
     Ok(0)
 }
 
-fn create(rt: &Runtime, a: &CreateArgs, detached: bool, start: bool) -> Result<Container> {
+fn create(
+    rt: &Runtime,
+    a: &CreateArgs,
+    no_pivot: bool,
+    detached: bool,
+    start: bool,
+) -> Result<Container> {
     let bundle = a.bundle.clone();
     if detached && a.console_socket.is_none() {
         let s = spec::load(&bundle)?;
@@ -89,6 +95,7 @@ fn create(rt: &Runtime, a: &CreateArgs, detached: bool, start: bool) -> Result<C
         console_socket: a.console_socket.clone(),
         preserve_fds: a.preserve_fds,
         stdio: None,
+        no_pivot,
     };
     Ok(if start {
         rt.run(&a.id, &bundle, &opts)?
@@ -97,8 +104,8 @@ fn create(rt: &Runtime, a: &CreateArgs, detached: bool, start: bool) -> Result<C
     })
 }
 
-fn run_cmd(rt: &Runtime, a: &CreateArgs, detach: bool) -> Result<i32> {
-    let mut c = create(rt, a, detach, true)?;
+fn run_cmd(rt: &Runtime, a: &CreateArgs, no_pivot: bool, detach: bool) -> Result<i32> {
+    let mut c = create(rt, a, no_pivot, detach, true)?;
     let console = c.take_console();
     if detach {
         return Ok(0);
