@@ -149,6 +149,19 @@ fn pty_is_sent_over_the_console_socket() {
         .stderr(err_file)
         .spawn()
         .unwrap();
+    let master = receive_pty(&listener);
+    assert!(
+        create.wait().unwrap().success(),
+        "{}",
+        std::fs::read_to_string(c.dir.path().join("err")).unwrap()
+    );
+    ok(c.rt(&["start", &c.id]));
+    let text = read_until(master, "hello-tty");
+    assert!(text.contains("/dev/pts/0"), "{text}");
+    assert!(text.contains("hello-tty"), "{text}");
+}
+
+fn receive_pty(listener: &std::os::unix::net::UnixListener) -> OwnedFd {
     let (conn, _) = listener.accept().unwrap();
     let mut buf = [0u8; 64];
     let mut space = nix::cmsg_space!([RawFd; 1]);
@@ -160,29 +173,66 @@ fn pty_is_sent_over_the_console_socket() {
         nix::sys::socket::MsgFlags::empty(),
     )
     .unwrap();
-    let mut master = None;
     for cm in msg.cmsgs().unwrap() {
         if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = cm {
             // SAFETY: the fd was just received and is ours.
-            master = Some(unsafe { OwnedFd::from_raw_fd(fds[0]) });
+            return unsafe { OwnedFd::from_raw_fd(fds[0]) };
         }
     }
-    let master = master.expect("no fd received");
-    assert!(
-        create.wait().unwrap().success(),
-        "{}",
-        std::fs::read_to_string(c.dir.path().join("err")).unwrap()
-    );
-    ok(c.rt(&["start", &c.id]));
+    panic!("no fd received over the console socket");
+}
+
+fn read_until(master: OwnedFd, want: &str) -> String {
     let mut f = std::fs::File::from(master);
     let mut text = String::new();
     let mut chunk = [0u8; 256];
-    while !text.contains("hello-tty") {
+    while !text.contains(want) {
         match f.read(&mut chunk) {
             Ok(0) | Err(_) => break,
             Ok(n) => text.push_str(&String::from_utf8_lossy(&chunk[..n])),
         }
     }
-    assert!(text.contains("/dev/pts/0"), "{text}");
-    assert!(text.contains("hello-tty"), "{text}");
+    text
+}
+
+#[test]
+fn exec_tty_over_the_console_socket_detached() {
+    // containerd's `exec -t`: --process with terminal, --console-socket, --detach, --pid-file
+    let c = Ct::new(&["sleep", "100"], |_| {});
+    c.start_detached();
+    let sock = c.dir.path().join("exec-console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let proc_file = c.dir.path().join("process.json");
+    std::fs::write(
+        &proc_file,
+        serde_json::to_vec(&json!({"terminal": true, "args": ["sh", "-c", "tty; echo exec-tty; sleep 1"], "cwd": "/", "user": {"uid": 0, "gid": 0}, "env": ["PATH=/bin"]})).unwrap(),
+    )
+    .unwrap();
+    let pid_file = c.dir.path().join("exec.pid");
+    let mut exec = c
+        .cmd(&[
+            "exec",
+            "--process",
+            proc_file.to_str().unwrap(),
+            "--console-socket",
+            sock.to_str().unwrap(),
+            "--detach",
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            &c.id,
+        ])
+        .spawn()
+        .unwrap();
+    let master = receive_pty(&listener);
+    assert!(exec.wait().unwrap().success());
+    let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    assert!(
+        c.rt(&["ps", "--format", "json", &c.id])
+            .stdout
+            .windows(pid.to_string().len())
+            .any(|w| w == pid.to_string().as_bytes())
+    );
+    let text = read_until(master, "exec-tty");
+    assert!(text.contains("/dev/pts/"), "{text}");
+    assert!(text.contains("exec-tty"), "{text}");
 }
