@@ -1,6 +1,7 @@
 //! Every route, registered without the version prefix (the middleware strips it). One module
 //! per resource, as Podman's `compat/` handlers.
 
+pub mod archive;
 pub mod build;
 pub mod containers;
 pub mod exec;
@@ -25,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .merge(networks::routes())
         .merge(volumes::routes())
         .merge(build::routes())
+        .merge(archive::routes())
         .fallback(|uri: axum::http::Uri| async move {
             ApiError::not_found(format!("page not found: {}", uri.path()))
         })

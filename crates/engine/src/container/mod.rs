@@ -14,3 +14,9 @@ pub mod inspect;
 pub mod logs;
 pub(crate) mod monitor_client;
 mod reconcile;
+
+pub mod archive;
+pub mod commit;
+pub mod extract;
+mod rootfs;
+mod tarwalk;

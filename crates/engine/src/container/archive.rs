@@ -1,0 +1,260 @@
+//! `docker cp` and `docker export`: stat a path in a container, read it as a tar, unpack an
+//! uploaded tar into it, and tar the whole rootfs. Works on running containers (through the
+//! monitor's rootfs mount) and stopped ones (a temporary mount of the snapshot, made while
+//! holding the container's `op` lock so it cannot start meanwhile).
+
+use std::ffi::CString;
+use std::io::{Read, Write};
+
+use rustix::fs::{AtFlags, FileType, OFlags};
+use serde::Serialize;
+
+use super::extract::{self, PutOptions};
+use super::rootfs::{Rootfs, split_dir_entry};
+use super::tarwalk;
+use crate::Engine;
+use crate::error::{Error, Result};
+
+/// Docker's `X-Docker-Container-Path-Stat` (`ContainerPathStat`): `mode` is a Go `FileMode`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PathStat {
+    pub name: String,
+    pub size: i64,
+    pub mode: u32,
+    pub mtime: String,
+    #[serde(rename = "linkTarget")]
+    pub link_target: String,
+}
+
+impl PathStat {
+    /// The value of the `X-Docker-Container-Path-Stat` header: base64 of the JSON.
+    pub fn header_value(&self) -> String {
+        use base64::Engine as _;
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        base64::engine::general_purpose::STANDARD.encode(json)
+    }
+}
+
+/// Go's `os.FileMode` bits for a Unix `st_mode`.
+fn go_file_mode(st_mode: u32) -> u32 {
+    let mut m = st_mode & 0o777;
+    match FileType::from_raw_mode(st_mode) {
+        FileType::Directory => m |= 1 << 31,
+        FileType::Symlink => m |= 1 << 27,
+        FileType::BlockDevice => m |= 1 << 26,
+        FileType::CharacterDevice => m |= (1 << 26) | (1 << 21),
+        FileType::Fifo => m |= 1 << 25,
+        FileType::Socket => m |= 1 << 24,
+        _ => {}
+    }
+    if st_mode & 0o4000 != 0 {
+        m |= 1 << 23;
+    }
+    if st_mode & 0o2000 != 0 {
+        m |= 1 << 22;
+    }
+    if st_mode & 0o1000 != 0 {
+        m |= 1 << 20;
+    }
+    m
+}
+
+fn not_found(path: &str, container: &str) -> Error {
+    Error::NotFound(format!(
+        "Could not find the file {path} in container {container}"
+    ))
+}
+
+fn cstr(s: &str) -> Result<CString> {
+    CString::new(s).map_err(|_| Error::InvalidParameter(format!("invalid path {s:?}")))
+}
+
+/// Lexically joins a symlink's target onto its directory (container-absolute, clean).
+fn link_target(dir: &str, target: &str) -> String {
+    let joined = if target.starts_with('/') {
+        target.to_string()
+    } else {
+        format!("{dir}/{target}")
+    };
+    let mut stack: Vec<&str> = vec![];
+    for p in joined.split('/') {
+        match p {
+            "" | "." => {}
+            ".." => {
+                stack.pop();
+            }
+            p => stack.push(p),
+        }
+    }
+    format!("/{}", stack.join("/"))
+}
+
+/// Resolves `path` to (its parent directory fd, entry name, stat).
+fn locate(
+    root: &Rootfs,
+    path: &str,
+    container: &str,
+) -> Result<(std::os::fd::OwnedFd, CString, PathStat)> {
+    let (dir, base) = split_dir_entry(path);
+    let parent = root
+        .resolve(&dir, OFlags::PATH | OFlags::DIRECTORY)?
+        .ok_or_else(|| not_found(path, container))?;
+    let name = cstr(&base)?;
+    let st = match rustix::fs::statat(&parent, &name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => st,
+        Err(rustix::io::Errno::NOENT) | Err(rustix::io::Errno::NOTDIR) => {
+            return Err(not_found(path, container));
+        }
+        Err(e) => return Err(Error::io(format!("stat {path}"), e.into())),
+    };
+    let link = if FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
+        let t = rustix::fs::readlinkat(&parent, &name, Vec::new())
+            .map_err(|e| Error::io(format!("readlink {path}"), e.into()))?;
+        link_target(&dir, &String::from_utf8_lossy(t.as_bytes()))
+    } else {
+        String::new()
+    };
+    let mtime = chrono::DateTime::from_timestamp(st.st_mtime, st.st_mtime_nsec as u32)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+    let stat = PathStat {
+        name: if base == "." && dir == "/" {
+            "/".into()
+        } else {
+            base.clone()
+        },
+        size: st.st_size,
+        mode: go_file_mode(st.st_mode),
+        mtime,
+        link_target: link,
+    };
+    Ok((parent, name, stat))
+}
+
+impl Engine {
+    /// Runs `f` on a blocking thread with the container's rootfs open, holding its `op` lock.
+    async fn with_rootfs<T, F>(&self, name: &str, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Rootfs, &str) -> Result<T> + Send + 'static,
+    {
+        let c = self.containers.get(name)?;
+        let _op = c.op.lock().await;
+        let (running, mounts, id) = {
+            let r = c.rec();
+            (r.state.running, r.rootfs_mounts.clone(), r.id.clone())
+        };
+        let mounted = running.then(|| self.config().container_run_dir(&id).join("bundle/rootfs"));
+        let scratch = self.config().data_root.join("engine/rootfs-mounts");
+        let shown = name.to_string();
+        tokio::task::spawn_blocking(move || {
+            let root = Rootfs::open(mounted.as_deref(), &mounts, &scratch)?;
+            f(&root, &shown)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("rootfs task: {e}")))?
+    }
+
+    /// `HEAD /containers/{id}/archive`: what `path` is in the container.
+    pub async fn container_path_stat(&self, name: &str, path: &str) -> Result<PathStat> {
+        let path = path.to_string();
+        self.with_rootfs(name, move |root, shown| Ok(locate(root, &path, shown)?.2))
+            .await
+    }
+
+    /// `GET /containers/{id}/archive`: `path` as a tar whose entries start with its base name
+    /// (`.` for `dir/.`), and its stat.
+    pub async fn container_archive(&self, name: &str, path: &str) -> Result<(PathStat, Vec<u8>)> {
+        let path = path.to_string();
+        self.with_rootfs(name, move |root, shown| {
+            let (parent, entry, stat) = locate(root, &path, shown)?;
+            let mut b = tar::Builder::new(Vec::new());
+            let tar_name = entry.to_string_lossy().into_owned();
+            tarwalk::append_tree(&mut b, &parent, &entry, &tar_name)?;
+            let data = b
+                .into_inner()
+                .map_err(|e| Error::io("finish the archive", e))?;
+            Ok((stat, data))
+        })
+        .await
+    }
+
+    /// `PUT /containers/{id}/archive`: unpacks `tar` into the directory `path`. The upload is
+    /// spooled and checked whole before anything is written.
+    pub async fn put_container_archive(
+        &self,
+        name: &str,
+        path: &str,
+        mut tar: Box<dyn Read + Send>,
+        opts: PutOptions,
+    ) -> Result<()> {
+        let c = self.containers.get(name)?;
+        if c.rec().host_config.readonly_rootfs {
+            return Err(Error::InvalidParameter(
+                "container rootfs is marked read-only".into(),
+            ));
+        }
+        let scratch = self.config().data_root.join("engine/uploads");
+        let spool = tokio::task::spawn_blocking(move || -> Result<std::fs::File> {
+            std::fs::create_dir_all(&scratch)
+                .map_err(|e| Error::io(format!("create {}", scratch.display()), e))?;
+            let mut f =
+                tempfile::tempfile_in(&scratch).map_err(|e| Error::io("spool the upload", e))?;
+            std::io::copy(&mut tar, &mut f).map_err(|e| Error::io("read the upload", e))?;
+            f.flush().map_err(|e| Error::io("spool the upload", e))?;
+            Ok(f)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("upload task: {e}")))??;
+        let path = path.to_string();
+        self.with_rootfs(name, move |root, shown| {
+            let (parent, entry, stat) = locate(root, &path, shown)?;
+            if stat.mode & (1 << 31) == 0 {
+                return Err(Error::InvalidParameter(format!(
+                    "extraction point is not a directory: {path}"
+                )));
+            }
+            drop((parent, entry));
+            extract::check_and_unpack(root, &path, spool, opts)
+        })
+        .await
+    }
+
+    /// `GET /containers/{id}/export`: the whole rootfs as a tar (volumes not included).
+    pub async fn export_container(&self, name: &str) -> Result<Vec<u8>> {
+        self.with_rootfs(name, move |root, _| {
+            let mut b = tar::Builder::new(Vec::new());
+            let dir = rustix::fs::openat(
+                root.fd(),
+                ".",
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            )
+            .map_err(|e| Error::io("open the rootfs", e.into()))?;
+            tarwalk::append_children(&mut b, &dir, None)?;
+            b.into_inner()
+                .map_err(|e| Error::io("finish the archive", e))
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_modes_mark_directories_and_links() {
+        assert_eq!(go_file_mode(0o040755), (1 << 31) | 0o755);
+        assert_eq!(go_file_mode(0o120777), (1 << 27) | 0o777);
+        assert_eq!(go_file_mode(0o100644), 0o644);
+        assert_eq!(go_file_mode(0o104755), (1 << 23) | 0o755);
+    }
+
+    #[test]
+    fn link_targets_are_container_absolute() {
+        assert_eq!(link_target("/etc", "../bin/sh"), "/bin/sh");
+        assert_eq!(link_target("/a", "b/c"), "/a/b/c");
+        assert_eq!(link_target("/a", "/../../x"), "/x");
+    }
+}
