@@ -95,6 +95,19 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
     if !new_user && (linux.uid_mappings().is_some() && !seen.contains(&LinuxNamespaceType::User)) {
         return bad("linux.uidMappings given without a user namespace".into());
     }
+    if let Some(r) = linux.resources() {
+        if r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty()) {
+            return bad("linux.resources.hugepageLimits is not supported".into());
+        }
+        if r.rdma().as_ref().is_some_and(|h| !h.is_empty()) {
+            return bad("linux.resources.rdma is not supported".into());
+        }
+        if r.network().as_ref().is_some_and(|n| {
+            n.class_id().is_some() || n.priorities().as_ref().is_some_and(|p| !p.is_empty())
+        }) {
+            return bad("linux.resources.network (net_cls/net_prio) is not supported".into());
+        }
+    }
     if linux.intel_rdt().is_some() {
         return bad("linux.intelRdt is not supported".into());
     }
@@ -237,6 +250,12 @@ mod tests {
             .set_cwd("relative".into());
         let err = validate(&spec, dir.path()).unwrap_err().to_string();
         assert!(err.contains("process.cwd"), "{err}");
+        let mut v = serde_json::to_value(default_spec(false)).unwrap();
+        v["linux"]["resources"]["hugepageLimits"] =
+            serde_json::json!([{"pageSize": "2MB", "limit": 1}]);
+        let spec: Spec = serde_json::from_value(v).unwrap();
+        let err = validate(&spec, dir.path()).unwrap_err().to_string();
+        assert!(err.contains("hugepageLimits"), "{err}");
         let mut spec = default_spec(false);
         spec.root_mut().as_mut().unwrap().set_path("missing".into());
         assert!(
