@@ -328,6 +328,9 @@ pub fn check_and_unpack(
     mut spool: File,
     opts: PutOptions,
 ) -> Result<()> {
+    spool
+        .seek(SeekFrom::Start(0))
+        .map_err(|e| Error::io("rewind the upload", e))?;
     check(&mut spool)?;
     spool
         .seek(SeekFrom::Start(0))

@@ -1,0 +1,479 @@
+//! End to end with the stock docker CLI: `docker commit`, `docker diff`, `docker export` and
+//! `docker cp` both ways, on running and stopped containers, and hostile uploads refused.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use berth_testkit::daemon::Daemon;
+use berth_testkit::unique_name;
+use common::daemon_with_busybox;
+
+/// Removes the named containers and images when the test ends, passed or failed.
+struct Cleanup<'a> {
+    d: &'a Daemon,
+    containers: Vec<String>,
+    images: Vec<String>,
+}
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        for c in &self.containers {
+            let _ = self.d.docker_run(&["rm", "-f", c]);
+        }
+        for i in &self.images {
+            let _ = self.d.docker_run(&["rmi", "-f", i]);
+        }
+    }
+}
+
+fn cleanup<'a>(d: &'a Daemon, containers: &[&str], images: &[&str]) -> Cleanup<'a> {
+    Cleanup {
+        d,
+        containers: containers.iter().map(|s| s.to_string()).collect(),
+        images: images.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+fn stderr_of(d: &Daemon, args: &[&str], stdin: Option<&[u8]>) -> (bool, String) {
+    let mut cmd = d.docker();
+    cmd.args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn docker");
+    if let Some(data) = stdin {
+        let mut i = child.stdin.take().unwrap();
+        i.write_all(data).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A tar written byte by byte, so entries a well-behaved library refuses (`..`, absolute
+/// names) can be made. Each entry: (name, type flag, link name, data).
+fn raw_tar(entries: &[(&str, u8, &str, &[u8])]) -> Vec<u8> {
+    let mut out = vec![];
+    for (name, kind, link, data) in entries {
+        let mut h = [0u8; 512];
+        h[..name.len()].copy_from_slice(name.as_bytes());
+        h[100..108].copy_from_slice(b"0000644\0");
+        h[108..116].copy_from_slice(b"0000000\0");
+        h[116..124].copy_from_slice(b"0000000\0");
+        h[124..136].copy_from_slice(format!("{:011o}\0", data.len()).as_bytes());
+        h[136..148].copy_from_slice(b"00000000000\0");
+        h[156] = *kind;
+        h[157..157 + link.len()].copy_from_slice(link.as_bytes());
+        h[257..263].copy_from_slice(b"ustar\0");
+        h[263..265].copy_from_slice(b"00");
+        h[148..156].copy_from_slice(b"        ");
+        let sum: u32 = h.iter().map(|b| *b as u32).sum();
+        h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+        out.extend_from_slice(&h);
+        out.extend_from_slice(data);
+        out.resize(out.len().div_ceil(512) * 512, 0);
+    }
+    out.resize(out.len() + 1024, 0);
+    out
+}
+
+#[test]
+fn commit_then_run_the_committed_image() {
+    let (d, _t) = daemon_with_busybox();
+    let name = unique_name("commit");
+    let repo = unique_name("committed");
+    let image = format!("{repo}:v1");
+    let live = format!("{image}-live");
+    let _c = cleanup(&d, &[&name], &[&image, &live]);
+    d.docker_ok(&[
+        "run",
+        "--name",
+        &name,
+        "busybox",
+        "sh",
+        "-c",
+        "echo hello from commit > /greeting",
+    ]);
+    let id = d.docker_ok(&[
+        "commit",
+        "-m",
+        "a message",
+        "-a",
+        "Ann Author",
+        "--change",
+        "ENV COMMITTED=yes",
+        "--change",
+        r#"CMD ["sh", "-c", "cat /greeting; echo $COMMITTED"]"#,
+        &name,
+        &image,
+    ]);
+    assert!(id.trim().starts_with("sha256:"), "{id}");
+    let out = d.docker_ok(&["run", "--rm", &image]);
+    assert_eq!(out, "hello from commit\nyes\n");
+    let meta = d.docker_ok(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{.Comment}}|{{.Author}}|{{json .Config.Cmd}}",
+        &image,
+    ]);
+    assert_eq!(
+        meta.trim(),
+        r#"a message|Ann Author|["sh","-c","cat /greeting; echo $COMMITTED"]"#
+    );
+
+    // A running container is paused for the commit and runs on afterwards.
+    let running = unique_name("commit-live");
+    let _c2 = cleanup(&d, &[&running], &[]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        &running,
+        "busybox",
+        "sh",
+        "-c",
+        "echo live > /live; exec sleep 1000",
+    ]);
+    for _ in 0..100 {
+        if d.docker_run(&["exec", &running, "cat", "/live"])
+            .status
+            .success()
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    d.docker_ok(&["commit", &running, &live]);
+    let state = d.docker_ok(&["inspect", "-f", "{{.State.Status}}", &running]);
+    assert_eq!(state.trim(), "running");
+    let out = d.docker_ok(&["run", "--rm", &live, "cat", "/live"]);
+    assert_eq!(out, "live\n");
+
+    // Unknown container and bad change lines are refused.
+    let (ok, err) = stderr_of(&d, &["commit", "no-such-container-xyz"], None);
+    assert!(!ok && err.contains("No such container"), "{err}");
+    let (ok, err) = stderr_of(&d, &["commit", "--change", "BOGUS x", &name], None);
+    assert!(!ok, "{err}");
+}
+
+#[test]
+fn diff_lists_added_changed_and_deleted_paths() {
+    let (d, _t) = daemon_with_busybox();
+    let name = unique_name("diff");
+    let _c = cleanup(&d, &[&name], &[]);
+    d.docker_ok(&[
+        "run",
+        "--name",
+        &name,
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir /newdir && echo x > /newdir/file && rm /etc/group && echo y >> /etc/passwd",
+    ]);
+    let out = d.docker_ok(&["diff", &name]);
+    let lines: Vec<&str> = out.lines().collect();
+    for want in [
+        "A /newdir",
+        "A /newdir/file",
+        "C /etc",
+        "D /etc/group",
+        "C /etc/passwd",
+    ] {
+        assert!(lines.contains(&want), "{want} missing from:\n{out}");
+    }
+    assert!(!lines.iter().any(|l| l.contains("/bin")), "{out}");
+}
+
+#[test]
+fn export_is_a_tar_of_the_whole_rootfs() {
+    let (d, t) = daemon_with_busybox();
+    let name = unique_name("export");
+    let _c = cleanup(&d, &[&name], &[]);
+    d.docker_ok(&[
+        "run",
+        "--name",
+        &name,
+        "busybox",
+        "sh",
+        "-c",
+        "echo exported > /marker",
+    ]);
+    let file = t.path().join("export.tar");
+    d.docker_ok(&["export", "-o", file.to_str().unwrap(), &name]);
+    let list = Command::new("tar")
+        .args(["-tvf", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(list.status.success());
+    let list = String::from_utf8_lossy(&list.stdout);
+    for want in [
+        "bin/busybox",
+        "bin/sh -> busybox",
+        "etc/passwd",
+        "marker",
+        "tmp/",
+    ] {
+        assert!(list.contains(want), "{want} missing from:\n{list}");
+    }
+    let x = t.path().join("x");
+    std::fs::create_dir(&x).unwrap();
+    let st = Command::new("tar")
+        .args([
+            "-xf",
+            file.to_str().unwrap(),
+            "-C",
+            x.to_str().unwrap(),
+            "marker",
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert_eq!(
+        std::fs::read_to_string(x.join("marker")).unwrap(),
+        "exported\n"
+    );
+    let (ok, err) = stderr_of(&d, &["export", "no-such-container-xyz"], None);
+    assert!(!ok && err.contains("No such container"), "{err}");
+}
+
+#[test]
+fn cp_both_ways_on_running_and_stopped_containers() {
+    let (d, t) = daemon_with_busybox();
+    let name = unique_name("cp");
+    let _c = cleanup(&d, &[&name], &[]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /data/sub && echo inside > /data/sub/f && echo top > /data/t && exec sleep 1000",
+    ]);
+    for _ in 0..100 {
+        if d.docker_run(&["exec", &name, "cat", "/data/t"])
+            .status
+            .success()
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let host = t.path();
+    // Host to running container: a file into a directory, and a directory.
+    std::fs::write(host.join("in.txt"), "from host\n").unwrap();
+    std::fs::create_dir_all(host.join("tree/deep")).unwrap();
+    std::fs::write(host.join("tree/deep/leaf"), "leaf\n").unwrap();
+    d.docker_ok(&[
+        "cp",
+        host.join("in.txt").to_str().unwrap(),
+        &format!("{name}:/tmp/"),
+    ]);
+    d.docker_ok(&[
+        "cp",
+        host.join("tree").to_str().unwrap(),
+        &format!("{name}:/tmp/tree"),
+    ]);
+    assert_eq!(
+        d.docker_ok(&["exec", &name, "cat", "/tmp/in.txt", "/tmp/tree/deep/leaf"]),
+        "from host\nleaf\n"
+    );
+    // Running container to host: a file, a directory, and a directory's content (`/.`).
+    let out = host.join("out");
+    std::fs::create_dir(&out).unwrap();
+    d.docker_ok(&["cp", &format!("{name}:/data/t"), out.to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(out.join("t")).unwrap(), "top\n");
+    d.docker_ok(&[
+        "cp",
+        &format!("{name}:/data"),
+        out.join("copy").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("copy/sub/f")).unwrap(),
+        "inside\n"
+    );
+    std::fs::create_dir(out.join("content")).unwrap();
+    d.docker_ok(&[
+        "cp",
+        &format!("{name}:/data/."),
+        out.join("content").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("content/sub/f")).unwrap(),
+        "inside\n"
+    );
+    assert!(!out.join("content/data").exists());
+
+    // A missing source is Docker's 404 message.
+    let (ok, err) = stderr_of(
+        &d,
+        &["cp", &format!("{name}:/nope"), out.to_str().unwrap()],
+        None,
+    );
+    assert!(!ok, "{err}");
+    assert!(
+        err.contains("Could not find the file /nope in container"),
+        "{err}"
+    );
+
+    // Stopped: both ways, and what was copied in is there on the next start.
+    d.docker_ok(&["stop", "-t", "0", &name]);
+    d.docker_ok(&[
+        "cp",
+        &format!("{name}:/tmp/in.txt"),
+        out.join("back.txt").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("back.txt")).unwrap(),
+        "from host\n"
+    );
+    std::fs::write(host.join("while-stopped"), "stopped\n").unwrap();
+    d.docker_ok(&[
+        "cp",
+        host.join("while-stopped").to_str().unwrap(),
+        &format!("{name}:/data/"),
+    ]);
+    d.docker_ok(&["start", &name]);
+    assert_eq!(
+        d.docker_ok(&["exec", &name, "cat", "/data/while-stopped"]),
+        "stopped\n"
+    );
+}
+
+#[test]
+fn hostile_uploads_are_refused_and_write_nothing() {
+    let (d, t) = daemon_with_busybox();
+    let name = unique_name("cp-hostile");
+    let _c = cleanup(&d, &[&name], &[]);
+    d.docker_ok(&["create", "--name", &name, "busybox", "true"]);
+    let victim = t.path().join("victim");
+    std::fs::create_dir(&victim).unwrap();
+    let escape = format!("../../../../../../..{}/escaped", victim.display());
+    let link_out = victim.display().to_string();
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "leads out of the destination",
+            raw_tar(&[("good", b'0', "", b"ok\n"), (&escape, b'0', "", b"pwned\n")]),
+        ),
+        (
+            "absolute paths are not allowed",
+            raw_tar(&[
+                ("good", b'0', "", b"ok\n"),
+                ("/abs-file", b'0', "", b"pwned\n"),
+            ]),
+        ),
+        (
+            "goes through the symlink",
+            raw_tar(&[
+                ("good", b'0', "", b"ok\n"),
+                ("out", b'2', &link_out, b""),
+                ("out/escaped", b'0', "", b"pwned\n"),
+            ]),
+        ),
+        (
+            "leads out of the destination",
+            raw_tar(&[
+                ("good", b'0', "", b"ok\n"),
+                ("hl", b'1', "../../etc/passwd", b""),
+            ]),
+        ),
+    ];
+    for (want, tar) in cases {
+        let (ok, err) = stderr_of(&d, &["cp", "-", &format!("{name}:/tmp")], Some(&tar));
+        assert!(!ok, "hostile archive accepted ({want})");
+        assert!(err.contains(want), "{want}: {err}");
+    }
+    assert_eq!(std::fs::read_dir(&victim).unwrap().count(), 0);
+    // Nothing was half-written: the good entry before each bad one is absent.
+    let (ok, err) = stderr_of(
+        &d,
+        &[
+            "cp",
+            &format!("{name}:/tmp/good"),
+            t.path().to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(!ok && err.contains("Could not find the file"), "{err}");
+    // An archive that is not a tar at all is a bad request, not a crash.
+    let (ok, err) = stderr_of(
+        &d,
+        &["cp", "-", &format!("{name}:/tmp")],
+        Some(b"this is not a tar archive, not at all, no headers here"),
+    );
+    assert!(!ok, "{err}");
+}
+
+#[test]
+fn symlinks_in_the_container_never_lead_to_the_host() {
+    let (d, t) = daemon_with_busybox();
+    let name = unique_name("cp-link");
+    let _c = cleanup(&d, &[&name], &[]);
+    // The container points absolute symlinks at a host directory's path (the CVE-2018-15664
+    // pattern): resolved in the container's root, they must reach the container's own paths.
+    let host_dir = t.path().join("hostdir");
+    std::fs::create_dir(&host_dir).unwrap();
+    std::fs::write(host_dir.join("secret"), "host secret\n").unwrap();
+    let hd = host_dir.display().to_string();
+    d.docker_ok(&[
+        "run",
+        "--name",
+        &name,
+        "busybox",
+        "sh",
+        "-c",
+        &format!("mkdir -p {hd} && ln -s {hd} /evil && ln -s {hd}/secret /evil-secret && ln -s ../../../../../../.. /up"),
+    ]);
+    // Reading through the links finds nothing of the host's.
+    let out = t.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let (ok, err) = stderr_of(
+        &d,
+        &["cp", &format!("{name}:/evil/secret"), out.to_str().unwrap()],
+        None,
+    );
+    assert!(!ok && err.contains("Could not find the file"), "{err}");
+    let (ok, err) = stderr_of(
+        &d,
+        &[
+            "cp",
+            "-L",
+            &format!("{name}:/evil-secret"),
+            out.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(!ok, "{err}");
+    let up = format!("{name}:/up{}", host_dir.join("secret").display());
+    let (ok, err) = stderr_of(&d, &["cp", &up, out.to_str().unwrap()], None);
+    assert!(!ok && err.contains("Could not find the file"), "{err}");
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0);
+    // Writing through the link lands inside the container, not on the host.
+    std::fs::write(t.path().join("drop"), "dropped\n").unwrap();
+    d.docker_ok(&[
+        "cp",
+        t.path().join("drop").to_str().unwrap(),
+        &format!("{name}:/evil/"),
+    ]);
+    assert!(!host_dir.join("drop").exists());
+    assert_eq!(
+        std::fs::read_dir(&host_dir).unwrap().count(),
+        1,
+        "the host directory changed"
+    );
+    d.docker_ok(&["cp", &format!("{name}:{hd}/drop"), out.to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("drop")).unwrap(),
+        "dropped\n"
+    );
+}
