@@ -127,12 +127,9 @@ fn run_it_in_a_pty_resizes_and_detaches() {
         24,
     );
     t.wait_for("/ #");
-    t.line("stty size");
-    t.wait_for("24 80");
+    t.wait_for_size(24, 80);
     t.resize(100, 30);
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    t.line("stty size");
-    t.wait_for("30 100");
+    t.wait_for_size(30, 100);
     t.keys(&["C-p", "C-q"]);
     let screen = t.wait_for("EXIT=0");
     t.wait_for("icanon");
@@ -151,12 +148,9 @@ fn exec_it_and_attach_in_a_pty() {
     env.berth_ok(&["run", "-dit", "--name", &name, "busybox", "sh"]);
     let t = Tmux::start(&pane_command(&env, &format!("exec -it {name} sh")), 80, 24);
     t.wait_for("/ #");
-    t.line("stty size; tty");
-    t.wait_for("24 80");
+    t.wait_for_size(24, 80);
     t.resize(90, 20);
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    t.line("stty size");
-    t.wait_for("20 90");
+    t.wait_for_size(20, 90);
     t.line("exit 3");
     let screen = t.wait_for("EXIT=3");
     t.wait_for("icanon");

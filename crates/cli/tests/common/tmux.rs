@@ -108,6 +108,25 @@ impl Tmux {
         }
     }
 
+    /// Runs `stty size` until the pane's program reports `rows cols` (a resize reaches the
+    /// container asynchronously: SIGWINCH → berth → the daemon → the pty).
+    pub fn wait_for_size(&self, rows: u16, cols: u16) {
+        let want = format!("{rows} {cols}");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            self.line("stty size");
+            std::thread::sleep(Duration::from_millis(300));
+            let s = self.screen();
+            if s.lines().any(|l| l.trim() == want) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the size never became {want}:\n{s}"
+            );
+        }
+    }
+
     pub fn wait_for(&self, text: &str) -> String {
         self.wait_for_n(text, 1)
     }
