@@ -49,8 +49,9 @@ impl Engine {
 
 /// Engine-level image operations (what `/images/...` routes call).
 impl Engine {
-    pub async fn list_images(&self) -> Result<Vec<berth_image::ImageSummary>> {
-        let mut list = self.with_images(|s| Ok(s.list()?)).await?;
+    /// `docker images` (`all`: `-a`, with the untagged parents of other images).
+    pub async fn list_images(&self, all: bool) -> Result<Vec<berth_image::ImageSummary>> {
+        let mut list = self.with_images(move |s| Ok(s.list_images(all)?)).await?;
         let used: Vec<String> = self
             .containers
             .all()

@@ -41,7 +41,7 @@ impl Engine {
     /// `GET /system/df`.
     pub async fn disk_usage(&self) -> Result<Value> {
         let du = self.with_images(|s| Ok(s.disk_usage()?)).await?;
-        let images = self.list_images().await?;
+        let images = self.list_images(true).await?;
         let containers: Vec<Value> = self
             .list_containers(true, None, "")?
             .into_iter()

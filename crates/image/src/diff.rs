@@ -174,12 +174,16 @@ impl ImageStore {
         });
         let config_bytes = serde_json::to_vec(&config)?;
         let manifest = crate::archive::docker_manifest(&config_bytes, &layers)?;
-        self.add_image(
+        let id = self.add_image(
             &config_bytes,
             &manifest,
             &layers,
             &name.into_iter().collect::<Vec<_>>(),
-        )
+        )?;
+        if id != image_id {
+            self.meta.set_parent(&id, &image_id)?;
+        }
+        Ok(id)
     }
 }
 

@@ -14,7 +14,9 @@
 //! ImageStore::open_with(root: &Path, registry: RegistryConfig { insecure, auth_config }) -> Result<ImageStore, Error>
 //! resolve(&self, name_id_or_prefix: &str) -> Result<Image, Error>     // "busybox" = docker.io/library/busybox:latest
 //! resolve_id(&self, name: &str) -> Result<String, Error>
-//! list(&self) -> Result<Vec<ImageSummary>, Error>
+//! list(&self) -> Result<Vec<ImageSummary>, Error>                    // every image
+//! list_images(&self, all: bool) -> Result<Vec<ImageSummary>, Error>   // docker images [-a], ParentId set
+//! parent(&self, id: &str) -> Result<String, Error>                    // recorded by commit
 //! inspect(&self, name: &str) -> Result<ImageInspect, Error>           // Docker's ImageInspect JSON (serde)
 //! history(&self, name: &str) -> Result<Vec<HistoryEntry>, Error>
 //! manifest(&self, image: &Image) -> Result<Manifest, Error>
@@ -57,6 +59,7 @@ pub mod import;
 pub mod layer;
 mod meta;
 pub mod mount;
+mod parents;
 pub mod reference;
 pub mod registry;
 pub mod snapshot;

@@ -90,6 +90,7 @@ impl Meta {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(crate::parents::SCHEMA)?;
         Ok(Meta {
             conn: Mutex::new(conn),
         })

@@ -217,7 +217,7 @@ impl ImageStore {
             id: img.id.clone(),
             repo_tags: img.repo_tags.clone(),
             repo_digests: img.repo_digests.clone(),
-            parent: String::new(),
+            parent: self.parent(&img.id)?,
             comment: c.comment.clone().unwrap_or_default(),
             created: c.created.clone().unwrap_or_default(),
             container: c.container.clone().unwrap_or_default(),
@@ -314,7 +314,7 @@ impl ImageStore {
         Ok(())
     }
 
-    fn in_use(&self, id: &str, in_use: &dyn Fn(&str) -> bool) -> Result<bool, Error> {
+    pub(crate) fn in_use(&self, id: &str, in_use: &dyn Fn(&str) -> bool) -> Result<bool, Error> {
         Ok(in_use(id) || self.meta.actives()?.iter().any(|(_, img, _)| img == id))
     }
 
@@ -370,13 +370,28 @@ impl ImageStore {
                 short_id(&id)
             )));
         }
+        if self.meta.has_children(&id)? {
+            // A build step's parent: by name it is only untagged; by ID it cannot go (moby).
+            if by_ref.is_none() {
+                return Err(Error::Conflict(format!(
+                    "conflict: unable to delete {} (cannot be forced) - image has dependent child images",
+                    short_id(&id)
+                )));
+            }
+            self.meta
+                .tx(|tx| Ok(tx.execute("DELETE FROM refs WHERE image_id = ?1", [&id])?))?;
+            out.extend(refs.iter().map(|r| RemovedItem::Untagged(familiar_name(r))));
+            return Ok(out);
+        }
+        let parent = self.meta.parent_of(&id)?;
         self.meta.tx(|tx| {
             tx.execute("DELETE FROM refs WHERE image_id = ?1", [&id])?;
             tx.execute("DELETE FROM images WHERE id = ?1", [&id])?;
-            Ok(())
+            crate::parents::forget(tx, &id)
         })?;
         out.extend(refs.iter().map(|r| RemovedItem::Untagged(familiar_name(r))));
         out.push(RemovedItem::Deleted(id.clone()));
+        out.extend(self.prune_parents(parent, in_use)?);
         let gc = self.gc()?;
         out.extend(gc.deleted_layers.into_iter().map(RemovedItem::Deleted));
         Ok(out)
@@ -393,26 +408,35 @@ impl ImageStore {
             .collect();
         let before = self.disk_bytes()?;
         let mut report = PruneReport::default();
-        for row in self.meta.images()? {
-            if used.contains(&row.id) {
-                continue;
+        // Heads first: an image with children goes only once they are gone, so a dangling
+        // build chain is removed from the top down and one whose child is tagged stays.
+        loop {
+            let mut deleted_any = false;
+            for row in self.meta.images()? {
+                if used.contains(&row.id) || self.meta.has_children(&row.id)? {
+                    continue;
+                }
+                let refs = self.meta.refs_of(&row.id)?;
+                let tagged = refs.iter().any(|r| !r.contains('@'));
+                if dangling_only && tagged {
+                    continue;
+                }
+                self.meta.tx(|tx| {
+                    tx.execute("DELETE FROM refs WHERE image_id = ?1", [&row.id])?;
+                    tx.execute("DELETE FROM images WHERE id = ?1", [&row.id])?;
+                    crate::parents::forget(tx, &row.id)
+                })?;
+                deleted_any = true;
+                report
+                    .images_deleted
+                    .extend(refs.iter().map(|r| RemovedItem::Untagged(familiar_name(r))));
+                report
+                    .images_deleted
+                    .push(RemovedItem::Deleted(row.id.clone()));
             }
-            let refs = self.meta.refs_of(&row.id)?;
-            let tagged = refs.iter().any(|r| !r.contains('@'));
-            if dangling_only && tagged {
-                continue;
+            if !deleted_any {
+                break;
             }
-            self.meta.tx(|tx| {
-                tx.execute("DELETE FROM refs WHERE image_id = ?1", [&row.id])?;
-                tx.execute("DELETE FROM images WHERE id = ?1", [&row.id])?;
-                Ok(())
-            })?;
-            report
-                .images_deleted
-                .extend(refs.iter().map(|r| RemovedItem::Untagged(familiar_name(r))));
-            report
-                .images_deleted
-                .push(RemovedItem::Deleted(row.id.clone()));
         }
         let gc = self.gc()?;
         report

@@ -43,8 +43,8 @@ fn json_stream(lines: Vec<Bytes>) -> Response {
     resp
 }
 
-async fn list(State(e): State<AppState>) -> ApiResult<Response> {
-    Ok(Json(e.list_images().await?).into_response())
+async fn list(State(e): State<AppState>, Query(q): Query<Q>) -> ApiResult<Response> {
+    Ok(Json(e.list_images(query::flag(&q, "all")).await?).into_response())
 }
 
 async fn load(State(e): State<AppState>, Query(q): Query<Q>, body: Body) -> ApiResult<Response> {
