@@ -96,8 +96,16 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
         return bad("linux.uidMappings given without a user namespace".into());
     }
     if let Some(r) = linux.resources() {
-        if r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty()) {
-            return bad("linux.resources.hugepageLimits is not supported".into());
+        for h in r.hugepage_limits().iter().flatten() {
+            let ok = h.page_size().len() <= 8
+                && h.page_size().ends_with('B')
+                && h.page_size().chars().all(|c| c.is_ascii_alphanumeric());
+            if !ok {
+                return bad(format!(
+                    "linux.resources.hugepageLimits: bad pageSize {:?}",
+                    h.page_size()
+                ));
+            }
         }
         if r.rdma().as_ref().is_some_and(|h| !h.is_empty()) {
             return bad("linux.resources.rdma is not supported".into());
@@ -252,7 +260,7 @@ mod tests {
         assert!(err.contains("process.cwd"), "{err}");
         let mut v = serde_json::to_value(default_spec(false)).unwrap();
         v["linux"]["resources"]["hugepageLimits"] =
-            serde_json::json!([{"pageSize": "2MB", "limit": 1}]);
+            serde_json::json!([{"pageSize": "../2MB", "limit": 1}]);
         let spec: Spec = serde_json::from_value(v).unwrap();
         let err = validate(&spec, dir.path()).unwrap_err().to_string();
         assert!(err.contains("hugepageLimits"), "{err}");

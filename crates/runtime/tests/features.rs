@@ -364,3 +364,25 @@ fn no_pivot_moves_the_root_and_chroots() {
     assert!(text.contains("Read-only file system"), "{text}");
     assert!(!c.root().join(&c.id).exists());
 }
+
+#[test]
+fn hugepage_limits_without_a_v1_hugetlb_controller_warn() {
+    // Kubernetes sets hugepageLimits on every container; this host keeps hugetlb in cgroup2
+    let v1_hugetlb = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .any(|l| l.contains(" - cgroup ") && l.ends_with("hugetlb"));
+    let c = Ct::new(&["echo", "ran"], |v| {
+        v["linux"]["resources"]["hugepageLimits"] = json!([{"pageSize": "2MB", "limit": 0}]);
+    });
+    let out = c.run();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "ran\n",
+        "{}",
+        stderr(&out)
+    );
+    if !v1_hugetlb {
+        assert!(stderr(&out).contains("hugepageLimits"), "{}", stderr(&out));
+    }
+}

@@ -79,11 +79,14 @@ impl Cgroup {
                 path: v2::create(Path::new(CGROUP_ROOT), rel)?,
             }
         } else {
+            let wants_hugetlb = resources
+                .and_then(|r| r.hugepage_limits().as_ref())
+                .is_some_and(|h| !h.is_empty());
             let wants_cpuset = resources
                 .and_then(|r| r.cpu().as_ref())
                 .is_some_and(|c| c.cpus().is_some() || c.mems().is_some());
             Cgroup::V1 {
-                paths: v1::create(rel, wants_cpuset)?,
+                paths: v1::create(rel, wants_cpuset, wants_hugetlb)?,
             }
         };
         if let Some(r) = resources

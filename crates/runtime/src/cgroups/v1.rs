@@ -40,7 +40,11 @@ fn mounts() -> Result<BTreeMap<String, PathBuf>> {
     Ok(out)
 }
 
-pub(super) fn create(rel: &Path, wants_cpuset: bool) -> Result<BTreeMap<String, PathBuf>> {
+pub(super) fn create(
+    rel: &Path,
+    wants_cpuset: bool,
+    wants_hugetlb: bool,
+) -> Result<BTreeMap<String, PathBuf>> {
     let mounts = mounts()?;
     let rel = rel.strip_prefix("/").unwrap_or(rel);
     let mut paths = BTreeMap::new();
@@ -48,6 +52,9 @@ pub(super) fn create(rel: &Path, wants_cpuset: bool) -> Result<BTreeMap<String, 
     let mut wanted: Vec<&str> = CONTROLLERS.to_vec();
     if wants_cpuset {
         wanted.push("cpuset");
+    }
+    if wants_hugetlb {
+        wanted.push("hugetlb");
     }
     let result = (|| {
         for c in wanted {
@@ -203,6 +210,18 @@ pub(super) fn apply(
                     format!("{}:{} {}", d.major(), d.minor(), d.rate()),
                 )?;
             }
+        }
+    }
+    for h in r.hugepage_limits().iter().flatten() {
+        match paths.get("hugetlb") {
+            Some(d) => write(
+                &d.join(format!("hugetlb.{}.limit_in_bytes", h.page_size())),
+                &h.limit().to_string(),
+            )?,
+            // this host's hybrid layout keeps hugetlb in the cgroup2 mount, out of reach of v1
+            None => eprintln!(
+                "berth-runtime: warning: linux.resources.hugepageLimits ignored: no v1 hugetlb controller"
+            ),
         }
     }
     if creating || r.devices().is_some() {

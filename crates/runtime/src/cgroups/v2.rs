@@ -130,6 +130,16 @@ pub(super) fn apply(dir: &Path, r: &LinuxResources) -> Result<()> {
     {
         write(&dir.join("io.weight"), &blkio_to_io_weight(w).to_string())?;
     }
+    for h in r.hugepage_limits().iter().flatten() {
+        let file = dir.join(format!("hugetlb.{}.max", h.page_size()));
+        if file.exists() {
+            write(&file, &limit(h.limit()))?;
+        } else {
+            eprintln!(
+                "berth-runtime: warning: linux.resources.hugepageLimits ignored: hugetlb is not enabled here"
+            );
+        }
+    }
     if let Some(u) = r.unified() {
         for (k, v) in u {
             if k.contains('/') || k.starts_with('.') {
