@@ -477,3 +477,62 @@ fn symlinks_in_the_container_never_lead_to_the_host() {
         "dropped\n"
     );
 }
+
+#[test]
+fn cp_sees_the_containers_mounts_while_it_runs() {
+    let (d, t) = daemon_with_busybox();
+    let name = unique_name("cp-mounts");
+    let _c = cleanup(&d, &[&name], &[]);
+    let bind = t.path().join("bind");
+    std::fs::create_dir(&bind).unwrap();
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--hostname",
+        "cphost",
+        "-v",
+        &format!("{}:/mnt/bind", bind.display()),
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    // Into a bind mount: the file lands in the host directory behind it.
+    std::fs::write(t.path().join("f"), "to the volume\n").unwrap();
+    d.docker_ok(&[
+        "cp",
+        t.path().join("f").to_str().unwrap(),
+        &format!("{name}:/mnt/bind/"),
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(bind.join("f")).unwrap(),
+        "to the volume\n"
+    );
+    // The container's own /etc/hostname, not the rootfs underneath.
+    let out = d.docker_ok(&["cp", &format!("{name}:/etc/hostname"), "-"]);
+    assert!(out.contains("cphost"), "{out}");
+    // The whole running filesystem: kernel filesystems are not walked.
+    let all = d
+        .docker()
+        .args(["cp", &format!("{name}:/"), "-"])
+        .output()
+        .unwrap();
+    assert!(
+        all.status.success(),
+        "{}",
+        String::from_utf8_lossy(&all.stderr)
+    );
+    let file = t.path().join("all.tar");
+    std::fs::write(&file, &all.stdout).unwrap();
+    let list = Command::new("tar")
+        .args(["-tf", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(list.status.success());
+    let list = String::from_utf8_lossy(&list.stdout);
+    assert!(list.contains("bin/busybox"), "{list}");
+    assert!(list.contains("mnt/bind/f"), "{list}");
+    assert!(!list.contains("proc/self"), "{list}");
+    assert!(!list.contains("sys/kernel"), "{list}");
+}

@@ -5,6 +5,7 @@
 
 use std::ffi::CString;
 use std::io::{Read, Write};
+use std::path::PathBuf;
 
 use rustix::fs::{AtFlags, FileType, OFlags};
 use serde::Serialize;
@@ -133,22 +134,39 @@ fn locate(
 
 impl Engine {
     /// Runs `f` on a blocking thread with the container's rootfs open, holding its `op` lock.
-    async fn with_rootfs<T, F>(&self, name: &str, f: F) -> Result<T>
+    /// With `container_view`, a running container is seen as its processes see it
+    /// (`/proc/<pid>/root`: volumes, bind mounts, `/etc/hosts`); otherwise, and when stopped,
+    /// the bare rootfs.
+    async fn with_rootfs<T, F>(&self, name: &str, container_view: bool, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Rootfs, &str) -> Result<T> + Send + 'static,
     {
         let c = self.containers.get(name)?;
         let _op = c.op.lock().await;
-        let (running, mounts, id) = {
+        let (running, pid, mounts, id) = {
             let r = c.rec();
-            (r.state.running, r.rootfs_mounts.clone(), r.id.clone())
+            (
+                r.state.running,
+                r.state.pid,
+                r.rootfs_mounts.clone(),
+                r.id.clone(),
+            )
         };
-        let mounted = running.then(|| self.config().container_run_dir(&id).join("bundle/rootfs"));
+        let bundle_root = self.config().container_run_dir(&id).join("bundle/rootfs");
+        let proc_root =
+            (container_view && pid > 0).then(|| PathBuf::from(format!("/proc/{pid}/root")));
         let scratch = self.config().data_root.join("engine/rootfs-mounts");
         let shown = name.to_string();
         tokio::task::spawn_blocking(move || {
-            let root = Rootfs::open(mounted.as_deref(), &mounts, &scratch)?;
+            let root = match (running, proc_root) {
+                (true, Some(p)) => match Rootfs::open(Some(&p), &mounts, &scratch) {
+                    Ok(r) => r,
+                    Err(_) => Rootfs::open(Some(&bundle_root), &mounts, &scratch)?,
+                },
+                (true, None) => Rootfs::open(Some(&bundle_root), &mounts, &scratch)?,
+                (false, _) => Rootfs::open(None, &mounts, &scratch)?,
+            };
             f(&root, &shown)
         })
         .await
@@ -158,15 +176,17 @@ impl Engine {
     /// `HEAD /containers/{id}/archive`: what `path` is in the container.
     pub async fn container_path_stat(&self, name: &str, path: &str) -> Result<PathStat> {
         let path = path.to_string();
-        self.with_rootfs(name, move |root, shown| Ok(locate(root, &path, shown)?.2))
-            .await
+        self.with_rootfs(name, true, move |root, shown| {
+            Ok(locate(root, &path, shown)?.2)
+        })
+        .await
     }
 
     /// `GET /containers/{id}/archive`: `path` as a tar whose entries start with its base name
     /// (`.` for `dir/.`), and its stat.
     pub async fn container_archive(&self, name: &str, path: &str) -> Result<(PathStat, Vec<u8>)> {
         let path = path.to_string();
-        self.with_rootfs(name, move |root, shown| {
+        self.with_rootfs(name, true, move |root, shown| {
             let (parent, entry, stat) = locate(root, &path, shown)?;
             let mut b = tar::Builder::new(Vec::new());
             let tar_name = entry.to_string_lossy().into_owned();
@@ -207,7 +227,7 @@ impl Engine {
         .await
         .map_err(|e| Error::Internal(format!("upload task: {e}")))??;
         let path = path.to_string();
-        self.with_rootfs(name, move |root, shown| {
+        self.with_rootfs(name, true, move |root, shown| {
             let (parent, entry, stat) = locate(root, &path, shown)?;
             if stat.mode & (1 << 31) == 0 {
                 return Err(Error::InvalidParameter(format!(
@@ -222,7 +242,7 @@ impl Engine {
 
     /// `GET /containers/{id}/export`: the whole rootfs as a tar (volumes not included).
     pub async fn export_container(&self, name: &str) -> Result<Vec<u8>> {
-        self.with_rootfs(name, move |root, _| {
+        self.with_rootfs(name, false, move |root, _| {
             let mut b = tar::Builder::new(Vec::new());
             let dir = rustix::fs::openat(
                 root.fd(),

@@ -49,7 +49,9 @@ pub fn append_tree<W: Write>(
                 Mode::empty(),
             )
             .map_err(|e| io(tar_path, e))?;
-            append_children(b, &fd, Some(tar_path))?;
+            if !is_pseudo_fs(&fd) {
+                append_children(b, &fd, Some(tar_path))?;
+            }
         }
         FileType::RegularFile => {
             let fd = rustix::fs::openat(
@@ -91,6 +93,26 @@ pub fn append_tree<W: Write>(
         _ => {}
     }
     Ok(())
+}
+
+/// Kernel filesystems mounted in a running container (`/proc`, `/sys`, cgroups, `/dev/pts`,
+/// `/dev/mqueue`): archived as empty directories, as Docker (which never sees them) does.
+fn is_pseudo_fs(dir: &impl AsFd) -> bool {
+    const PSEUDO: [i64; 7] = [
+        0x9fa0,      // proc
+        0x6265_6572, // sysfs
+        0x0027_e0eb, // cgroup
+        0x6367_7270, // cgroup2
+        0x1cd1,      // devpts
+        0x1980_0202, // mqueue
+        0x7363_6673, // securityfs
+    ];
+    match rustix::fs::fstatfs(dir) {
+        // `f_type`'s width differs between architectures.
+        #[allow(clippy::unnecessary_cast)]
+        Ok(st) => PSEUDO.contains(&(st.f_type as i64)),
+        Err(_) => false,
+    }
 }
 
 /// Appends every child of `dir`, named `<prefix>/<child>` (or `<child>` without a prefix), in
