@@ -8,7 +8,7 @@ use common::{Env, text};
 #[test]
 fn version_and_info_talk_to_the_daemon() {
     let env = Env::bare();
-    let v = env.berth_ok(&["version", "--format", "{{.Server.ApiVersion}}"]);
+    let v = env.berth_ok(&["version", "--format", "{{.Server.APIVersion}}"]);
     assert!(v.trim().starts_with("1."), "{v}");
     let info = env.berth_ok(&["info", "--format", "{{.OSType}}"]);
     assert_eq!(info.trim(), "linux");

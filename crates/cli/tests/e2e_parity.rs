@@ -317,3 +317,25 @@ fn info_server_section_matches_docker() {
     assert_eq!(b, d);
     assert!(b.contains(" Storage Driver: "), "{b}");
 }
+
+#[test]
+fn version_server_section_matches_docker() {
+    let env = Env::bare();
+    let server = |o: std::process::Output| {
+        let s = text(&o).0;
+        s[s.find("\nServer").unwrap_or(0)..].to_string()
+    };
+    let b = server(env.run(&["version"]));
+    assert_eq!(b, server(env.docker(&["version"])));
+    assert!(b.contains(" Engine:\n  Version: "), "{b}");
+    let (api, _, _) = same(
+        &env,
+        &[
+            "version",
+            "--format",
+            "{{.Server.APIVersion}} {{.Client.Os}} {{.Server.Version}}",
+        ],
+        NONE,
+    );
+    assert!(api.starts_with("1.") && api.contains(" linux "), "{api}");
+}

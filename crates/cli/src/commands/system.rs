@@ -191,52 +191,116 @@ pub fn info_text(i: &Value) -> String {
     t
 }
 
+/// Go's names for the architecture (`GOARCH`), as the docker CLI reports them.
+fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        other => other,
+    }
+}
+
 pub async fn version(ctx: Option<&Ctx>, a: &FormatArgs) -> Outcome {
     let server: Option<Value> = match ctx {
         Some(c) => Some(c.client.get("/version").json_response().await?),
         None => None,
     };
+    let api = ctx.map_or(MAX_API_VERSION.to_string(), |c| {
+        c.client.version().to_string()
+    });
     let client = json!({
+        "Platform": {"Name": ""},
         "Version": env!("CARGO_PKG_VERSION"),
-        "ApiVersion": ctx.map_or(MAX_API_VERSION.to_string(), |c| c.client.version().to_string()),
+        "ApiVersion": api,
         "DefaultAPIVersion": MAX_API_VERSION,
-        "GoVersion": "n/a (Rust)",
+        "GoVersion": concat!("rust", env!("CARGO_PKG_RUST_VERSION")),
         "GitCommit": "",
+        "BuildTime": "",
         "Os": std::env::consts::OS,
-        "Arch": std::env::consts::ARCH,
+        "Arch": go_arch(),
         "Context": "default",
     });
+    // Templates name Go's fields (`.Server.APIVersion`); keep the JSON names too.
+    let mut client = client;
+    client["APIVersion"] = client["ApiVersion"].clone();
+    let mut server = server;
+    if let Some(sv) = server.as_mut().filter(|v| v.is_object()) {
+        sv["APIVersion"] = sv["ApiVersion"].clone();
+    }
     let all = json!({"Client": client, "Server": server});
     if let Some(f) = a.format.as_deref().filter(|f| !f.is_empty()) {
         out(&render::each(f, &[all])?);
         return Ok(0);
     }
+    out(&version_text(&client, server.as_ref()));
+    Ok(0)
+}
+
+/// Docker's `version` template, filled from the client fields and `GET /version`.
+pub fn version_text(client: &Value, server: Option<&Value>) -> String {
+    let g = |v: &Value, k: &str| match &v[k] {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    let mut api = g(client, "ApiVersion");
+    if api != g(client, "DefaultAPIVersion") {
+        api = format!("{api} (downgraded from {})", g(client, "DefaultAPIVersion"));
+    }
     let mut t = format!(
-        "Client:\n Version:           {}\n API version:       {}\n OS/Arch:           {}/{}\n Context:           default\n",
-        client["Version"].as_str().unwrap_or_default(),
-        client["ApiVersion"].as_str().unwrap_or_default(),
-        std::env::consts::OS,
-        std::env::consts::ARCH
+        "Client:\n Version:           {}\n API version:       {api}\n Go version:        {}\n Git commit:        {}\n Built:             {}\n OS/Arch:           {}/{}\n Context:           {}\n",
+        g(client, "Version"),
+        g(client, "GoVersion"),
+        g(client, "GitCommit"),
+        g(client, "BuildTime"),
+        g(client, "Os"),
+        g(client, "Arch"),
+        g(client, "Context"),
     );
-    if let Some(s) = &server {
-        let g = |k: &str| s[k].as_str().unwrap_or_default().to_string();
-        t.push_str(&format!(
-            "\nServer:\n Engine:\n  Version:          {}\n  API version:      {} (minimum version {})\n  OS/Arch:          {}/{}\n  Kernel Version:   {}\n",
-            g("Version"), g("ApiVersion"), g("MinAPIVersion"), g("Os"), g("Arch"), g("KernelVersion")
-        ));
-        for c in s["Components"].as_array().into_iter().flatten() {
-            if c["Name"].as_str() == Some("Engine") {
-                continue;
-            }
+    let Some(s) = server else { return t };
+    let platform = s["Platform"]["Name"].as_str().unwrap_or_default();
+    t.push_str("\nServer:");
+    if !platform.is_empty() {
+        t.push(' ');
+        t.push_str(platform);
+    }
+    t.push('\n');
+    for c in s["Components"].as_array().into_iter().flatten() {
+        let name = c["Name"].as_str().unwrap_or_default();
+        let d = &c["Details"];
+        t.push_str(&format!(" {name}:\n"));
+        if name == "Engine" {
             t.push_str(&format!(
-                " {}:\n  Version:          {}\n",
-                c["Name"].as_str().unwrap_or_default(),
-                c["Version"].as_str().unwrap_or_default()
+                "  Version:          {}\n  API version:      {} (minimum version {})\n  Go version:       {}\n  Git commit:       {}\n  Built:            {}\n  OS/Arch:          {}/{}\n  Experimental:     {}\n",
+                g(c, "Version"),
+                g(d, "ApiVersion"),
+                g(d, "MinAPIVersion"),
+                g(d, "GoVersion"),
+                g(d, "GitCommit"),
+                g(d, "BuildTime"),
+                g(d, "Os"),
+                g(d, "Arch"),
+                g(d, "Experimental"),
             ));
+        } else {
+            t.push_str(&format!("  Version:          {}\n", g(c, "Version")));
+            // Docker lists the other details sorted, keys padded to 18 columns.
+            let mut keys: Vec<&String> = d
+                .as_object()
+                .map(|m| m.keys().collect())
+                .unwrap_or_default();
+            keys.sort();
+            for k in keys {
+                t.push_str(&format!(
+                    "  {k}:{} {}\n",
+                    " ".repeat(17usize.saturating_sub(k.len())),
+                    g(d, k)
+                ));
+            }
         }
     }
-    out(&t);
-    Ok(0)
+    t
 }
 
 pub async fn df(ctx: &Ctx, a: &DfArgs) -> Outcome {
