@@ -1,0 +1,229 @@
+//! `docker build` (the stock CLI's legacy builder, `DOCKER_BUILDKIT=0`) against berthd: a
+//! multi-stage build whose image runs, the cache on a rebuild, build args, `--target`, `-q`,
+//! `--iidfile`, `.dockerignore`, Docker's syntax error, and how step images are listed/removed.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::Output;
+
+use berth_testkit::daemon::Daemon;
+use berth_testkit::unique_name;
+
+const MULTI_STAGE: &str = r#"FROM busybox AS base
+ARG MSG=default
+RUN echo "built $MSG" > /msg && mkdir /out && echo side > /out/side
+FROM base AS extra
+RUN echo extra > /extra
+FROM busybox
+COPY --from=base /msg /msg
+COPY . /ctx/
+ENV GREETING=hi
+CMD ["sh", "-c", "cat /msg; echo $GREETING; ls /ctx"]
+"#;
+
+fn context(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    for (name, content) in files {
+        let p = d.path().join(name);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, content).unwrap();
+    }
+    d
+}
+
+/// `DOCKER_BUILDKIT=0 docker build ARGS CONTEXT`.
+fn build(d: &Daemon, ctx: &Path, args: &[&str]) -> Output {
+    d.docker()
+        .env("DOCKER_BUILDKIT", "0")
+        .arg("build")
+        .args(args)
+        .arg(ctx)
+        .output()
+        .expect("run docker build")
+}
+
+fn build_ok(d: &Daemon, ctx: &Path, args: &[&str]) -> String {
+    let out = build(d, ctx, args);
+    assert!(
+        out.status.success(),
+        "docker build {args:?} failed ({}):\nstdout: {}\nstderr: {}\ndaemon log:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        d.log()
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn image_id(d: &Daemon, name: &str) -> String {
+    d.docker_ok(&["image", "inspect", "--format", "{{.Id}}", name])
+        .trim()
+        .to_string()
+}
+
+fn image_ids(d: &Daemon, all: bool) -> Vec<String> {
+    let mut args = vec!["images", "-q", "--no-trunc"];
+    if all {
+        args.push("-a");
+    }
+    d.docker_ok(&args).lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn docker_build_multi_stage_runs_and_rebuilds_from_cache() {
+    let (d, _dir) = common::daemon_with_busybox();
+    let ctx = context(&[
+        ("Dockerfile", MULTI_STAGE),
+        ("app.txt", "app\n"),
+        ("keep.log", "kept\n"),
+        ("debug.log", "ignored\n"),
+        ("secret/key", "ignored\n"),
+        (".dockerignore", "secret\n*.log\n!keep.log\n"),
+    ]);
+    let name = format!("{}:1", unique_name("built"));
+    let out = build_ok(&d, ctx.path(), &["-t", &name, "--build-arg", "MSG=hello"]);
+    // The `extra` stage is not needed for the final image, so it is not built.
+    assert!(out.contains("Step 1/8 : FROM busybox AS base"), "{out}");
+    assert!(!out.contains("/extra"), "{out}");
+    assert!(out.contains(" ---> Running in "), "{out}");
+    assert!(
+        out.contains(&format!("Successfully tagged {name}")),
+        "{out}"
+    );
+    let id = image_id(&d, &name);
+    assert!(
+        out.contains(&format!("Successfully built {}", &id[7..19])),
+        "{out}"
+    );
+
+    let ran = d.docker_ok(&["run", "--rm", &name]);
+    let lines: Vec<&str> = ran.lines().collect();
+    assert_eq!(lines[..2], ["built hello", "hi"], "{ran}");
+    let mut listed: Vec<&str> = lines[2..].to_vec();
+    listed.sort();
+    assert_eq!(listed, ["Dockerfile", "app.txt", "keep.log"], "{ran}");
+
+    // Nothing changed: every step comes from the cache, and the image is the same.
+    let again = build_ok(&d, ctx.path(), &["-t", &name, "--build-arg", "MSG=hello"]);
+    assert!(again.contains("Using cache"), "{again}");
+    assert!(!again.contains("Running in"), "{again}");
+    assert_eq!(image_id(&d, &name), id);
+
+    // A changed build arg rebuilds the RUN that uses it.
+    let other = build_ok(&d, ctx.path(), &["--build-arg", "MSG=bye", "-q"]);
+    let other_id = other.trim();
+    assert!(other_id.starts_with("sha256:") && other_id != id, "{other}");
+    let ran = d.docker_ok(&["run", "--rm", other_id, "cat", "/msg"]);
+    assert_eq!(ran, "built bye\n");
+
+    // Step images are untagged parents: hidden from `docker images`, shown by `-a`.
+    let shown = image_ids(&d, false);
+    let all = image_ids(&d, true);
+    assert!(shown.contains(&id), "{shown:?}");
+    let parent = d
+        .docker_ok(&["image", "inspect", "--format", "{{.Parent}}", &name])
+        .trim()
+        .to_string();
+    assert!(parent.starts_with("sha256:"), "{parent:?}");
+    assert!(!shown.contains(&parent), "{shown:?}");
+    assert!(all.contains(&parent), "{all:?}");
+    assert!(all.len() > shown.len() + 2, "{all:?} vs {shown:?}");
+    let table = d.docker_ok(&["images"]);
+    assert!(
+        table.lines().filter(|l| l.starts_with("<none>")).count() < all.len() - shown.len(),
+        "{table}"
+    );
+    // A parent cannot be deleted by ID while its child is there.
+    let out = d.docker_run(&["rmi", &parent]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("image has dependent child images"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Removing the image removes its own untagged parents too.
+    let removed = d.docker_ok(&["rmi", &name]);
+    assert!(removed.contains(&format!("Deleted: {id}")), "{removed}");
+    assert!(removed.contains(&format!("Deleted: {parent}")), "{removed}");
+    assert!(!image_ids(&d, true).contains(&parent));
+}
+
+#[test]
+fn docker_build_target_quiet_and_iidfile() {
+    let (d, dir) = common::daemon_with_busybox();
+    let ctx = context(&[("Dockerfile", MULTI_STAGE), ("app.txt", "app\n")]);
+    let iid = dir.path().join("iid");
+    let out = build_ok(
+        &d,
+        ctx.path(),
+        &[
+            "-q",
+            "--target",
+            "extra",
+            "--iidfile",
+            iid.to_str().unwrap(),
+        ],
+    );
+    let id = out.trim();
+    assert!(
+        id.starts_with("sha256:") && id.len() == 71 && !id.contains('\n'),
+        "-q printed more than the ID: {out:?}"
+    );
+    // With -q the CLI writes the streamed text, newline included, as Docker's does.
+    assert_eq!(fs::read_to_string(&iid).unwrap().trim_end(), id);
+    // The `extra` stage is the image: it has /extra and the base stage's default arg.
+    let ran = d.docker_ok(&["run", "--rm", id, "cat", "/extra", "/msg"]);
+    assert_eq!(ran, "extra\nbuilt default\n");
+    // Another Dockerfile name and a target that does not exist.
+    fs::write(
+        ctx.path().join("Other.Dockerfile"),
+        "FROM busybox\nRUN true\n",
+    )
+    .unwrap();
+    let other = ctx.path().join("Other.Dockerfile");
+    let out = build(
+        &d,
+        ctx.path(),
+        &["-f", other.to_str().unwrap(), "--target", "nope"],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nope"), "{err}");
+}
+
+#[test]
+fn docker_build_reports_dockerfile_errors_like_docker() {
+    let (d, _dir) = common::daemon_with_busybox();
+    let ctx = context(&[("Dockerfile", "FROM busybox\nFOO bar\n")]);
+    let out = build(&d, ctx.path(), &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "Error response from daemon: dockerfile parse error on line 2: unknown instruction: FOO"
+        ),
+        "{err}"
+    );
+    // A failing RUN: the step's error after the streamed steps, exit status non-zero.
+    let ctx = context(&[("Dockerfile", "FROM busybox\nRUN echo before; exit 3\n")]);
+    let out = build(&d, ctx.path(), &["-t", "never:1"]);
+    assert!(!out.status.success());
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(all.contains("before"), "{all}");
+    assert!(all.contains("returned a non-zero code: 3"), "{all}");
+    assert!(
+        !d.docker_run(&["image", "inspect", "never:1"])
+            .status
+            .success()
+    );
+    // A missing base image with no registry reachable: a clear error, not a hang.
+    let ctx = context(&[("Dockerfile", "FROM 127.0.0.1:1/nosuch:1\nRUN true\n")]);
+    let out = build(&d, ctx.path(), &[]);
+    assert!(!out.status.success());
+}
