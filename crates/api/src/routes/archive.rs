@@ -2,7 +2,7 @@
 //! `GET /containers/{id}/changes`, `GET /containers/{id}/export` and
 //! `HEAD|GET|PUT /containers/{id}/archive` (with `X-Docker-Container-Path-Stat`).
 
-use std::convert::Infallible;
+use std::io::Write;
 
 use axum::Json;
 use axum::Router;
@@ -13,7 +13,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use berth_engine::container::commit::CommitRequest;
 use berth_engine::container::extract::PutOptions;
+use futures_util::StreamExt;
 use serde_json::json;
+use tokio::sync::mpsc;
 
 use super::query::{self, Q};
 use crate::AppState;
@@ -76,18 +78,98 @@ async fn changes(State(e): State<AppState>, Path(id): Path<String>) -> ApiResult
     Ok(Json(e.container_changes(&id).await?).into_response())
 }
 
-fn tar_body(data: Vec<u8>) -> Response {
-    let stream = futures_util::stream::once(async move { Ok::<_, Infallible>(Bytes::from(data)) });
-    let mut resp = Response::new(Body::from_stream(stream));
+/// A `Write` that hands 64 KiB chunks to the response body; used on a blocking thread. A
+/// client that went away makes writes fail, which stops the walk.
+struct ChunkWriter {
+    tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
+    buf: Vec<u8>,
+}
+
+const CHUNK: usize = 64 * 1024;
+
+impl ChunkWriter {
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)));
+        self.tx
+            .blocking_send(Ok(chunk))
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe))
+    }
+}
+
+impl Write for ChunkWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.send()
+    }
+}
+
+/// Streams the tar `run` writes. An error before the first byte is the response's status;
+/// one after it cuts the body short (the client sees a broken transfer, not a valid tar).
+async fn tar_stream<F, Fut>(run: F) -> ApiResult<Response>
+where
+    F: FnOnce(Box<dyn Write + Send>) -> Fut,
+    Fut: Future<Output = berth_engine::Result<()>> + Send + 'static,
+{
+    let (tx, mut rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(8);
+    let writer = ChunkWriter {
+        tx: tx.clone(),
+        buf: Vec::with_capacity(CHUNK),
+    };
+    let fut = run(Box::new(writer));
+    let mut task = tokio::spawn(async move {
+        let res = fut.await;
+        if let Err(e) = &res {
+            let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
+        }
+        res
+    });
+    let first = tokio::select! {
+        biased;
+        chunk = rx.recv() => chunk,
+        res = &mut task => {
+            match res {
+                Ok(Err(e)) => return Err(e.into()),
+                Err(e) => return Err(ApiError {
+                    status: StatusCode::INTERNAL_SERVER_ERROR,
+                    message: format!("archive task: {e}"),
+                }),
+                Ok(Ok(())) => rx.recv().await,
+            }
+        }
+    };
+    // The task's own error report, before any data: answer it as the status.
+    if matches!(first, Some(Err(_))) {
+        return match task.await {
+            Ok(Err(e)) => Err(e.into()),
+            _ => Err(ApiError {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                message: "archive task failed".into(),
+            }),
+        };
+    }
+    let head = futures_util::stream::iter(first);
+    let rest =
+        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+    let mut resp = Response::new(Body::from_stream(head.chain(rest)));
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/x-tar"),
     );
-    resp
+    Ok(resp)
 }
 
 async fn export(State(e): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
-    Ok(tar_body(e.export_container(&id).await?))
+    tar_stream(|out| async move { e.export_container(&id, out).await }).await
 }
 
 fn path_of(q: &Q) -> ApiResult<&str> {
@@ -118,8 +200,12 @@ async fn get_archive(
     Path(id): Path<String>,
     Query(q): Query<Q>,
 ) -> ApiResult<Response> {
-    let (stat, data) = e.container_archive(&id, path_of(&q)?).await?;
-    Ok(with_stat(tar_body(data), &stat))
+    let path = path_of(&q)?.to_string();
+    let stat = e.container_path_stat(&id, &path).await?;
+    let resp =
+        tar_stream(|out| async move { e.container_archive(&id, &path, out).await.map(drop) })
+            .await?;
+    Ok(with_stat(resp, &stat))
 }
 
 async fn put_archive(

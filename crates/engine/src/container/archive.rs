@@ -182,19 +182,23 @@ impl Engine {
         .await
     }
 
-    /// `GET /containers/{id}/archive`: `path` as a tar whose entries start with its base name
-    /// (`.` for `dir/.`), and its stat.
-    pub async fn container_archive(&self, name: &str, path: &str) -> Result<(PathStat, Vec<u8>)> {
+    /// `GET /containers/{id}/archive`: writes `path` to `out` as a tar whose entries start with
+    /// its base name (`.` for `dir/.`); returns its stat. `out` is written on a blocking
+    /// thread and flushed at the end.
+    pub async fn container_archive(
+        &self,
+        name: &str,
+        path: &str,
+        out: Box<dyn Write + Send>,
+    ) -> Result<PathStat> {
         let path = path.to_string();
         self.with_rootfs(name, true, move |root, shown| {
             let (parent, entry, stat) = locate(root, &path, shown)?;
-            let mut b = tar::Builder::new(Vec::new());
+            let mut b = tar::Builder::new(out);
             let tar_name = entry.to_string_lossy().into_owned();
             tarwalk::append_tree(&mut b, &parent, &entry, &tar_name)?;
-            let data = b
-                .into_inner()
-                .map_err(|e| Error::io("finish the archive", e))?;
-            Ok((stat, data))
+            finish(b)?;
+            Ok(stat)
         })
         .await
     }
@@ -240,10 +244,11 @@ impl Engine {
         .await
     }
 
-    /// `GET /containers/{id}/export`: the whole rootfs as a tar (volumes not included).
-    pub async fn export_container(&self, name: &str) -> Result<Vec<u8>> {
+    /// `GET /containers/{id}/export`: writes the whole rootfs (volumes not included) to `out`
+    /// as a tar, on a blocking thread, flushed at the end.
+    pub async fn export_container(&self, name: &str, out: Box<dyn Write + Send>) -> Result<()> {
         self.with_rootfs(name, false, move |root, _| {
-            let mut b = tar::Builder::new(Vec::new());
+            let mut b = tar::Builder::new(out);
             let dir = rustix::fs::openat(
                 root.fd(),
                 ".",
@@ -252,11 +257,17 @@ impl Engine {
             )
             .map_err(|e| Error::io("open the rootfs", e.into()))?;
             tarwalk::append_children(&mut b, &dir, None)?;
-            b.into_inner()
-                .map_err(|e| Error::io("finish the archive", e))
+            finish(b)
         })
         .await
     }
+}
+
+fn finish(b: tar::Builder<Box<dyn Write + Send>>) -> Result<()> {
+    let mut out = b
+        .into_inner()
+        .map_err(|e| Error::io("finish the archive", e))?;
+    out.flush().map_err(|e| Error::io("finish the archive", e))
 }
 
 #[cfg(test)]
