@@ -348,3 +348,28 @@ fn running_container_views_match_docker() {
     assert_eq!(env.berth_ok(&["kill", &name]), format!("{name}\n"));
     assert_eq!(env.berth_ok(&["wait", &name]), "137\n");
 }
+
+#[test]
+fn start_attach_prints_output_and_exit_code_like_docker() {
+    let env = Env::start();
+    let name = berth_testkit::unique_name("bsa");
+    let _c = Cleanup(&env, vec![name.clone()]);
+    env.berth_ok(&[
+        "create",
+        "--name",
+        &name,
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 5",
+    ]);
+    let b = env.run(&["start", "-a", &name]);
+    let d = env.docker(&["start", "-a", &name]);
+    assert_eq!((text(&b), b.status.code()), (text(&d), d.status.code()));
+    assert_eq!(
+        (text(&b), b.status.code()),
+        (("out\n".into(), "err\n".into()), Some(5))
+    );
+    let o = env.run(&["start", "-ai", &name]);
+    assert_eq!(o.status.code(), Some(5), "{:?}", text(&o));
+}
