@@ -182,7 +182,8 @@ pub fn unpack(root: &Rootfs, dest: &str, tar: impl Read, opts: PutOptions) -> Re
             _ => {}
         }
         let h = ent.header().clone();
-        let mode = Mode::from_raw_mode(h.mode().map_err(ioe)? & 0o7777);
+        // An empty numeric field reads as 0 (as Go's tar does); 0644 for a missing mode.
+        let mode = Mode::from_raw_mode(h.mode().unwrap_or(0o644) & 0o7777);
         let tmp = format!(".berth-cp-{}-{leaf}", std::process::id());
         let tmp = if tmp.len() > 200 {
             format!(".berth-cp-{}", std::process::id())
@@ -302,7 +303,7 @@ pub fn unpack(root: &Rootfs, dest: &str, tar: impl Read, opts: PutOptions) -> Re
             _ => continue,
         }
         let (uid, gid) = if opts.copy_uid_gid {
-            (h.uid().map_err(ioe)? as u32, h.gid().map_err(ioe)? as u32)
+            (h.uid().unwrap_or(0) as u32, h.gid().unwrap_or(0) as u32)
         } else {
             (0, 0)
         };
@@ -336,4 +337,125 @@ pub fn check_and_unpack(
         .seek(SeekFrom::Start(0))
         .map_err(|e| Error::io("rewind the upload", e))?;
     unpack(root, dest, spool, opts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tar_of(build: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        build(&mut b);
+        b.into_inner().unwrap()
+    }
+
+    fn file(b: &mut tar::Builder<Vec<u8>>, path: &str, data: &[u8]) {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o640);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, path, data).unwrap();
+    }
+
+    fn link(b: &mut tar::Builder<Vec<u8>>, kind: tar::EntryType, path: &str, target: &str) {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(0);
+        h.set_entry_type(kind);
+        b.append_link(&mut h, path, target).unwrap();
+    }
+
+    fn spool(data: &[u8]) -> File {
+        let mut f = tempfile::tempfile().unwrap();
+        std::io::Write::write_all(&mut f, data).unwrap();
+        f
+    }
+
+    #[test]
+    fn files_links_and_hard_links_are_unpacked_with_their_modes() {
+        let root_dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root_dir.path().join("dst")).unwrap();
+        let root = Rootfs::open(Some(root_dir.path()), &[], root_dir.path()).unwrap();
+        let t = tar_of(|b| {
+            file(b, "a/b/file", b"data");
+            link(b, tar::EntryType::Symlink, "a/abs", "/etc/passwd");
+            link(b, tar::EntryType::Link, "a/hard", "a/b/file");
+        });
+        check_and_unpack(&root, "/dst", spool(&t), PutOptions::default()).unwrap();
+        let d = root_dir.path().join("dst/a");
+        assert_eq!(std::fs::read(d.join("b/file")).unwrap(), b"data");
+        assert_eq!(std::fs::read(d.join("hard")).unwrap(), b"data");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(d.join("b/file"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o640);
+        assert_eq!(
+            std::fs::read_link(d.join("abs")).unwrap(),
+            Path::new("/etc/passwd")
+        );
+        let names: Vec<_> = std::fs::read_dir(d.join("b")).unwrap().collect();
+        assert_eq!(names.len(), 1, "a temporary file was left behind");
+    }
+
+    #[test]
+    fn an_existing_symlink_out_of_the_root_is_resolved_inside_it() {
+        let host = tempfile::tempdir().unwrap();
+        let root_dir = tempfile::tempdir().unwrap();
+        // The rootfs has `/evil -> <host dir>` and a directory of that name of its own.
+        let inner = root_dir.path().join(host.path().strip_prefix("/").unwrap());
+        std::fs::create_dir_all(&inner).unwrap();
+        std::os::unix::fs::symlink(host.path(), root_dir.path().join("evil")).unwrap();
+        let root = Rootfs::open(Some(root_dir.path()), &[], root_dir.path()).unwrap();
+        let t = tar_of(|b| file(b, "x", b"in the rootfs"));
+        check_and_unpack(&root, "/evil", spool(&t), PutOptions::default()).unwrap();
+        assert!(!host.path().join("x").exists());
+        assert_eq!(std::fs::read(inner.join("x")).unwrap(), b"in the rootfs");
+    }
+
+    #[test]
+    fn hostile_archives_are_refused_before_anything_is_written() {
+        let mut bad = vec![];
+        bad.push(tar_of(|b| {
+            file(b, "ok", b"1");
+            link(b, tar::EntryType::Symlink, "l", "/");
+            file(b, "ok2", b"1");
+            link(b, tar::EntryType::Symlink, "l2", "/tmp");
+            // Through the archive's own symlink.
+            let mut h = tar::Header::new_gnu();
+            h.set_size(1);
+            h.set_entry_type(tar::EntryType::Regular);
+            b.append_data(&mut h, "l2/x", &b"1"[..]).unwrap();
+        }));
+        bad.push(tar_of(|b| {
+            file(b, "ok", b"1");
+            link(b, tar::EntryType::Link, "h", "../../etc/shadow");
+        }));
+        let root_dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root_dir.path().join("dst")).unwrap();
+        let root = Rootfs::open(Some(root_dir.path()), &[], root_dir.path()).unwrap();
+        for t in bad {
+            let err = check_and_unpack(&root, "/dst", spool(&t), PutOptions::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("invalid archive entry"), "{err}");
+        }
+        assert_eq!(
+            std::fs::read_dir(root_dir.path().join("dst"))
+                .unwrap()
+                .count(),
+            0
+        );
+        let err =
+            check(&b"garbage that is not a tar header at all"[..].repeat(20)[..]).unwrap_err();
+        assert!(err.to_string().contains("invalid tar archive"), "{err}");
+    }
+
+    #[test]
+    fn names_with_dot_dot_or_a_root_are_refused() {
+        assert!(clean_rel(Path::new("../x")).is_err());
+        assert!(clean_rel(Path::new("a/../../x")).is_err());
+        assert!(clean_rel(Path::new("/x")).is_err());
+        assert_eq!(clean_rel(Path::new("./a/./b")).unwrap(), vec!["a", "b"]);
+    }
 }
