@@ -536,3 +536,85 @@ fn cp_sees_the_containers_mounts_while_it_runs() {
     assert!(!list.contains("proc/self"), "{list}");
     assert!(!list.contains("sys/kernel"), "{list}");
 }
+
+#[test]
+fn cp_renames_follows_links_and_works_on_a_paused_container() {
+    let (d, t) = daemon_with_busybox();
+    let name = unique_name("cp-more");
+    let image = unique_name("cp-paused-commit");
+    let _c = cleanup(&d, &[&name], &[&image]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "busybox",
+        "sh",
+        "-c",
+        "echo target > /target && ln -s /target /link && exec sleep 1000",
+    ]);
+    for _ in 0..100 {
+        if d.docker_run(&["exec", &name, "cat", "/link"])
+            .status
+            .success()
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    d.docker_ok(&["pause", &name]);
+    let host = t.path();
+    // To a new name on either side.
+    std::fs::write(host.join("src"), "renamed\n").unwrap();
+    d.docker_ok(&[
+        "cp",
+        host.join("src").to_str().unwrap(),
+        &format!("{name}:/tmp/newname"),
+    ]);
+    d.docker_ok(&[
+        "cp",
+        &format!("{name}:/tmp/newname"),
+        host.join("back").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(host.join("back")).unwrap(),
+        "renamed\n"
+    );
+    // A symlink is copied as a link, or followed with -L.
+    d.docker_ok(&[
+        "cp",
+        &format!("{name}:/link"),
+        host.join("l").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        std::fs::read_link(host.join("l")).unwrap(),
+        std::path::Path::new("/target")
+    );
+    d.docker_ok(&[
+        "cp",
+        "-L",
+        &format!("{name}:/link"),
+        host.join("f").to_str().unwrap(),
+    ]);
+    assert_eq!(std::fs::read_to_string(host.join("f")).unwrap(), "target\n");
+    // A paused container commits without being resumed, and stays paused.
+    d.docker_ok(&["commit", &name, &image]);
+    let state = d.docker_ok(&["inspect", "-f", "{{.State.Status}}", &name]);
+    assert_eq!(state.trim(), "paused");
+    d.docker_ok(&["unpause", &name]);
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", &image, "cat", "/tmp/newname", "/link"]),
+        "renamed\ntarget\n"
+    );
+    // Into a missing directory: Docker's 404.
+    let (ok, err) = stderr_of(
+        &d,
+        &[
+            "cp",
+            host.join("src").to_str().unwrap(),
+            &format!("{name}:/no/such/dir/"),
+        ],
+        None,
+    );
+    assert!(!ok, "{err}");
+}
