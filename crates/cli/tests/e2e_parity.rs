@@ -209,6 +209,13 @@ fn errors_and_exit_codes_match_docker() {
     same(&env, &["ps", "--format", "{{frob .ID}}"], names);
     let (_, _, code) = same(&env, &["inspect", "-f", "{{.Nope", "x"], names);
     assert_eq!(code, Some(64));
+    same(&env, &["run", "-it", "--rm", "busybox", "true"], names);
+    same(&env, &["exec", "-it", "nosuch-container", "true"], names);
+    same(
+        &env,
+        &["run", "--rm", "-p", "notaport", "busybox", "true"],
+        names,
+    );
 }
 
 #[test]

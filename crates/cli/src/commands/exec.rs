@@ -20,12 +20,12 @@ pub async fn exec(ctx: &Ctx, a: &ExecArgs) -> Outcome {
         env.extend(opts::read_kv_file(f, lookup)?);
     }
     env.extend(a.env.iter().map(|e| opts::env_value(e, lookup)));
-    if a.tty && a.interactive && !a.detach && !tty::is_tty(std::io::stdin()) {
-        return Err(StatusError::new(1, "the input device is not a TTY").into());
-    }
     let keys = tty::parse_detach_keys(a.detach_keys.as_deref().unwrap_or(tty::DEFAULT_DETACH_KEYS))
         .map_err(|e| anyhow::anyhow!(e))?;
     create::inspect(ctx, container).await?;
+    if a.tty && a.interactive && !a.detach && !tty::is_tty(std::io::stdin()) {
+        return Err(StatusError::new(1, "the input device is not a TTY").into());
+    }
     let console = if a.tty {
         tty::size(std::io::stdout()).map(|(r, c)| [r, c])
     } else {

@@ -149,7 +149,7 @@ pub async fn run(ctx: &Ctx, a: &RunArgs) -> Outcome {
     let console = tty::size(std::io::stdout()).map_or([0, 0], |(r, c)| [r, c]);
     let body = create::body(o, attach, console).map_err(run_error)?;
     if o.tty && attach && o.interactive && !tty::is_tty(std::io::stdin()) {
-        return Err(run_error("the input device is not a TTY"));
+        return Err(StatusError::new(1, "the input device is not a TTY").into());
     }
     let keys = detach_keys(a.detach_keys.as_deref()).map_err(run_error)?;
     let id = create::create(ctx, o, &body).await.map_err(run_error)?;
