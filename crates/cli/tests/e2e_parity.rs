@@ -96,6 +96,24 @@ fn image_commands_print_what_docker_prints() {
     );
     same(&env, &["history", "busybox"], NONE);
     same(&env, &["history", "-q", "--no-trunc", "busybox"], NONE);
+    let (b_tar, d_tar) = (env.path("b.tar"), env.path("d.tar"));
+    env.berth_ok(&["save", "-o", b_tar.to_str().unwrap_or_default(), "busybox"]);
+    let d = env.docker(&["save", "-o", d_tar.to_str().unwrap_or_default(), "busybox"]);
+    assert!(d.status.success(), "{:?}", text(&d));
+    let (b_bytes, d_bytes) = (
+        std::fs::read(&b_tar).expect("berth's tar"),
+        std::fs::read(&d_tar).expect("docker's tar"),
+    );
+    assert!(
+        b_bytes.len() > 1024 && b_bytes == d_bytes,
+        "save -o wrote different archives"
+    );
+    let piped = env
+        .berth()
+        .args(["save", "busybox"])
+        .output()
+        .expect("save to a pipe");
+    assert_eq!(piped.stdout, b_bytes);
     let (untag, _, _) = same(&env, &["rmi", "{n}:1"], names);
     assert_eq!(untag, "Untagged: {n}:1\n");
     let (_, err, code) = same(&env, &["rmi", "{n}:nosuch"], names);
