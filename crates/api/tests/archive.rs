@@ -243,6 +243,44 @@ fn export_is_a_tar_of_the_whole_rootfs() {
     );
     let (ok, err) = stderr_of(&d, &["export", "no-such-container-xyz"], None);
     assert!(!ok && err.contains("No such container"), "{err}");
+
+    // A running container exports its rootfs as it is now, without its kernel filesystems.
+    let live = unique_name("export-live");
+    let _c2 = cleanup(&d, &[&live], &[]);
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        &live,
+        "busybox",
+        "sh",
+        "-c",
+        "echo now > /now; exec sleep 1000",
+    ]);
+    for _ in 0..100 {
+        if d.docker_run(&["exec", &live, "cat", "/now"])
+            .status
+            .success()
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = d.docker().args(["export", &live]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let file = t.path().join("live.tar");
+    std::fs::write(&file, &out.stdout).unwrap();
+    let list = Command::new("tar")
+        .args(["-tf", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let list = String::from_utf8_lossy(&list.stdout);
+    assert!(list.lines().any(|l| l == "now"), "{list}");
+    assert!(!list.contains("proc/self"), "{list}");
 }
 
 #[test]
@@ -412,6 +450,21 @@ fn hostile_uploads_are_refused_and_write_nothing() {
         Some(b"this is not a tar archive, not at all, no headers here"),
     );
     assert!(!ok, "{err}");
+    // A read-only rootfs takes no upload.
+    let ro = unique_name("cp-ro");
+    let _c2 = cleanup(&d, &[&ro], &[]);
+    d.docker_ok(&["create", "--read-only", "--name", &ro, "busybox", "true"]);
+    std::fs::write(t.path().join("f"), "x").unwrap();
+    let (ok, err) = stderr_of(
+        &d,
+        &[
+            "cp",
+            t.path().join("f").to_str().unwrap(),
+            &format!("{ro}:/tmp/"),
+        ],
+        None,
+    );
+    assert!(!ok && err.contains("read-only"), "{err}");
 }
 
 #[test]
