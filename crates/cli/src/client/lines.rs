@@ -8,6 +8,9 @@ use hyper::body::Incoming;
 
 use super::Result;
 
+/// A JSON message line longer than this is refused (a daemon gone wrong, not a message).
+const MAX_LINE: usize = 64 << 20;
+
 /// Splits a streamed body into lines, whatever the chunk boundaries.
 pub struct LineReader {
     body: Incoming,
@@ -44,6 +47,12 @@ impl LineReader {
                 }
                 let rest = self.buf.split().freeze();
                 return Ok(Some(rest));
+            }
+            if self.buf.len() > MAX_LINE {
+                return Err(super::ClientError::Protocol(format!(
+                    "the daemon sent a stream line longer than {} MiB",
+                    MAX_LINE >> 20
+                )));
             }
             match next_chunk(&mut self.body).await? {
                 Some(chunk) => self.buf.extend_from_slice(chunk.chunk()),
