@@ -128,3 +128,39 @@ fn bad_input_gets_dockers_status_and_message() {
     let out = d.docker_run(&["kill", "-s", "BOGUS", "nosuch"]);
     assert!(!out.status.success());
 }
+
+#[test]
+fn on_failure_restart_policy_retries_then_gives_up() {
+    let (d, _t) = daemon_with_busybox();
+    let name = unique_name("rp");
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--restart",
+        "on-failure:2",
+        "busybox",
+        "sh",
+        "-c",
+        "echo try; exit 1",
+    ]);
+    let mut state = String::new();
+    for _ in 0..100 {
+        state = d.docker_ok(&[
+            "inspect",
+            "-f",
+            "{{.RestartCount}} {{.State.Status}} {{.State.ExitCode}}",
+            &name,
+        ]);
+        if state.trim() == "2 exited 1" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(state.trim(), "2 exited 1");
+    assert_eq!(d.docker_ok(&["logs", &name]), "try\ntry\ntry\n");
+    let bad = d.docker_run(&["run", "--rm", "--restart", "always", "busybox", "true"]);
+    assert!(!bad.status.success());
+    d.docker_ok(&["rm", &name]);
+}

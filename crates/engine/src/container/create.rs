@@ -76,6 +76,12 @@ fn validate(req: &CreateRequest) -> Result<()> {
             "Conflicting options: Nano CPUs and CPU Period cannot both be set".into(),
         ));
     }
+    if hc.init == Some(true) {
+        return Err(Error::InvalidParameter(
+            "--init is not supported by this daemon yet (no init binary to mount at /dev/init)"
+                .into(),
+        ));
+    }
     match hc.restart_policy.name.as_str() {
         "" | "no" | "always" | "unless-stopped" | "on-failure" => {}
         other => {
