@@ -89,7 +89,15 @@ where
         let pinned = std::env::var("DOCKER_API_VERSION")
             .ok()
             .filter(|v| !v.is_empty());
-        let client = Client::connect(endpoint, pinned).await?;
+        let client = match (Client::connect(endpoint, pinned).await, &action) {
+            (Ok(c), _) => c,
+            // `version` prints the client's half even without a daemon, as docker does.
+            (Err(e), Action::Version(a)) => {
+                commands::system::version(None, a).await?;
+                return Err(e.into());
+            }
+            (Err(e), _) => return Err(e.into()),
+        };
         let ctx = Ctx { client, config_dir };
         dispatch(&ctx, action).await
     });

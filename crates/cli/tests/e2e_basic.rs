@@ -31,6 +31,14 @@ fn a_daemon_that_is_not_running_is_named() {
         )),
         "{err}"
     );
+    let o = std::process::Command::new(common::berth_bin())
+        .args(["-H", &format!("unix://{}", sock.display()), "version"])
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(out.starts_with("Client:\n Version:"), "{out}");
+    assert!(err.contains("Cannot connect to the Berth daemon"), "{err}");
 }
 
 #[test]
