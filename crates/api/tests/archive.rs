@@ -671,3 +671,34 @@ fn cp_renames_follows_links_and_works_on_a_paused_container() {
     );
     assert!(!ok, "{err}");
 }
+
+/// Lazily unmounts a path when the test ends, passed or failed.
+struct Unmount(std::path::PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_restarted_daemon_undoes_temporary_rootfs_mounts_left_by_a_crash() {
+    let (mut d, _t) = daemon_with_busybox();
+    let stale = d.root().join("data/engine/rootfs-mounts/rootfs-stale");
+    std::fs::create_dir_all(&stale).unwrap();
+    let st = Command::new("mount")
+        .args(["-t", "tmpfs", "stale", stale.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let _guard = Unmount(stale.clone());
+    let mounted = || {
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .contains(stale.to_str().unwrap())
+    };
+    assert!(mounted());
+    d.restart();
+    assert!(!mounted(), "the stale mount survived the restart");
+    assert!(!stale.exists());
+}

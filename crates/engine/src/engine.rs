@@ -46,6 +46,7 @@ impl Engine {
             builder,
             engine_id,
         });
+        engine.clean_rootfs_scratch();
         engine.reconcile().await?;
         Ok(engine)
     }

@@ -132,7 +132,16 @@ fn locate(
     Ok((parent, name, stat))
 }
 
+fn scratch_dir(engine: &Engine) -> PathBuf {
+    engine.config().data_root.join("engine/rootfs-mounts")
+}
+
 impl Engine {
+    /// At startup: temporary rootfs mounts a crashed daemon left behind are undone.
+    pub(crate) fn clean_rootfs_scratch(&self) {
+        super::rootfs::clean_scratch(&scratch_dir(self));
+    }
+
     /// Runs `f` on a blocking thread with the container's rootfs open, holding its `op` lock.
     /// With `container_view`, a running container is seen as its processes see it
     /// (`/proc/<pid>/root`: volumes, bind mounts, `/etc/hosts`); otherwise, and when stopped,
@@ -156,7 +165,7 @@ impl Engine {
         let bundle_root = self.config().container_run_dir(&id).join("bundle/rootfs");
         let proc_root =
             (container_view && pid > 0).then(|| PathBuf::from(format!("/proc/{pid}/root")));
-        let scratch = self.config().data_root.join("engine/rootfs-mounts");
+        let scratch = scratch_dir(self);
         let shown = name.to_string();
         tokio::task::spawn_blocking(move || {
             let root = match (running, proc_root) {
@@ -213,11 +222,6 @@ impl Engine {
         opts: PutOptions,
     ) -> Result<()> {
         let c = self.containers.get(name)?;
-        if c.rec().host_config.readonly_rootfs {
-            return Err(Error::InvalidParameter(
-                "container rootfs is marked read-only".into(),
-            ));
-        }
         let scratch = self.config().data_root.join("engine/uploads");
         let spool = tokio::task::spawn_blocking(move || -> Result<std::fs::File> {
             std::fs::create_dir_all(&scratch)
@@ -230,6 +234,12 @@ impl Engine {
         })
         .await
         .map_err(|e| Error::Internal(format!("upload task: {e}")))??;
+        // Checked once the body is read: refusing mid-upload breaks the client's pipe.
+        if c.rec().host_config.readonly_rootfs {
+            return Err(Error::InvalidParameter(
+                "container rootfs is marked read-only".into(),
+            ));
+        }
         let path = path.to_string();
         self.with_rootfs(name, true, move |root, shown| {
             let (parent, entry, stat) = locate(root, &path, shown)?;

@@ -82,6 +82,21 @@ impl Drop for Rootfs {
     }
 }
 
+/// Unmounts and removes what a crashed daemon left in `scratch` (temporary mounts of stopped
+/// containers' snapshots, which would keep their overlay work dirs busy).
+pub fn clean_scratch(scratch: &Path) {
+    let Ok(entries) = std::fs::read_dir(scratch) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        let _ = berth_image::unmount(&p);
+        if let Err(err) = std::fs::remove_dir(&p) {
+            tracing::warn!("remove stale rootfs mount point {}: {err}", p.display());
+        }
+    }
+}
+
 fn open_dir(p: &Path) -> Result<OwnedFd> {
     rustix::fs::open(
         p,
