@@ -191,6 +191,13 @@ pub async fn build(ctx: &Ctx, a: &BuildArgs) -> Outcome {
             }
         }
     };
+    if !a.quiet {
+        // The legacy docker CLI reports the upload; the whole context is in memory here.
+        let size = crate::render::human::human_size(tar.len() as f64);
+        out(&format!(
+            "Sending build context to Docker daemon {size:>8}\r\r\n"
+        ));
+    }
     let mut req = ctx.client.post("/build");
     for t in &a.tag {
         req = req.query("t", t);
