@@ -8,7 +8,8 @@
 #   3. extra memory per idle container (PSS of its monitor/shim/conmon + daemon growth / N)
 #   4. daemon idle RSS (berthd; dockerd + containerd)             target < 20 MiB
 #   5. `ps -a` with M containers (hyperfine median)
-# Usage: bench/run.sh [runs] [detached N] [ps M]   (root; builds a release berthd)
+# Usage: bench/run.sh [runs] [detached N] [ps M]   (root; builds a release berthd unless
+# BERTH_BENCH_SKIP_BUILD is set)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "bench/run.sh: run as root" >&2; exit 1; }
@@ -16,7 +17,7 @@ RUNS=${1:-20}
 N=${2:-100}
 M=${3:-500}
 ROOT=$PWD
-cargo build --release -q -p berth-api --bins
+[ -n "${BERTH_BENCH_SKIP_BUILD:-}" ] || cargo build --release -q -p berth-api --bins
 T=$(mktemp -d /tmp/berth-bench-run.XXXXXX)
 BR_B="bb$((RANDOM % 9000 + 1000))"
 BR_D="bd$((RANDOM % 9000 + 1000))"
@@ -52,7 +53,7 @@ rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 pss_kib() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup"; }
 pids_of() { # processes whose command line contains $1 and $2
     for p in /proc/[0-9]*; do
-        if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "$1" && tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "$2"; then
+        if tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -q -- "$1" && tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -q -- "$2"; then
             basename "$p"
         fi
     done
