@@ -315,6 +315,14 @@ fn running_container_views_match_docker() {
             "{{.Names}} {{.State}} {{.Ports}}",
         ],
         vec![
+            "ps",
+            "-s",
+            "--filter",
+            &filter,
+            "--format",
+            "table {{.Names}}\t{{.Size}}\t{{.Mounts}}\t{{.Networks}}",
+        ],
+        vec![
             "container",
             "ls",
             "--filter",
