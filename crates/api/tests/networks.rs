@@ -129,3 +129,34 @@ fn published_port_is_reached_from_the_host() {
     assert!(ps.contains(&format!("127.0.0.1:{port}->8080/tcp")), "{ps}");
     d.docker_ok(&["rm", "-f", &name]);
 }
+
+#[test]
+fn network_connect_and_disconnect_a_running_container() {
+    let (d, _t) = daemon_with_busybox();
+    let net = unique_name("cn");
+    let subnet = format!(
+        "10.{}.{}.0/24",
+        91 + std::process::id() % 40,
+        (std::process::id() / 7) % 250
+    );
+    d.docker_ok(&["network", "create", "--subnet", &subnet, &net]);
+    let name = unique_name("cc");
+    d.docker_ok(&["run", "-d", "--name", &name, "busybox", "sleep", "60"]);
+    d.docker_ok(&["network", "connect", &net, &name]);
+    let ifs = d.docker_ok(&["exec", &name, "ls", "/sys/class/net"]);
+    assert_eq!(ifs.split_whitespace().count(), 3, "{ifs}");
+    let nets = d.docker_ok(&[
+        "inspect",
+        "-f",
+        "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}",
+        &name,
+    ]);
+    assert!(nets.contains(&net) && nets.contains("bridge"), "{nets}");
+    let again = d.docker_run(&["network", "connect", &net, &name]);
+    assert!(!again.status.success());
+    d.docker_ok(&["network", "disconnect", &net, &name]);
+    let ifs = d.docker_ok(&["exec", &name, "ls", "/sys/class/net"]);
+    assert_eq!(ifs.split_whitespace().count(), 2, "{ifs}");
+    d.docker_ok(&["rm", "-f", &name]);
+    d.docker_ok(&["network", "rm", &net]);
+}

@@ -231,12 +231,53 @@ impl Engine {
         state: &mut NetworkState,
     ) -> Result<()> {
         let net = self.net()?;
+        let ep = self.attach_one(rec, mode, netns).await?;
+        let ip: std::net::Ipv4Addr = ep
+            .ip
+            .parse()
+            .map_err(|_| Error::Internal(format!("bad address {}", ep.ip)))?;
+        state.endpoints.push(ep);
+        let bindings = port_bindings(rec)?;
+        if !bindings.is_empty() {
+            let got = net.publish(&rec.id, ip, &bindings).await?;
+            for b in got {
+                state.ports.push((
+                    format!("{}/{}", b.container_port, b.protocol),
+                    b.host_ip
+                        .map(|i| i.to_string())
+                        .unwrap_or_else(|| "0.0.0.0".into()),
+                    b.host_port,
+                ));
+            }
+        }
+        // the other networks of `NetworkingConfig` (and of `network connect` before start)
+        let others: Vec<String> = rec
+            .networking_config
+            .as_ref()
+            .and_then(|n| n.get("EndpointsConfig"))
+            .and_then(|e| e.as_object())
+            .map(|o| o.keys().filter(|k| *k != mode).cloned().collect())
+            .unwrap_or_default();
+        for other in others {
+            let ep = self.attach_one(rec, &other, netns).await?;
+            state.endpoints.push(ep);
+        }
+        Ok(())
+    }
+
+    async fn attach_one(
+        &self,
+        rec: &ContainerRecord,
+        network: &str,
+        netns: &Path,
+    ) -> Result<EndpointState> {
+        let net = self.net()?;
         let mut aliases = vec![];
         if let Some(cfg) = rec
             .networking_config
             .as_ref()
             .and_then(|n| n.get("EndpointsConfig"))
-            .and_then(|e| e.get(mode))
+            .and_then(|e| e.get(network))
         {
             for a in cfg
                 .get("Aliases")
@@ -249,7 +290,7 @@ impl Engine {
                 }
             }
         }
-        if mode != "bridge" {
+        if network != "bridge" {
             aliases.push(rec.id[..12].to_string());
         }
         let spec = EndpointSpec {
@@ -257,8 +298,8 @@ impl Engine {
             aliases: aliases.clone(),
             ..Default::default()
         };
-        let ep = net.attach(mode, &rec.id, netns, spec).await?;
-        state.endpoints.push(EndpointState {
+        let ep = net.attach(network, &rec.id, netns, spec).await?;
+        Ok(EndpointState {
             network: ep.network_name.clone(),
             network_id: ep.network_id.clone(),
             endpoint_id: ep.id.clone(),
@@ -267,20 +308,128 @@ impl Engine {
             gateway: ep.gateway.map(|g| g.to_string()).unwrap_or_default(),
             mac: ep.mac.clone(),
             aliases,
-        });
-        let bindings = port_bindings(rec)?;
-        if !bindings.is_empty() {
-            let got = net.publish(&rec.id, ep.ipv4, &bindings).await?;
-            for b in got {
-                state.ports.push((
-                    format!("{}/{}", b.container_port, b.protocol),
-                    b.host_ip
-                        .map(|i| i.to_string())
-                        .unwrap_or_else(|| "0.0.0.0".into()),
-                    b.host_port,
-                ));
+        })
+    }
+
+    /// `docker network connect`: a running container gets the endpoint now; a stopped one at
+    /// its next start.
+    pub async fn connect_network(
+        &self,
+        network: &str,
+        container: &str,
+        endpoint_config: Option<Value>,
+    ) -> Result<()> {
+        let n = self.net()?.get(network)?;
+        let c = self.containers.get(container)?;
+        let _op = c.op.lock().await;
+        let mode = c.rec().host_config.network_mode.clone();
+        if mode == "host" || mode == "none" || mode.starts_with("container:") {
+            return Err(Error::InvalidParameter(
+                "container cannot be disconnected from host network or connected to host network"
+                    .into(),
+            ));
+        }
+        let already = mode == n.name
+            || c.rec()
+                .network
+                .endpoints
+                .iter()
+                .any(|e| e.network_id == n.id);
+        if already {
+            return Err(Error::Conflict(format!(
+                "endpoint with name {} already exists in network {}",
+                c.rec().name,
+                n.name
+            )));
+        }
+        {
+            let mut r = c.rec();
+            let cfg = r
+                .networking_config
+                .get_or_insert_with(|| serde_json::json!({"EndpointsConfig": {}}));
+            if !cfg.get("EndpointsConfig").is_some_and(|e| e.is_object()) {
+                cfg["EndpointsConfig"] = serde_json::json!({});
+            }
+            cfg["EndpointsConfig"][n.name.as_str()] =
+                endpoint_config.unwrap_or_else(|| serde_json::json!({}));
+        }
+        let (running, key) = {
+            let r = c.rec();
+            (r.state.running, r.network.sandbox_key.clone())
+        };
+        if running && !key.is_empty() {
+            let rec = c.snapshot();
+            let ep = self.attach_one(&rec, &n.name, Path::new(&key)).await?;
+            c.rec().network.endpoints.push(ep);
+        }
+        self.persist(&c)?;
+        self.events.publish(
+            "network",
+            "connect",
+            &n.id,
+            [
+                ("container".to_string(), c.id.clone()),
+                ("name".to_string(), n.name.clone()),
+                ("type".to_string(), "bridge".to_string()),
+            ]
+            .into(),
+        );
+        Ok(())
+    }
+
+    /// `docker network disconnect`.
+    pub async fn disconnect_network(&self, network: &str, container: &str) -> Result<()> {
+        let n = self.net()?.get(network)?;
+        let c = self.containers.get(container)?;
+        let _op = c.op.lock().await;
+        let connected = c
+            .rec()
+            .network
+            .endpoints
+            .iter()
+            .any(|e| e.network_id == n.id);
+        let configured = c
+            .rec()
+            .networking_config
+            .as_ref()
+            .and_then(|x| x.get("EndpointsConfig"))
+            .is_some_and(|e| e.get(&n.name).is_some());
+        if !connected && !configured && c.rec().host_config.network_mode != n.name {
+            return Err(Error::NotFound(format!(
+                "container {} is not connected to network {}",
+                c.id, n.name
+            )));
+        }
+        if connected {
+            self.net()?.detach(&n.id, &c.id).await?;
+        }
+        {
+            let mut r = c.rec();
+            r.network.endpoints.retain(|e| e.network_id != n.id);
+            if let Some(e) = r
+                .networking_config
+                .as_mut()
+                .and_then(|x| x.get_mut("EndpointsConfig"))
+                .and_then(|e| e.as_object_mut())
+            {
+                e.remove(&n.name);
+            }
+            if r.host_config.network_mode == n.name {
+                r.host_config.network_mode = "none".into();
             }
         }
+        self.persist(&c)?;
+        self.events.publish(
+            "network",
+            "disconnect",
+            &n.id,
+            [
+                ("container".to_string(), c.id.clone()),
+                ("name".to_string(), n.name.clone()),
+                ("type".to_string(), "bridge".to_string()),
+            ]
+            .into(),
+        );
         Ok(())
     }
 

@@ -1,5 +1,4 @@
-//! `/networks/...`: list, inspect, create, remove, prune (connect/disconnect of a running
-//! container are not served yet).
+//! `/networks/...`: list, inspect, create, remove, connect, disconnect.
 
 use axum::Json;
 use axum::Router;
@@ -19,6 +18,8 @@ pub fn routes() -> Router<AppState> {
         .route("/networks", get(list))
         .route("/networks/create", post(create))
         .route("/networks/{id}", get(inspect).delete(remove))
+        .route("/networks/{id}/connect", post(connect))
+        .route("/networks/{id}/disconnect", post(disconnect))
 }
 
 async fn list(State(e): State<AppState>) -> ApiResult<Response> {
@@ -38,4 +39,45 @@ async fn create(State(e): State<AppState>, body: Bytes) -> ApiResult<Response> {
 async fn remove(State(e): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
     e.remove_network(&id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn connect(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let body: Value = parse_json(&body)?;
+    let container = body
+        .get("Container")
+        .and_then(|c| c.as_str())
+        .unwrap_or_default()
+        .to_string();
+    if container.is_empty() {
+        return Err(crate::error::ApiError::bad_request("Container is required"));
+    }
+    e.connect_network(
+        &id,
+        &container,
+        body.get("EndpointConfig").filter(|v| !v.is_null()).cloned(),
+    )
+    .await?;
+    Ok(StatusCode::OK.into_response())
+}
+
+async fn disconnect(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let body: Value = parse_json(&body)?;
+    let container = body
+        .get("Container")
+        .and_then(|c| c.as_str())
+        .unwrap_or_default()
+        .to_string();
+    if container.is_empty() {
+        return Err(crate::error::ApiError::bad_request("Container is required"));
+    }
+    e.disconnect_network(&id, &container).await?;
+    Ok(StatusCode::OK.into_response())
 }

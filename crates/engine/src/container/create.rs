@@ -146,6 +146,16 @@ impl Engine {
         }
         if req.host_config.network_mode.is_empty() || req.host_config.network_mode == "default" {
             req.host_config.network_mode = "bridge".into();
+            // the CLI names the default network "default" in EndpointsConfig too
+            if let Some(eps) = req
+                .networking_config
+                .as_mut()
+                .and_then(|n| n.get_mut("EndpointsConfig"))
+                .and_then(|e| e.as_object_mut())
+                && let Some(v) = eps.remove("default")
+            {
+                eps.entry("bridge").or_insert(v);
+            }
         }
         if req.host_config.log_config.kind.is_empty() {
             req.host_config.log_config.kind = "json-file".into();

@@ -96,7 +96,20 @@ impl Engine {
     pub async fn start(self: &Arc<Self>, name: &str) -> Result<()> {
         let c = self.containers.get(name)?;
         let _op = c.op.lock().await;
-        self.start_locked(&c).await
+        let res = self.start_locked(&c).await;
+        // as moby: a container that fails to start with AutoRemove goes away (`run --rm`
+        // waits for its removal)
+        if let Err(e) = &res
+            && !matches!(e, Error::NotModified)
+            && c.rec().host_config.auto_remove
+        {
+            let engine = self.clone();
+            let id = c.id.clone();
+            tokio::spawn(async move {
+                let _ = engine.remove_container(&id, true, true).await;
+            });
+        }
+        res
     }
 
     async fn start_locked(self: &Arc<Self>, c: &Arc<Container>) -> Result<()> {
