@@ -39,6 +39,7 @@ pub fn routes() -> Router<AppState> {
         .route("/containers/{id}/stats", get(stats))
         .route("/containers/{id}/top", get(top))
         .route("/containers/prune", post(prune))
+        .route("/containers/{id}/update", post(update))
 }
 
 fn no_content() -> Response {
@@ -320,4 +321,14 @@ async fn stats(
         HeaderValue::from_static("application/json"),
     );
     Ok(resp)
+}
+
+async fn update(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let req: berth_engine::container::update::UpdateRequest = parse_json(&body)?;
+    let warnings = e.update_container(&id, req).await?;
+    Ok(Json(serde_json::json!({ "Warnings": warnings })).into_response())
 }

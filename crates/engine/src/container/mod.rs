@@ -20,3 +20,4 @@ pub mod commit;
 pub mod extract;
 mod rootfs;
 mod tarwalk;
+pub mod update;

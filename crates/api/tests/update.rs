@@ -1,0 +1,68 @@
+//! End to end: `docker update` changes a running container's cgroups and its HostConfig.
+
+mod common;
+
+use berth_testkit::unique_name;
+use common::daemon_with_busybox;
+
+fn cgroup_file(ctrl: &str, id: &str, file: &str) -> String {
+    let p = format!("/sys/fs/cgroup/{ctrl}/berth/{id}/{file}");
+    std::fs::read_to_string(&p)
+        .unwrap_or_else(|e| panic!("read {p}: {e}"))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn update_memory_and_pids_reaches_cgroups_and_inspect() {
+    let (d, _t) = daemon_with_busybox();
+    let name = unique_name("upd");
+    let id = d.docker_ok(&["run", "-d", "--name", &name, "busybox", "sleep", "300"]);
+    let id = id.trim().to_string();
+    let out = d.docker_ok(&[
+        "update",
+        "--memory",
+        "64m",
+        "--memory-swap",
+        "128m",
+        "--pids-limit",
+        "50",
+        "--restart",
+        "on-failure:3",
+        &name,
+    ]);
+    assert_eq!(out.trim(), name, "{}", d.log());
+    let hc = d.docker_ok(&[
+        "inspect",
+        "-f",
+        "{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} {{.HostConfig.PidsLimit}} {{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}",
+        &name,
+    ]);
+    assert_eq!(hc.trim(), "67108864 134217728 50 on-failure:3");
+    assert_eq!(
+        cgroup_file("memory", &id, "memory.limit_in_bytes"),
+        "67108864"
+    );
+    assert_eq!(cgroup_file("pids", &id, "pids.max"), "50");
+
+    // bad values are refused and change nothing
+    let bad = d.docker_run(&["update", "--memory", "1k", &name]);
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("Minimum memory limit allowed is 6MB"), "{err}");
+    let bad = d.docker_run(&["update", "--restart", "sometimes", &name]);
+    assert!(!bad.status.success());
+    assert_eq!(
+        cgroup_file("memory", &id, "memory.limit_in_bytes"),
+        "67108864"
+    );
+    let missing = d.docker_run(&["update", "--memory", "64m", &unique_name("nosuch")]);
+    assert!(!missing.status.success());
+
+    // a stopped container takes the update into its HostConfig and its next start
+    d.docker_ok(&["stop", "-t", "0", &name]);
+    d.docker_ok(&["update", "--pids-limit", "70", &name]);
+    d.docker_ok(&["start", &name]);
+    assert_eq!(cgroup_file("pids", &id, "pids.max"), "70");
+    d.docker_ok(&["rm", "-f", &name]);
+}

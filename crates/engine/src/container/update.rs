@@ -1,0 +1,274 @@
+//! `POST /containers/{id}/update`: new resource limits and restart policy, applied to a running
+//! container's cgroups through the runtime library and kept in the record's HostConfig.
+
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::model::{HostConfig, RestartPolicy};
+
+/// Docker's `UpdateConfig`: zero (or absent) means "leave as it is".
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct UpdateRequest {
+    pub memory: i64,
+    pub memory_swap: i64,
+    pub nano_cpus: i64,
+    pub cpu_shares: i64,
+    pub cpu_period: i64,
+    pub cpu_quota: i64,
+    pub cpuset_cpus: String,
+    pub pids_limit: Option<i64>,
+    pub restart_policy: Option<RestartPolicy>,
+}
+
+const MIN_MEMORY: i64 = 6 * 1024 * 1024;
+
+/// The new HostConfig, or Docker's message naming what is wrong.
+pub fn merge(hc: &HostConfig, u: &UpdateRequest) -> Result<HostConfig> {
+    let bad = |m: &str| Err(Error::InvalidParameter(m.to_string()));
+    for (name, v) in [
+        ("Memory", u.memory),
+        ("NanoCpus", u.nano_cpus),
+        ("CpuShares", u.cpu_shares),
+        ("CpuPeriod", u.cpu_period),
+        ("CpuQuota", u.cpu_quota),
+    ] {
+        if v < 0 {
+            return Err(Error::InvalidParameter(format!(
+                "invalid {name}: {v} is negative"
+            )));
+        }
+    }
+    if u.memory_swap < -1 {
+        return bad("invalid MemorySwap: must be -1 (unlimited) or a positive size");
+    }
+    if u.memory > 0 && u.memory < MIN_MEMORY {
+        return bad("Minimum memory limit allowed is 6MB");
+    }
+    if u.nano_cpus > 0 && (u.cpu_period > 0 || u.cpu_quota > 0) {
+        return bad("Conflicting options: Nano CPUs and CPU Period cannot both be set");
+    }
+    if u.cpu_period > 0 && !(1000..=1_000_000).contains(&u.cpu_period) {
+        return bad(
+            "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)",
+        );
+    }
+    if u.cpu_quota > 0 && u.cpu_quota < 1000 {
+        return bad("CPU cfs quota can not be less than 1ms (i.e. 1000)");
+    }
+    if !u.cpuset_cpus.is_empty() && !valid_cpuset(&u.cpuset_cpus) {
+        return Err(Error::InvalidParameter(format!(
+            "Invalid value {} for cpuset cpus",
+            u.cpuset_cpus
+        )));
+    }
+    let mut n = hc.clone();
+    if u.memory > 0 {
+        n.memory = u.memory;
+    }
+    if u.memory_swap != 0 {
+        n.memory_swap = u.memory_swap;
+    }
+    if n.memory > 0 && n.memory_swap > 0 && n.memory_swap < n.memory {
+        return bad(
+            "Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time",
+        );
+    }
+    if u.nano_cpus > 0 {
+        n.nano_cpus = u.nano_cpus;
+        n.cpu_period = 0;
+        n.cpu_quota = 0;
+    }
+    if u.cpu_shares > 0 {
+        n.cpu_shares = u.cpu_shares;
+    }
+    if u.cpu_period > 0 || u.cpu_quota > 0 {
+        if hc.nano_cpus > 0 {
+            return bad(
+                "Conflicting options: CPU Quota cannot be updated as NanoCPUs has already been set",
+            );
+        }
+        if u.cpu_period > 0 {
+            n.cpu_period = u.cpu_period;
+        }
+        if u.cpu_quota > 0 {
+            n.cpu_quota = u.cpu_quota;
+        }
+    }
+    if !u.cpuset_cpus.is_empty() {
+        n.cpuset_cpus = u.cpuset_cpus.clone();
+    }
+    if let Some(p) = u.pids_limit {
+        n.pids_limit = Some(p);
+    }
+    if let Some(rp) = u.restart_policy.as_ref().filter(|rp| !rp.name.is_empty()) {
+        match rp.name.as_str() {
+            "no" | "always" | "unless-stopped" if rp.maximum_retry_count != 0 => {
+                return Err(Error::InvalidParameter(format!(
+                    "invalid restart policy: maximum retry count can only be used with 'on-failure' (got {})",
+                    rp.name
+                )));
+            }
+            "no" | "always" | "unless-stopped" | "on-failure" => {}
+            other => {
+                return Err(Error::InvalidParameter(format!(
+                    "invalid restart policy: unknown policy '{other}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'"
+                )));
+            }
+        }
+        if rp.maximum_retry_count < 0 {
+            return bad("invalid restart policy: maximum retry count cannot be negative");
+        }
+        if hc.auto_remove && rp.name != "no" {
+            return bad(
+                "Restart policy cannot be updated because AutoRemove is enabled for the container",
+            );
+        }
+        n.restart_policy = rp.clone();
+    }
+    Ok(n)
+}
+
+fn valid_cpuset(s: &str) -> bool {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+    s.split(',').all(|part| {
+        let mut it = part.splitn(2, '-');
+        let lo = it.next().and_then(|x| x.parse::<u64>().ok());
+        let hi = match it.next() {
+            Some(h) => h.parse::<u64>().ok(),
+            None => lo,
+        };
+        matches!((lo, hi), (Some(l), Some(h)) if l <= h && h < cpus)
+    })
+}
+
+/// The OCI `linux.resources` for this HostConfig (the same rules as the bundle's spec).
+pub fn resources(hc: &HostConfig) -> Result<oci_spec::runtime::LinuxResources> {
+    let mut r = json!({});
+    if hc.memory > 0 {
+        r["memory"] = json!({"limit": hc.memory});
+        if hc.memory_swap != 0 {
+            r["memory"]["swap"] = json!(hc.memory_swap);
+        }
+    } else if hc.memory_swap != 0 {
+        r["memory"] = json!({"swap": hc.memory_swap});
+    }
+    let mut cpu = json!({});
+    if hc.cpu_shares > 0 {
+        cpu["shares"] = json!(hc.cpu_shares);
+    }
+    if hc.nano_cpus > 0 {
+        cpu["period"] = json!(100_000);
+        cpu["quota"] = json!(hc.nano_cpus / 10_000);
+    } else {
+        if hc.cpu_quota > 0 {
+            cpu["quota"] = json!(hc.cpu_quota);
+        }
+        if hc.cpu_period > 0 {
+            cpu["period"] = json!(hc.cpu_period);
+        }
+    }
+    if !hc.cpuset_cpus.is_empty() {
+        cpu["cpus"] = json!(hc.cpuset_cpus);
+    }
+    if cpu.as_object().is_some_and(|o| !o.is_empty()) {
+        r["cpu"] = cpu;
+    }
+    if let Some(p) = hc.pids_limit {
+        r["pids"] = json!({"limit": p});
+    }
+    serde_json::from_value(r).map_err(|e| Error::Internal(format!("resources: {e}")))
+}
+
+impl Engine {
+    /// Applies `u` to the container (its cgroups when it runs) and records it in HostConfig.
+    pub async fn update_container(&self, name: &str, u: UpdateRequest) -> Result<Vec<String>> {
+        let c = self.containers.get(name)?;
+        let _op = c.op.lock().await;
+        let (old, running) = {
+            let r = c.rec();
+            (r.host_config.clone(), r.state.running)
+        };
+        let new = merge(&old, &u)?;
+        if running {
+            let res = resources(&new)?;
+            let root = self.config().runtime_root();
+            let id = c.id.clone();
+            tokio::task::spawn_blocking(move || {
+                berth_runtime::Runtime::new(root)
+                    .load(&id)
+                    .and_then(|ct| ct.update(&res))
+            })
+            .await
+            .map_err(|e| Error::Internal(format!("update task: {e}")))?
+            .map_err(|e| Error::Internal(format!("Cannot update container {}: {e}", c.id)))?;
+        }
+        c.rec().host_config = new;
+        if let Err(e) = self.persist(&c) {
+            c.rec().host_config = old;
+            return Err(e);
+        }
+        self.container_event(&c, "update", &[]);
+        Ok(vec![])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_keeps_unset_fields_and_checks_docker_rules() {
+        let hc = HostConfig {
+            cpu_shares: 512,
+            ..Default::default()
+        };
+        let u = UpdateRequest {
+            memory: 64 << 20,
+            pids_limit: Some(50),
+            ..Default::default()
+        };
+        let n = merge(&hc, &u).expect("valid update");
+        assert_eq!(n.memory, 64 << 20);
+        assert_eq!(n.pids_limit, Some(50));
+        assert_eq!(n.cpu_shares, 512);
+
+        let small = UpdateRequest {
+            memory: 1024,
+            ..Default::default()
+        };
+        assert!(merge(&hc, &small).is_err());
+        let both = UpdateRequest {
+            nano_cpus: 1_000_000_000,
+            cpu_quota: 50_000,
+            ..Default::default()
+        };
+        assert!(merge(&hc, &both).is_err());
+        let bad_policy = UpdateRequest {
+            restart_policy: Some(RestartPolicy {
+                name: "sometimes".into(),
+                maximum_retry_count: 0,
+            }),
+            ..Default::default()
+        };
+        assert!(merge(&hc, &bad_policy).is_err());
+        assert!(!valid_cpuset("0-"));
+        assert!(valid_cpuset("0"));
+    }
+
+    #[test]
+    fn resources_follow_the_host_config() {
+        let hc = HostConfig {
+            memory: 64 << 20,
+            pids_limit: Some(50),
+            nano_cpus: 500_000_000,
+            ..Default::default()
+        };
+        let r = resources(&hc).expect("resources");
+        assert_eq!(r.memory().as_ref().and_then(|m| m.limit()), Some(64 << 20));
+        assert_eq!(r.pids().as_ref().map(|p| p.limit()), Some(50));
+        assert_eq!(r.cpu().as_ref().and_then(|c| c.quota()), Some(50_000));
+    }
+}
