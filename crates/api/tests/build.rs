@@ -135,6 +135,13 @@ fn docker_build_multi_stage_runs_and_rebuilds_from_cache() {
         table.lines().filter(|l| l.starts_with("<none>")).count() < all.len() - shown.len(),
         "{table}"
     );
+    // `image prune` removes the dangling `MSG=bye` image (no tag, no child) and keeps the
+    // untagged parents of the tagged image.
+    let pruned = d.docker_ok(&["image", "prune", "-f"]);
+    assert!(pruned.contains(&format!("deleted: {other_id}")), "{pruned}");
+    let all = image_ids(&d, true);
+    assert!(!all.contains(&other_id.to_string()), "{all:?}");
+    assert!(all.contains(&parent) && all.contains(&id), "{all:?}");
     // A parent cannot be deleted by ID while its child is there.
     let out = d.docker_run(&["rmi", &parent]);
     assert!(!out.status.success());
