@@ -234,3 +234,24 @@ fn docker_build_reports_dockerfile_errors_like_docker() {
     let out = build(&d, ctx.path(), &[]);
     assert!(!out.status.success());
 }
+
+#[test]
+fn docker_build_pulls_a_missing_base_image_through_the_daemon() {
+    let (d, _dir) = common::daemon_with_busybox();
+    let reg = berth_testkit::registry::Registry::start().unwrap();
+    let base = format!("{}/{}:1", reg.host(), unique_name("base"));
+    d.docker_ok(&["tag", "busybox", &base]);
+    d.docker_ok(&["push", &base]);
+    d.docker_ok(&["rmi", &base]);
+    let ctx = context(&[(
+        "Dockerfile",
+        &format!("FROM {base}\nRUN echo pulled > /p\nCMD [\"cat\", \"/p\"]\n"),
+    )]);
+    let name = unique_name("frompulled");
+    build_ok(&d, ctx.path(), &["-t", &name]);
+    assert!(d.docker_run(&["image", "inspect", &base]).status.success());
+    assert_eq!(d.docker_ok(&["run", "--rm", &name]), "pulled\n");
+    // --pull fetches again even though the base is present.
+    let out = build_ok(&d, ctx.path(), &["--pull", "-t", &name]);
+    assert!(out.contains("Successfully tagged"), "{out}");
+}
