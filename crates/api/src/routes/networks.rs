@@ -20,6 +20,7 @@ pub fn routes() -> Router<AppState> {
         .route("/networks/{id}", get(inspect).delete(remove))
         .route("/networks/{id}/connect", post(connect))
         .route("/networks/{id}/disconnect", post(disconnect))
+        .route("/networks/prune", post(prune))
 }
 
 async fn list(State(e): State<AppState>) -> ApiResult<Response> {
@@ -80,4 +81,12 @@ async fn disconnect(
     }
     e.disconnect_network(&id, &container).await?;
     Ok(StatusCode::OK.into_response())
+}
+
+async fn prune(
+    State(e): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<super::query::Q>,
+) -> ApiResult<Response> {
+    let filters = super::query::str(&q, "filters");
+    Ok(Json(e.prune_networks(filters).await?).into_response())
 }
