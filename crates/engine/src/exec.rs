@@ -49,7 +49,7 @@ pub struct ExecTable {
 }
 
 impl ExecTable {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, ExecEntry>> {
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, ExecEntry>> {
         self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
 

@@ -54,12 +54,11 @@ pub fn merge_image_config(req: &mut CreateRequest, img: &ImageCfg) {
     if c.stop_signal.is_empty() {
         c.stop_signal = img.stop_signal.clone().unwrap_or_default();
     }
-    if c.healthcheck.is_none() {
-        c.healthcheck = img.healthcheck.clone();
-    }
+    c.healthcheck = super::health::merge_image(c.healthcheck.take(), img.healthcheck.as_ref());
 }
 
 fn validate(req: &CreateRequest) -> Result<()> {
+    super::health::parse(req.config.healthcheck.as_ref(), &[])?;
     let hc = &req.host_config;
     if hc.memory < 0 || hc.nano_cpus < 0 || hc.cpu_shares < 0 {
         return Err(Error::InvalidParameter(

@@ -109,10 +109,11 @@ fn human_status(rec: &ContainerRecord) -> String {
     let s = &rec.state;
     if s.running {
         let up = format!("Up {}", since(&s.started_at));
-        if s.paused {
-            format!("{up} (Paused)")
-        } else {
-            up
+        match s.health.as_ref().map(|h| h.status.as_str()) {
+            _ if s.paused => format!("{up} (Paused)"),
+            Some(super::health::STARTING) => format!("{up} (health: starting)"),
+            Some(h @ (super::health::HEALTHY | super::health::UNHEALTHY)) => format!("{up} ({h})"),
+            _ => up,
         }
     } else if s.restarting {
         format!("Restarting ({}) {} ago", s.exit_code, since(&s.finished_at))

@@ -2,6 +2,7 @@
 
 pub mod create;
 pub mod fsutil;
+pub mod health;
 pub mod ids;
 pub mod lifecycle;
 pub mod ports;

@@ -1,0 +1,180 @@
+//! End to end: health checks run as execs, their state in inspect and ps, their events.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use berth_testkit::unique_name;
+use common::daemon_with_busybox;
+
+/// Polls `State.Health.Status` until it is `want` (or a minute passed).
+fn wait_health(d: &berth_testkit::daemon::Daemon, name: &str, want: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let s = d.docker_ok(&["inspect", "-f", "{{.State.Health.Status}}", name]);
+        if s.trim() == want || Instant::now() > deadline {
+            return s.trim().to_string();
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn passing_check_makes_the_container_healthy() {
+    let (d, _t) = daemon_with_busybox();
+    let start = chrono::Utc::now().timestamp().to_string();
+    let name = unique_name("hok");
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--health-cmd",
+        "echo probe-ok",
+        "--health-interval",
+        "1s",
+        "--health-retries",
+        "2",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    assert_eq!(wait_health(&d, &name, "healthy"), "healthy", "{}", d.log());
+    let out = d.docker_ok(&[
+        "inspect",
+        "-f",
+        "{{.State.Health.FailingStreak}} {{(index .State.Health.Log 0).ExitCode}} {{(index .State.Health.Log 0).Output}}",
+        &name,
+    ]);
+    assert_eq!(out.trim(), "0 0 probe-ok");
+    let cfg = d.docker_ok(&[
+        "inspect",
+        "-f",
+        "{{json .Config.Healthcheck.Test}} {{.Config.Healthcheck.Interval}}",
+        &name,
+    ]);
+    assert_eq!(cfg.trim(), r#"["CMD-SHELL","echo probe-ok"] 1s"#);
+    let ps = d.docker_ok(&[
+        "ps",
+        "--filter",
+        &format!("name={name}"),
+        "--format",
+        "{{.Status}}",
+    ]);
+    assert!(ps.trim().ends_with("(healthy)"), "{ps}");
+    let until = (chrono::Utc::now().timestamp() + 1).to_string();
+    let ev = d.docker_ok(&[
+        "events",
+        "--since",
+        &start,
+        "--until",
+        &until,
+        "--filter",
+        &format!("container={name}"),
+        "--format",
+        "{{.Action}}",
+    ]);
+    assert!(ev.lines().any(|l| l == "health_status: healthy"), "{ev}");
+
+    // the log keeps the last five results
+    std::thread::sleep(Duration::from_secs(6));
+    let n = d.docker_ok(&["inspect", "-f", "{{len .State.Health.Log}}", &name]);
+    assert_eq!(n.trim(), "5");
+    d.docker_ok(&["rm", "-f", &name]);
+}
+
+#[test]
+fn failing_check_makes_the_container_unhealthy_after_retries() {
+    let (d, _t) = daemon_with_busybox();
+    let name = unique_name("hbad");
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--health-cmd",
+        "echo failing; exit 3",
+        "--health-interval",
+        "1s",
+        "--health-retries",
+        "3",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    assert_eq!(
+        wait_health(&d, &name, "unhealthy"),
+        "unhealthy",
+        "{}",
+        d.log()
+    );
+    let out = d.docker_ok(&[
+        "inspect",
+        "-f",
+        "{{.State.Health.FailingStreak}} {{len .State.Health.Log}} {{(index .State.Health.Log 0).ExitCode}} {{(index .State.Health.Log 0).Output}}",
+        &name,
+    ]);
+    let f: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(f.len(), 4, "{out}");
+    let streak: i64 = f[0].parse().expect("streak");
+    assert!(streak >= 3, "{out}");
+    assert_eq!(f[1..], ["3", "3", "failing"][..], "{out}");
+    let ps = d.docker_ok(&[
+        "ps",
+        "--filter",
+        &format!("name={name}"),
+        "--format",
+        "{{.Status}}",
+    ]);
+    assert!(ps.trim().ends_with("(unhealthy)"), "{ps}");
+
+    // a check not due yet shows as starting; NONE disables the image's or none at all
+    let slow = unique_name("hslow");
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        &slow,
+        "--health-cmd",
+        "true",
+        "--health-interval",
+        "1h",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    let ps = d.docker_ok(&[
+        "ps",
+        "--filter",
+        &format!("name={slow}"),
+        "--format",
+        "{{.Status}}",
+    ]);
+    assert!(ps.trim().ends_with("(health: starting)"), "{ps}");
+    let plain = unique_name("hnone");
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        &plain,
+        "--no-healthcheck",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    let h = d.docker_ok(&["inspect", "-f", "{{json .State.Health}}", &plain]);
+    assert_eq!(h.trim(), "null");
+
+    let bad = d.docker_run(&[
+        "run",
+        "-d",
+        "--health-cmd",
+        "true",
+        "--health-retries",
+        "-1",
+        "busybox",
+        "true",
+    ]);
+    assert!(!bad.status.success());
+    d.docker_ok(&["rm", "-f", &name, &slow, &plain]);
+}
