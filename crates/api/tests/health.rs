@@ -176,5 +176,25 @@ fn failing_check_makes_the_container_unhealthy_after_retries() {
         "true",
     ]);
     assert!(!bad.status.success());
+    let by_health = |h: &str| {
+        d.docker_ok(&[
+            "ps",
+            "--filter",
+            &format!("health={h}"),
+            "--format",
+            "{{.Names}}",
+        ])
+    };
+    let l = by_health("unhealthy");
+    assert!(
+        l.contains(&name) && !l.contains(&slow) && !l.contains(&plain),
+        "{l}"
+    );
+    let l = by_health("starting");
+    assert!(l.contains(&slow) && !l.contains(&name), "{l}");
+    let l = by_health("none");
+    assert!(l.contains(&plain) && !l.contains(&name), "{l}");
+    let bad = d.docker_run(&["ps", "--filter", "health=sick"]);
+    assert!(!bad.status.success());
     d.docker_ok(&["rm", "-f", &name, &slow, &plain]);
 }

@@ -212,6 +212,24 @@ pub fn record(h: &mut Health, r: HealthResult, retries: i64, in_start_period: bo
     }
 }
 
+/// `docker ps --filter health=...`: `starting`, `healthy`, `unhealthy`, or `none` for a container
+/// without a check.
+pub fn filter_matches(rec: &super::record::ContainerRecord, vals: &[String]) -> Result<bool> {
+    for v in vals {
+        if ![STARTING, HEALTHY, UNHEALTHY, "none"].contains(&v.as_str()) {
+            return Err(Error::InvalidParameter(format!(
+                "Unrecognised filter value for health: {v}"
+            )));
+        }
+    }
+    let status = rec
+        .state
+        .health
+        .as_ref()
+        .map_or("none", |h| h.status.as_str());
+    Ok(vals.iter().any(|v| v == status))
+}
+
 /// The payload of a multiplexed stream (8-byte headers), as one string capped at 4 KiB.
 fn demux(raw: &[u8]) -> String {
     let mut out = Vec::new();

@@ -270,7 +270,8 @@ fn matches(rec: &ContainerRecord, filters: &HashMap<String, Vec<String>>) -> Res
                     .flatten()
                     .any(|b| b.split(':').take(2).any(|p| p == v))
             }),
-            "before" | "since" | "is-task" | "health" | "publish" | "expose" | "isolation" => true,
+            "health" => super::health::filter_matches(rec, vals)?,
+            "before" | "since" | "is-task" | "publish" | "expose" | "isolation" => true,
             other => return Err(Error::InvalidParameter(format!("invalid filter '{other}'"))),
         };
         if !ok {
