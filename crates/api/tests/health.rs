@@ -198,3 +198,116 @@ fn failing_check_makes_the_container_unhealthy_after_retries() {
     assert!(!bad.status.success());
     d.docker_ok(&["rm", "-f", &name, &slow, &plain]);
 }
+
+#[test]
+fn slow_check_times_out_and_counts_as_a_failure() {
+    let (d, _t) = daemon_with_busybox();
+    let name = unique_name("hslow");
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--health-cmd",
+        "sleep 3",
+        "--health-timeout",
+        "300ms",
+        "--health-interval",
+        "1s",
+        "--health-retries",
+        "1",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    assert_eq!(
+        wait_health(&d, &name, "unhealthy"),
+        "unhealthy",
+        "{}",
+        d.log()
+    );
+    let out = d.docker_ok(&[
+        "inspect",
+        "-f",
+        "{{(index .State.Health.Log 0).ExitCode}} {{(index .State.Health.Log 0).Output}}",
+        &name,
+    ]);
+    assert_eq!(out.trim(), "-1 Health check exceeded timeout (300ms)");
+    d.docker_ok(&["rm", "-f", &name]);
+}
+
+#[test]
+fn image_healthcheck_is_inherited_and_can_be_overridden() {
+    let (d, _t) = daemon_with_busybox();
+    let ctx = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM busybox\nHEALTHCHECK --interval=1s --retries=2 CMD [\"echo\", \"from-image\"]\n",
+    )
+    .expect("write Dockerfile");
+    let tag = unique_name("himg");
+    let out = d
+        .docker()
+        .env("DOCKER_BUILDKIT", "0")
+        .args(["build", "-q", "-t", &tag])
+        .arg(ctx.path())
+        .output()
+        .expect("docker build");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let inherit = unique_name("hinh");
+    d.docker_ok(&["run", "-d", "--name", &inherit, &tag, "sleep", "300"]);
+    assert_eq!(
+        wait_health(&d, &inherit, "healthy"),
+        "healthy",
+        "{}",
+        d.log()
+    );
+    let o = d.docker_ok(&[
+        "inspect",
+        "-f",
+        "{{(index .State.Health.Log 0).Output}}",
+        &inherit,
+    ]);
+    assert_eq!(o.trim(), "from-image");
+
+    // a longer interval from the CLI keeps the image's command
+    let slow = unique_name("hover");
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        &slow,
+        "--health-interval",
+        "1h",
+        &tag,
+        "sleep",
+        "300",
+    ]);
+    let cfg = d.docker_ok(&[
+        "inspect",
+        "-f",
+        "{{json .Config.Healthcheck.Test}} {{.State.Health.Status}}",
+        &slow,
+    ]);
+    assert_eq!(cfg.trim(), r#"["CMD","echo","from-image"] starting"#);
+
+    let off = unique_name("hoff");
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        &off,
+        "--no-healthcheck",
+        &tag,
+        "sleep",
+        "300",
+    ]);
+    let h = d.docker_ok(&["inspect", "-f", "{{json .State.Health}}", &off]);
+    assert_eq!(h.trim(), "null");
+    d.docker_ok(&["rm", "-f", &inherit, &slow, &off]);
+}

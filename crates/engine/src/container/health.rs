@@ -370,13 +370,25 @@ impl Engine {
                             .unwrap_or(-1);
                         fail(code, demux(&buf))
                     }
-                    Err(_) => fail(
-                        -1,
-                        format!(
-                            "Health check exceeded timeout ({})",
-                            humantime(check.timeout)
-                        ),
-                    ),
+                    Err(_) => {
+                        // the probe runs on: forget it (and its exit file) once it ends
+                        let engine = Arc::downgrade(self);
+                        let exec = id.clone();
+                        tokio::spawn(async move {
+                            let _ = tokio::io::copy(&mut es.stream, &mut tokio::io::sink()).await;
+                            if let Some(engine) = engine.upgrade() {
+                                engine.exec_finished(&exec);
+                                engine.execs.lock().remove(&exec);
+                            }
+                        });
+                        return fail(
+                            -1,
+                            format!(
+                                "Health check exceeded timeout ({})",
+                                humantime(check.timeout)
+                            ),
+                        );
+                    }
                 }
             }
             Err(e) => fail(-1, e.to_string()),
