@@ -17,6 +17,11 @@ RUNS=${1:-20}
 N=${2:-100}
 M=${3:-500}
 ROOT=$PWD
+# The anchors are bench-only packages: installed here, not by scripts/install-deps (CI needs neither).
+for pkg in docker.io podman; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null
+done
 [ -n "${BERTH_BENCH_SKIP_BUILD:-}" ] || cargo build --release -q -p berth-api --bins
 T=$(mktemp -d /tmp/berth-bench-run.XXXXXX)
 BR_B="bb$((RANDOM % 9000 + 1000))"
