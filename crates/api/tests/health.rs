@@ -311,3 +311,43 @@ fn image_healthcheck_is_inherited_and_can_be_overridden() {
     assert_eq!(h.trim(), "null");
     d.docker_ok(&["rm", "-f", &inherit, &slow, &off]);
 }
+
+#[test]
+fn health_checks_resume_after_a_daemon_restart() {
+    let (mut d, _t) = daemon_with_busybox();
+    let name = unique_name("hres");
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--health-cmd",
+        "cat /tmp/ok",
+        "--health-interval",
+        "1s",
+        "--health-retries",
+        "1",
+        "busybox",
+        "sh",
+        "-c",
+        "echo fine > /tmp/ok; sleep 300",
+    ]);
+    assert_eq!(wait_health(&d, &name, "healthy"), "healthy", "{}", d.log());
+    d.restart();
+    // the re-adopted container's checks run again: break it and it turns unhealthy
+    d.docker_ok(&["exec", &name, "rm", "/tmp/ok"]);
+    assert_eq!(
+        wait_health(&d, &name, "unhealthy"),
+        "unhealthy",
+        "{}",
+        d.log()
+    );
+    d.docker_ok(&["exec", &name, "sh", "-c", "echo back > /tmp/ok"]);
+    assert_eq!(wait_health(&d, &name, "healthy"), "healthy", "{}", d.log());
+    let log = d.docker_ok(&["inspect", "-f", "{{json .State.Health.Log}}", &name]);
+    let log: serde_json::Value = serde_json::from_str(&log).expect("log json");
+    let last = log.as_array().and_then(|l| l.last()).expect("a result");
+    assert_eq!(last["Output"], "back\n", "{log}");
+    assert_eq!(last["ExitCode"], 0, "{log}");
+    d.docker_ok(&["rm", "-f", &name]);
+}

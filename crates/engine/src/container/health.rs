@@ -249,9 +249,9 @@ fn now() -> String {
 }
 
 impl Engine {
-    /// Starts the container's health checker if its config has a check: `fresh` after a start
-    /// (the status goes back to `starting`), not when a restarted daemon re-adopts the container.
-    pub(crate) fn start_health(self: &Arc<Self>, c: &Arc<Container>, fresh: bool) {
+    /// Starts the container's health checker if its config has a check, with the status back to
+    /// `starting` (as moby, after a start, a restart or a re-adoption by a restarted daemon).
+    pub(crate) fn start_health(self: &Arc<Self>, c: &Arc<Container>) {
         let (hc, shell) = {
             let r = c.rec();
             let shell: Vec<String> = r
@@ -272,14 +272,9 @@ impl Engine {
         };
         {
             let mut r = c.rec();
-            let h = r.state.health.get_or_insert_with(|| Health {
-                status: STARTING.into(),
-                ..Default::default()
-            });
-            if fresh {
-                h.status = STARTING.into();
-                h.failing_streak = 0;
-            }
+            let h = r.state.health.get_or_insert_with(Health::default);
+            h.status = STARTING.into();
+            h.failing_streak = 0;
         }
         let _ = self.persist(c);
         let engine = Arc::downgrade(self);

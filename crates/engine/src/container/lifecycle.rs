@@ -195,7 +195,7 @@ impl Engine {
         c.lifecycle.send_modify(|l| l.running = true);
         self.watch_exit(c.clone(), watch);
         self.container_event(c, "start", &[]);
-        self.start_health(c, true);
+        self.start_health(c);
         Ok(())
     }
 

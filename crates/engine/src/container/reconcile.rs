@@ -34,7 +34,7 @@ impl Engine {
                     Ok(watch) if running => {
                         c.lifecycle.send_modify(|l| l.running = true);
                         self.watch_exit(c.clone(), watch);
-                        self.start_health(&c, false);
+                        self.start_health(&c);
                         continue;
                     }
                     Ok(watch) => {
