@@ -45,6 +45,20 @@ fn update_memory_and_pids_reaches_cgroups_and_inspect() {
     );
     assert_eq!(cgroup_file("pids", &id, "pids.max"), "50");
 
+    d.docker_ok(&["update", "--cpus", "0.5", "--cpu-shares", "512", &name]);
+    assert_eq!(cgroup_file("cpu", &id, "cpu.cfs_quota_us"), "50000");
+    assert_eq!(cgroup_file("cpu", &id, "cpu.cfs_period_us"), "100000");
+    assert_eq!(cgroup_file("cpu", &id, "cpu.shares"), "512");
+    let cpus = d.docker_ok(&[
+        "inspect",
+        "-f",
+        "{{.HostConfig.NanoCpus}} {{.HostConfig.CpuShares}} {{.HostConfig.Memory}}",
+        &name,
+    ]);
+    assert_eq!(cpus.trim(), "500000000 512 67108864");
+    let both = d.docker_run(&["update", "--cpu-quota", "20000", &name]);
+    assert!(!both.status.success());
+
     // bad values are refused and change nothing
     let bad = d.docker_run(&["update", "--memory", "1k", &name]);
     assert!(!bad.status.success());
