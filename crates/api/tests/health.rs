@@ -351,3 +351,44 @@ fn health_checks_resume_after_a_daemon_restart() {
     assert_eq!(last["ExitCode"], 0, "{log}");
     d.docker_ok(&["rm", "-f", &name]);
 }
+
+#[test]
+fn failures_in_the_start_period_do_not_count() {
+    let (d, _t) = daemon_with_busybox();
+    let name = unique_name("hstart");
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--health-cmd",
+        "exit 1",
+        "--health-interval",
+        "1s",
+        "--health-start-period",
+        "1h",
+        "--health-start-interval",
+        "1s",
+        "--health-retries",
+        "1",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let n = d.docker_ok(&["inspect", "-f", "{{len .State.Health.Log}}", &name]);
+        if n.trim().parse::<usize>().unwrap_or(0) >= 2 || Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let out = d.docker_ok(&[
+        "inspect",
+        "-f",
+        "{{.State.Health.Status}} {{.State.Health.FailingStreak}} {{(index .State.Health.Log 0).ExitCode}}",
+        &name,
+    ]);
+    assert_eq!(out.trim(), "starting 0 1");
+    d.docker_ok(&["rm", "-f", &name]);
+}
