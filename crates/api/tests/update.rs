@@ -80,3 +80,36 @@ fn update_memory_and_pids_reaches_cgroups_and_inspect() {
     assert_eq!(cgroup_file("pids", &id, "pids.max"), "70");
     d.docker_ok(&["rm", "-f", &name]);
 }
+
+#[test]
+fn updated_restart_policy_applies_to_the_next_exit() {
+    let (d, _t) = daemon_with_busybox();
+    let name = unique_name("updrp");
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "busybox",
+        "sh",
+        "-c",
+        "while [ ! -e /tmp/go ]; do sleep 0.1; done; exit 3",
+    ]);
+    d.docker_ok(&["update", "--restart", "on-failure:1", &name]);
+    d.docker_ok(&["exec", &name, "touch", "/tmp/go"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let state = loop {
+        let s = d.docker_ok(&[
+            "inspect",
+            "-f",
+            "{{.RestartCount}} {{.State.Status}} {{.State.ExitCode}}",
+            &name,
+        ]);
+        if s.trim() == "1 exited 3" || std::time::Instant::now() > deadline {
+            break s;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(state.trim(), "1 exited 3", "{}", d.log());
+    d.docker_ok(&["rm", "-f", &name]);
+}
