@@ -124,6 +124,76 @@ struct Output {
     open: bool,
 }
 
+/// The pipes of a process without a tty: the child's ends (closed once it runs), the fds it
+/// gets as 0-2, and the monitor's ends. Empty for a tty process, whose pty comes from the
+/// runtime.
+struct Pipes {
+    child_ends: Vec<OwnedFd>,
+    fds: Option<[RawFd; 3]>,
+    stdin: Option<OwnedFd>,
+    outputs: Vec<Output>,
+}
+
+fn pipes(tty: bool, open_stdin: bool, null: &File) -> Result<Pipes, String> {
+    let mut p = Pipes {
+        child_ends: vec![],
+        fds: None,
+        stdin: None,
+        outputs: vec![],
+    };
+    if tty {
+        return Ok(p);
+    }
+    let (out_r, out_w) = pipe().map_err(|e| format!("pipe: {e}"))?;
+    let (err_r, err_w) = pipe().map_err(|e| format!("pipe: {e}"))?;
+    let in_fd = if open_stdin {
+        let (in_r, in_w) = pipe().map_err(|e| format!("pipe: {e}"))?;
+        p.stdin = Some(in_w);
+        let fd = in_r.as_raw_fd();
+        p.child_ends.push(in_r);
+        fd
+    } else {
+        null.as_raw_fd()
+    };
+    p.fds = Some([in_fd, out_w.as_raw_fd(), err_w.as_raw_fd()]);
+    p.child_ends.push(out_w);
+    p.child_ends.push(err_w);
+    p.outputs.push(Output {
+        fd: out_r,
+        stream: 1,
+        open: true,
+    });
+    p.outputs.push(Output {
+        fd: err_r,
+        stream: 2,
+        open: true,
+    });
+    Ok(p)
+}
+
+/// Takes a tty process's pty master: sizes it, reads its output from it and, with stdin open,
+/// writes input to it. Returns the master, kept for resizes.
+fn adopt_console(
+    master: OwnedFd,
+    size: Option<(u16, u16)>,
+    open_stdin: bool,
+    stdin: &mut Option<OwnedFd>,
+    outputs: &mut Vec<Output>,
+) -> Result<OwnedFd, String> {
+    if let Some((h, w)) = size {
+        let _ = resize(master.as_raw_fd(), h, w);
+    }
+    if open_stdin {
+        *stdin = Some(master.try_clone().map_err(|e| format!("dup pty: {e}"))?);
+    }
+    outputs.push(Output {
+        fd: master.try_clone().map_err(|e| format!("dup pty: {e}"))?,
+        stream: 1,
+        open: true,
+    });
+    Ok(master)
+}
+
 /// A process the monitor serves: the container's init (index 0) or an exec.
 struct Session {
     exec_id: Option<String>,
@@ -196,37 +266,13 @@ impl Monitor {
     fn create(run_dir: &Path, spec: MonitorSpec, rootfs: &Path) -> Result<Monitor, String> {
         set_user(&spec, rootfs)?;
         let log = JsonLog::open(&spec.log_path).map_err(|e| format!("open log: {e}"))?;
-        let mut outputs = vec![];
-        let mut stdin = None;
-        let mut child_ends: Vec<OwnedFd> = vec![];
         let null = File::open("/dev/null").map_err(|e| format!("open /dev/null: {e}"))?;
-        let mut stdio: Option<[RawFd; 3]> = None;
-        if !spec.tty {
-            let (out_r, out_w) = pipe().map_err(|e| format!("pipe: {e}"))?;
-            let (err_r, err_w) = pipe().map_err(|e| format!("pipe: {e}"))?;
-            let in_fd = if spec.open_stdin {
-                let (in_r, in_w) = pipe().map_err(|e| format!("pipe: {e}"))?;
-                stdin = Some(in_w);
-                let fd = in_r.as_raw_fd();
-                child_ends.push(in_r);
-                fd
-            } else {
-                null.as_raw_fd()
-            };
-            stdio = Some([in_fd, out_w.as_raw_fd(), err_w.as_raw_fd()]);
-            child_ends.push(out_w);
-            child_ends.push(err_w);
-            outputs.push(Output {
-                fd: out_r,
-                stream: 1,
-                open: true,
-            });
-            outputs.push(Output {
-                fd: err_r,
-                stream: 2,
-                open: true,
-            });
-        }
+        let Pipes {
+            child_ends,
+            fds: stdio,
+            mut stdin,
+            mut outputs,
+        } = pipes(spec.tty, spec.open_stdin, &null)?;
         let rt = Runtime::new(&spec.runtime_root);
         let opts = CreateOptions {
             stdio,
@@ -242,18 +288,13 @@ impl Monitor {
                 let master = container
                     .take_console()
                     .ok_or("the runtime returned no terminal for a tty container")?;
-                if let Some((h, w)) = spec.console_size {
-                    let _ = resize(master.as_raw_fd(), h, w);
-                }
-                if spec.open_stdin {
-                    stdin = Some(master.try_clone().map_err(|e| format!("dup pty: {e}"))?);
-                }
-                outputs.push(Output {
-                    fd: master.try_clone().map_err(|e| format!("dup pty: {e}"))?,
-                    stream: 1,
-                    open: true,
-                });
-                console = Some(master);
+                console = Some(adopt_console(
+                    master,
+                    spec.console_size,
+                    spec.open_stdin,
+                    &mut stdin,
+                    &mut outputs,
+                )?);
             }
             for o in &outputs {
                 set_nonblocking(o.fd.as_raw_fd());
@@ -578,36 +619,12 @@ impl Monitor {
             process.set_user(u);
         }
         let null = File::open("/dev/null").map_err(|e| format!("open /dev/null: {e}"))?;
-        let mut outputs = vec![];
-        let mut stdin = None;
-        let mut child_ends: Vec<OwnedFd> = vec![];
-        let mut stdio = None;
-        if !spec.tty {
-            let (out_r, out_w) = pipe().map_err(|e| format!("pipe: {e}"))?;
-            let (err_r, err_w) = pipe().map_err(|e| format!("pipe: {e}"))?;
-            let in_fd = if spec.stdin {
-                let (in_r, in_w) = pipe().map_err(|e| format!("pipe: {e}"))?;
-                stdin = Some(in_w);
-                let fd = in_r.as_raw_fd();
-                child_ends.push(in_r);
-                fd
-            } else {
-                null.as_raw_fd()
-            };
-            stdio = Some([in_fd, out_w.as_raw_fd(), err_w.as_raw_fd()]);
-            child_ends.push(out_w);
-            child_ends.push(err_w);
-            outputs.push(Output {
-                fd: out_r,
-                stream: 1,
-                open: true,
-            });
-            outputs.push(Output {
-                fd: err_r,
-                stream: 2,
-                open: true,
-            });
-        }
+        let Pipes {
+            child_ends,
+            fds: stdio,
+            mut stdin,
+            mut outputs,
+        } = pipes(spec.tty, spec.stdin, &null)?;
         let opts = berth_runtime::ExecOptions {
             stdio,
             ..Default::default()
@@ -624,18 +641,13 @@ impl Monitor {
                 .console
                 .take()
                 .ok_or("the runtime returned no terminal for a tty exec")?;
-            if let Some((h, w)) = spec.console_size {
-                let _ = resize(master.as_raw_fd(), h, w);
-            }
-            if spec.stdin {
-                stdin = Some(master.try_clone().map_err(|e| format!("dup pty: {e}"))?);
-            }
-            outputs.push(Output {
-                fd: master.try_clone().map_err(|e| format!("dup pty: {e}"))?,
-                stream: 1,
-                open: true,
-            });
-            console = Some(master);
+            console = Some(adopt_console(
+                master,
+                spec.console_size,
+                spec.stdin,
+                &mut stdin,
+                &mut outputs,
+            )?);
         }
         for o in &outputs {
             set_nonblocking(o.fd.as_raw_fd());
