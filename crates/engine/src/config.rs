@@ -14,6 +14,9 @@ pub struct EngineConfig {
     pub bridge: Option<String>,
     /// The default bridge's address, like dockerd's `--bip` (`172.18.0.1/16`).
     pub bip: Option<String>,
+    /// The init binary bind-mounted at `/dev/init` for `--init`, like dockerd's `--init-path`;
+    /// `None` searches `docker-init` then `tini-static` in `PATH` and the usual directories.
+    pub init_path: Option<PathBuf>,
 }
 
 impl EngineConfig {
@@ -24,6 +27,7 @@ impl EngineConfig {
             monitor_path,
             bridge: Some("berth0".into()),
             bip: None,
+            init_path: None,
         }
     }
 
