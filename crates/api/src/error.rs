@@ -35,6 +35,7 @@ impl From<Error> for ApiError {
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::InvalidParameter(_) | Error::Json(_) => StatusCode::BAD_REQUEST,
             Error::NotModified => StatusCode::NOT_MODIFIED,
+            Error::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError {

@@ -15,6 +15,9 @@ pub enum Error {
     /// 304: the container is already in the asked state.
     #[error("container already in that state")]
     NotModified,
+    /// 501: the feature is not available for this object (a log driver that cannot be read).
+    #[error("{0}")]
+    NotImplemented(String),
     /// 500 with context.
     #[error("{0}")]
     Internal(String),

@@ -59,6 +59,7 @@ pub fn merge_image_config(req: &mut CreateRequest, img: &ImageCfg) {
 
 fn validate(req: &CreateRequest) -> Result<()> {
     super::health::parse(req.config.healthcheck.as_ref(), &[])?;
+    super::logs::log_spec(&req.host_config.log_config)?;
     let hc = &req.host_config;
     if hc.memory < 0 || hc.nano_cpus < 0 || hc.cpu_shares < 0 {
         return Err(Error::InvalidParameter(
@@ -166,10 +167,14 @@ impl Engine {
             self.net()?.get(&mode)?;
         }
         let id = ids::new_id();
-        let log_path = self
-            .config()
-            .container_data_dir(&id)
-            .join(format!("{id}-json.log"));
+        // Docker leaves LogPath empty for a driver that writes no file
+        let log_path = if req.host_config.log_config.kind == "none" {
+            std::path::PathBuf::new()
+        } else {
+            self.config()
+                .container_data_dir(&id)
+                .join(format!("{id}-json.log"))
+        };
         let record = ContainerRecord {
             id: id.clone(),
             name: name.clone(),

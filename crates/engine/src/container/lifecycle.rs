@@ -124,6 +124,7 @@ impl Engine {
             return Err(Error::NotModified);
         }
         let run_dir = self.config().container_run_dir(&rec.id);
+        let t0 = std::time::Instant::now();
         let netstate = match self.launch(&rec, &run_dir).await {
             Ok(n) => n,
             Err(e) => {
@@ -154,6 +155,7 @@ impl Engine {
                 let _ = p.reply.send(s);
             }
         }
+        tracing::debug!(id = %rec.id, us = t0.elapsed().as_micros(), "start: launched");
         let watch = monitor_client::request(&run_dir, &Request::Watch).await?;
         if let Err(e) = monitor_client::request(&run_dir, &Request::Start).await {
             drop(watch);
@@ -191,7 +193,9 @@ impl Engine {
             r.state.finished_at = crate::model::ZERO_TIME.into();
             r.manually_stopped = false;
         }
+        tracing::debug!(id = %rec.id, us = t0.elapsed().as_micros(), "start: started");
         self.persist(c)?;
+        tracing::debug!(id = %rec.id, us = t0.elapsed().as_micros(), "start: persisted");
         c.lifecycle.send_modify(|l| l.running = true);
         self.watch_exit(c.clone(), watch);
         self.container_event(c, "start", &[]);
@@ -214,7 +218,9 @@ impl Engine {
         let etc = run_dir.join("etc");
         std::fs::create_dir_all(&etc)
             .map_err(|e| Error::io(format!("create {}", etc.display()), e))?;
+        let t0 = std::time::Instant::now();
         let sandbox = self.setup_network(rec, run_dir, &etc).await?;
+        tracing::debug!(id = %rec.id, us = t0.elapsed().as_micros(), "start: network ready");
         let netns = sandbox.netns.clone();
         match self
             .launch_monitor(rec, run_dir, &bundle, &etc, netns.as_deref())
@@ -271,6 +277,7 @@ impl Engine {
             open_stdin: rec.config.open_stdin,
             stdin_once: rec.config.stdin_once,
             log_path: rec.log_path.clone().into(),
+            log: super::logs::log_spec(&rec.host_config.log_config)?,
             user: rec.config.user.clone(),
             console_size: rec
                 .host_config
@@ -282,7 +289,9 @@ impl Engine {
             &run_dir.join(crate::monitor::protocol::SPEC_FILE),
             &serde_json::to_vec(&spec)?,
         )?;
+        let t0 = std::time::Instant::now();
         let pid = monitor_client::spawn(&self.config().monitor_path, run_dir).await?;
+        tracing::debug!(id = %rec.id, us = t0.elapsed().as_micros(), "start: monitor created the container");
         let _ = std::fs::write(run_dir.join("init.pid"), pid.to_string());
         Ok(())
     }
@@ -321,6 +330,7 @@ impl Engine {
     /// Records an exit (from the monitor's exit file) and applies the restart policy or
     /// auto-remove.
     pub(crate) async fn on_exit(self: &Arc<Self>, c: &Arc<Container>) {
+        tracing::debug!(id = %c.id, "exit: seen");
         let run_dir = self.config().container_run_dir(&c.id);
         let exit: ExitRecord = std::fs::read(run_dir.join(EXIT_FILE))
             .ok()
@@ -701,13 +711,16 @@ impl Engine {
                 _ => tokio::time::sleep(Duration::from_millis(50)).await,
             }
         }
+        let t0 = std::time::Instant::now();
         self.release_network(c).await;
         let netns = run_dir.join("netns");
         if netns.exists() {
             self.teardown_network(&c.id, Some(&netns)).await;
         }
+        tracing::debug!(id = %c.id, us = t0.elapsed().as_micros(), "remove: network released");
         let rootfs = run_dir.join("bundle/rootfs");
         let _ = berth_image::unmount(&rootfs);
+        tracing::debug!(id = %c.id, us = t0.elapsed().as_micros(), "remove: rootfs unmounted");
         let key = c.id.clone();
         match self
             .with_images(move |s| Ok(s.remove_snapshot(&key)?))
@@ -718,7 +731,9 @@ impl Engine {
         }
         let _ = std::fs::remove_dir_all(&run_dir);
         let _ = std::fs::remove_dir_all(self.config().container_data_dir(&c.id));
+        tracing::debug!(id = %c.id, us = t0.elapsed().as_micros(), "remove: files removed");
         self.store.delete_container(&c.id)?;
+        tracing::debug!(id = %c.id, us = t0.elapsed().as_micros(), "remove: record deleted");
         self.forget_execs(&c.id);
         self.containers.remove(&c.id);
         c.lifecycle.send_modify(|l| l.removed = true);

@@ -1,15 +1,183 @@
 //! `GET /containers/{id}/logs`: the json-file log in Docker's wire format, with follow, since,
-//! until, tail, timestamps and stream selection.
+//! until, tail, timestamps and stream selection; rotated files (`<log>.N`, `<log>.N.gz`) are
+//! read oldest first and a follower moves on to the new file after a rotation. Also the
+//! validation of `HostConfig.LogConfig` (drivers `json-file` and `none`, moby's log-opts).
 
-use std::io::{BufRead, BufReader};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use crate::Engine;
-use crate::error::Result;
-use crate::monitor::protocol::frame_header;
+use crate::error::{Error, Result};
+use crate::model::LogConfig;
+use crate::monitor::protocol::{LogSpec, frame_header};
+
+/// go-units `FromHumanSize`: decimal multiples (`10k` = 10000), optional `b`/`ib` after the unit.
+fn from_human_size(s: &str) -> std::result::Result<i64, String> {
+    let invalid = || format!("invalid size: '{s}'");
+    let Some(sep) = s.rfind(|c: char| c.is_ascii_digit() || c == '.' || c == ' ') else {
+        return Err(invalid());
+    };
+    let (num, sfx) = if s.as_bytes()[sep] == b' ' {
+        (&s[..sep], &s[sep + 1..])
+    } else {
+        (&s[..=sep], &s[sep + 1..])
+    };
+    let size: f64 = num
+        .parse()
+        .map_err(|_| format!("strconv.ParseFloat: parsing \"{num}\": invalid syntax"))?;
+    if size < 0.0 || !size.is_finite() {
+        return Err(invalid());
+    }
+    if sfx.is_empty() {
+        return Ok(size as i64);
+    }
+    let bad = || format!("invalid suffix: '{}'", sfx.to_lowercase());
+    let l = sfx.to_lowercase();
+    if l.len() > 3 {
+        return Err(bad());
+    }
+    if l == "b" {
+        return Ok(size as i64);
+    }
+    let mul: f64 = match l.as_bytes()[0] {
+        b'k' => 1e3,
+        b'm' => 1e6,
+        b'g' => 1e9,
+        b't' => 1e12,
+        b'p' => 1e15,
+        _ => return Err(bad()),
+    };
+    if (l.len() == 2 && &l[1..] != "b") || (l.len() == 3 && &l[1..] != "ib") {
+        return Err(bad());
+    }
+    Ok((size * mul) as i64)
+}
+
+/// Validates `LogConfig` as moby's `ValidateLogOpts` and json-file's `New` do, and turns it into
+/// what the monitor applies. An empty type means the default, `json-file`.
+pub fn log_spec(cfg: &LogConfig) -> Result<LogSpec> {
+    let bad = |m: String| Error::InvalidParameter(m);
+    let mut spec = LogSpec {
+        max_file: 1,
+        ..Default::default()
+    };
+    match cfg.kind.as_str() {
+        "none" => {
+            spec.none = true;
+            return Ok(spec);
+        }
+        "" | "json-file" => {}
+        other => {
+            return Err(bad(format!(
+                "logger: no log driver named '{other}' is registered"
+            )));
+        }
+    }
+    for key in cfg.config.keys() {
+        match key.as_str() {
+            "max-file" | "max-size" | "compress" | "labels" | "labels-regex" | "env"
+            | "env-regex" | "tag" | "mode" | "max-buffer-size" => {}
+            other => {
+                return Err(bad(format!(
+                    "unknown log opt '{other}' for json-file log driver"
+                )));
+            }
+        }
+    }
+    if let Some(mode) = cfg.config.get("mode")
+        && !["", "blocking", "non-blocking"].contains(&mode.as_str())
+    {
+        return Err(bad(format!("logger: logging mode not supported: {mode}")));
+    }
+    if let Some(v) = cfg.config.get("max-size") {
+        let n = from_human_size(v).map_err(bad)?;
+        if n <= 0 {
+            return Err(bad("max-size must be a positive number".into()));
+        }
+        spec.max_size = Some(n as u64);
+    }
+    if let Some(v) = cfg.config.get("max-file") {
+        let n: i64 = v
+            .parse()
+            .map_err(|_| bad(format!("strconv.Atoi: parsing \"{v}\": invalid syntax")))?;
+        if n < 1 {
+            return Err(bad("max-file cannot be less than 1".into()));
+        }
+        spec.max_file = u32::try_from(n).map_err(|_| bad(format!("max-file {v} is too large")))?;
+    }
+    if let Some(v) = cfg.config.get("compress") {
+        spec.compress = match v.as_str() {
+            "1" | "t" | "T" | "true" | "TRUE" | "True" => true,
+            "0" | "f" | "F" | "false" | "FALSE" | "False" => false,
+            _ => {
+                return Err(bad(format!(
+                    "strconv.ParseBool: parsing \"{v}\": invalid syntax"
+                )));
+            }
+        };
+        if spec.compress && (spec.max_file == 1 || spec.max_size.is_none()) {
+            return Err(bad(
+                "compress cannot be true when max-file is less than 2 or max-size is not set"
+                    .into(),
+            ));
+        }
+    }
+    Ok(spec)
+}
+
+/// The rotated files of `log`, oldest (highest number) first; `<log>.N` is preferred to
+/// `<log>.N.gz` when both exist (compression in progress).
+fn rotated_files(log: &Path) -> Vec<PathBuf> {
+    let (Some(dir), Some(base)) = (log.parent(), log.file_name().and_then(|b| b.to_str())) else {
+        return vec![];
+    };
+    let mut found: std::collections::BTreeMap<u32, PathBuf> = Default::default();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = e.file_name();
+        let Some(rest) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(base)?.strip_prefix('.'))
+        else {
+            continue;
+        };
+        let (num, gz) = match rest.strip_suffix(".gz") {
+            Some(n) => (n, true),
+            None => (rest, false),
+        };
+        let Ok(n) = num.parse::<u32>() else { continue };
+        if !gz || !found.contains_key(&n) {
+            found.insert(n, e.path());
+        }
+    }
+    found.into_values().rev().collect()
+}
+
+/// Complete lines of a rotated file, decompressed when it is a `.gz`.
+fn read_rotated(path: &Path, lines: &mut Vec<String>) {
+    let Ok(f) = File::open(path) else { return };
+    let r: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
+        Box::new(flate2::read::GzDecoder::new(f))
+    } else {
+        Box::new(f)
+    };
+    for l in BufReader::new(r).lines() {
+        match l {
+            Ok(l) => lines.push(l + "\n"),
+            Err(_) => break,
+        }
+    }
+}
+
+fn same_file(a: &File, path: &Path) -> Option<bool> {
+    let (ma, mb) = (a.metadata().ok()?, std::fs::metadata(path).ok()?);
+    Some(ma.ino() == mb.ino() && ma.dev() == mb.dev())
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct LogOptions {
@@ -70,16 +238,24 @@ impl Engine {
         let c = self.containers.get(name)?;
         let (path, tty) = {
             let r = c.rec();
-            (r.log_path.clone(), r.config.tty)
+            if r.host_config.log_config.kind == "none" {
+                return Err(Error::NotImplemented(
+                    "configured logging driver does not support reading".into(),
+                ));
+            }
+            (PathBuf::from(&r.log_path), r.config.tty)
         };
         let (tx, rx) = mpsc::channel(64);
         let lifecycle = c.lifecycle.subscribe();
         tokio::task::spawn_blocking(move || {
-            let Ok(file) = std::fs::File::open(&path) else {
+            let mut lines: Vec<String> = Vec::new();
+            for p in rotated_files(&path) {
+                read_rotated(&p, &mut lines);
+            }
+            let Ok(file) = File::open(&path) else {
                 return;
             };
             let mut reader = BufReader::new(file);
-            let mut lines: Vec<String> = Vec::new();
             let mut line = String::new();
             while reader.read_line(&mut line).unwrap_or(0) > 0 {
                 if line.ends_with('\n') {
@@ -106,6 +282,7 @@ impl Engine {
             // follow: keep reading the same open file (it may be removed with the container
             // while the client still reads) until the container stops and it is drained
             let mut partial = line;
+            let mut rotated = false;
             loop {
                 let running = lifecycle.borrow().running;
                 let mut got = false;
@@ -126,6 +303,20 @@ impl Engine {
                     }
                     partial.clear();
                 }
+                if !got && same_file(reader.get_ref(), &path) == Some(false) {
+                    // rotated: drain this file once more (lines written just before the
+                    // rotation), then the new one from its beginning
+                    if !rotated {
+                        rotated = true;
+                        continue;
+                    }
+                    if let Ok(f) = File::open(&path) {
+                        reader = BufReader::new(f);
+                        partial.clear();
+                        rotated = false;
+                        continue;
+                    }
+                }
                 if (!running && !got) || tx.is_closed() {
                     return;
                 }
@@ -133,5 +324,39 @@ impl Engine {
             }
         });
         Ok(LogStream { tty, rx })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_sizes_parse_as_go_units_does() {
+        assert_eq!(from_human_size("10k"), Ok(10_000));
+        assert_eq!(from_human_size("1.5MB"), Ok(1_500_000));
+        assert_eq!(from_human_size("2 KiB"), Ok(2_000));
+        assert_eq!(from_human_size("42"), Ok(42));
+        assert_eq!(from_human_size("abc"), Err("invalid size: 'abc'".into()));
+        assert_eq!(from_human_size("1kx"), Err("invalid suffix: 'kx'".into()));
+    }
+
+    #[test]
+    fn log_config_becomes_the_monitors_spec() {
+        let cfg = |kind: &str, opts: &[(&str, &str)]| LogConfig {
+            kind: kind.into(),
+            config: opts
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        let s = log_spec(&cfg("json-file", &[("max-size", "1m"), ("max-file", "3")])).unwrap();
+        assert_eq!(
+            (s.max_size, s.max_file, s.none),
+            (Some(1_000_000), 3, false)
+        );
+        assert!(log_spec(&cfg("none", &[])).unwrap().none);
+        assert!(log_spec(&cfg("", &[])).unwrap().max_size.is_none());
+        assert!(log_spec(&cfg("json-file", &[("max-file", "0")])).is_err());
     }
 }

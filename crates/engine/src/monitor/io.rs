@@ -4,32 +4,54 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use super::protocol::frame_header;
+use super::protocol::{LogSpec, frame_header};
 
 /// Docker's json-file log: one JSON object per line, partial lines held until their newline.
+/// Rotated as moby's `loggerutils.LogFile` does: once the file has reached `max-size`, the next
+/// entry first shifts `<log>.N-1` .. `<log>.1` up by one, renames the live file to `<log>.1`
+/// (compressed to `<log>.1.gz` by a short-lived child when asked) and starts a new file.
 pub struct JsonLog {
-    file: File,
+    /// `None` for the `none` driver.
+    file: Option<File>,
+    path: PathBuf,
+    size: u64,
+    spec: LogSpec,
+    /// The child compressing the last rotated file, waited for before the next rotation.
+    compressing: Option<libc::pid_t>,
     partial: [Vec<u8>; 3],
 }
 
 impl JsonLog {
-    pub fn open(path: &Path) -> io::Result<JsonLog> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
+    pub fn open(path: &Path, spec: &LogSpec) -> io::Result<JsonLog> {
+        let mut file = None;
+        let mut size = 0;
+        if !spec.none {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)?;
+            size = f.metadata()?.len();
+            file = Some(f);
         }
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)?;
         Ok(JsonLog {
             file,
+            path: path.to_path_buf(),
+            size,
+            spec: spec.clone(),
+            compressing: None,
             partial: [vec![], vec![], vec![]],
         })
     }
 
     pub fn write(&mut self, stream: u8, data: &[u8]) {
+        if self.file.is_none() {
+            return;
+        }
         let s = stream as usize % 3;
         let mut rest = data;
         while let Some(nl) = rest.iter().position(|&b| b == b'\n') {
@@ -62,8 +84,78 @@ impl JsonLog {
         });
         let mut out = rec.to_string().into_bytes();
         out.push(b'\n');
-        let _ = self.file.write_all(&out);
+        if self.spec.max_size.is_some_and(|max| self.size >= max) {
+            self.rotate();
+        }
+        if let Some(f) = &mut self.file
+            && f.write_all(&out).is_ok()
+        {
+            self.size += out.len() as u64;
+        }
     }
+
+    fn numbered(&self, n: u32, gz: bool) -> PathBuf {
+        let mut p = self.path.clone().into_os_string();
+        p.push(format!(".{n}{}", if gz { ".gz" } else { "" }));
+        PathBuf::from(p)
+    }
+
+    /// moby's `rotate`: drop the oldest, shift the rest, live file to `.1`, reopen truncated.
+    fn rotate(&mut self) {
+        let keep = self.spec.max_file.max(1);
+        let compress = self.spec.compress && keep > 1;
+        if let Some(pid) = self.compressing.take() {
+            // SAFETY: waits for our own child; ECHILD (already reaped by `reap`) is fine.
+            unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+        }
+        self.file = None;
+        if keep > 1 {
+            let _ = std::fs::remove_file(self.numbered(keep - 1, compress));
+            for i in (2..keep).rev() {
+                let _ = std::fs::rename(self.numbered(i - 1, compress), self.numbered(i, compress));
+            }
+            let _ = std::fs::rename(&self.path, self.numbered(1, false));
+        } else {
+            let _ = std::fs::remove_file(&self.path);
+        }
+        self.file = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(&self.path)
+            .ok();
+        self.size = 0;
+        if compress {
+            self.compressing = spawn_compress(&self.numbered(1, false));
+        }
+    }
+}
+
+/// Compresses `src` to `src.gz` in a forked child (the monitor is single-threaded, so fork is
+/// sound), so a big rotated file never stalls the container's output. The `.gz` appears whole
+/// (written under a temporary name, then renamed) before `src` is removed.
+fn spawn_compress(src: &Path) -> Option<libc::pid_t> {
+    // SAFETY: the monitor is single-threaded; the child only does file I/O and `_exit`s.
+    let pid = unsafe { libc::fork() };
+    if pid != 0 {
+        return (pid > 0).then_some(pid);
+    }
+    let ok = (|| -> io::Result<()> {
+        let mut dst = src.to_path_buf().into_os_string();
+        dst.push(".gz");
+        let mut tmp = dst.clone();
+        tmp.push(".tmp");
+        let mut input = File::open(src)?;
+        let out = File::create(&tmp)?;
+        let mut enc = flate2::write::GzEncoder::new(out, flate2::Compression::default());
+        io::copy(&mut input, &mut enc)?;
+        enc.finish()?.sync_all()?;
+        std::fs::rename(&tmp, &dst)?;
+        std::fs::remove_file(src)
+    })()
+    .is_ok();
+    // SAFETY: leave the forked child without running the parent's destructors or atexit hooks.
+    unsafe { libc::_exit(if ok { 0 } else { 1 }) }
 }
 
 /// An attach connection: gets the output streams it asked for; its bytes are stdin.

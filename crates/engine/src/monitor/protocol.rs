@@ -44,10 +44,31 @@ pub struct MonitorSpec {
     pub stdin_once: bool,
     /// json-file log.
     pub log_path: PathBuf,
+    /// How the log is kept (driver `none`, rotation).
+    #[serde(default)]
+    pub log: LogSpec,
     /// Docker's `User` (`name`, `uid`, `uid:gid`, `name:group`), resolved in the rootfs.
     pub user: String,
     /// Initial terminal size (rows, columns).
     pub console_size: Option<(u16, u16)>,
+}
+
+/// Docker's `LogConfig` as the monitor applies it (validated by the daemon at create).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LogSpec {
+    /// `--log-driver none`: no log file at all.
+    #[serde(default)]
+    pub none: bool,
+    /// `max-size` in bytes: the file is rotated once it reaches it; `None` never rotates.
+    #[serde(default)]
+    pub max_size: Option<u64>,
+    /// `max-file`: the live file plus `max_file - 1` rotated ones (`<log>.1` newest); 0 or 1
+    /// keeps only the live file, truncated at each rotation.
+    #[serde(default)]
+    pub max_file: u32,
+    /// `compress`: rotated files become `<log>.N.gz`.
+    #[serde(default)]
+    pub compress: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -265,7 +265,7 @@ impl Monitor {
 
     fn create(run_dir: &Path, spec: MonitorSpec, rootfs: &Path) -> Result<Monitor, String> {
         set_user(&spec, rootfs)?;
-        let log = JsonLog::open(&spec.log_path).map_err(|e| format!("open log: {e}"))?;
+        let log = JsonLog::open(&spec.log_path, &spec.log).map_err(|e| format!("open log: {e}"))?;
         let null = File::open("/dev/null").map_err(|e| format!("open /dev/null: {e}"))?;
         let Pipes {
             child_ends,

@@ -1,0 +1,298 @@
+//! End to end: json-file rotation (`--log-opt max-size/max-file/compress`), `docker logs` across
+//! rotated files and `logs -f` across a rotation, `--log-driver none`, and Docker's refusals of
+//! bad log options.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+
+use berth_testkit::daemon::Daemon;
+use berth_testkit::unique_name;
+use common::daemon_with_busybox;
+
+/// One HTTP request on the daemon's socket; returns (status, body).
+fn raw(d: &Daemon, method: &str, path: &str, body: &str) -> (u16, String) {
+    let mut s = UnixStream::connect(&d.socket).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: berth\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, out)
+}
+
+fn log_dir(d: &Daemon, id: &str) -> PathBuf {
+    d.data_root.join("engine/containers").join(id)
+}
+
+/// The log file names in the container's directory, sorted.
+fn log_files(d: &Daemon, id: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(log_dir(d, id))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("-json.log"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// The numbers of `line-N` lines, checked to be consecutive.
+fn numbers(out: &str) -> Vec<u32> {
+    let v: Vec<u32> = out
+        .lines()
+        .map(|l| {
+            l.strip_prefix("line-")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("unexpected log line {l:?}"))
+        })
+        .collect();
+    for w in v.windows(2) {
+        assert_eq!(w[1], w[0] + 1, "log lines out of order or missing: {out}");
+    }
+    v
+}
+
+fn wait_exit(d: &Daemon, name: &str) {
+    let code = d.docker_ok(&["wait", name]);
+    assert_eq!(code.trim(), "0");
+}
+
+#[test]
+fn rotation_keeps_max_file_files_and_logs_reads_them_oldest_first() {
+    let (d, _t) = daemon_with_busybox();
+    let name = unique_name("rot");
+    let id = d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--log-opt",
+        "max-size=10k",
+        "--log-opt",
+        "max-file=3",
+        "busybox",
+        "sh",
+        "-c",
+        "i=0; while [ $i -lt 2000 ]; do echo line-$i; i=$((i+1)); done",
+    ]);
+    let id = id.trim().to_string();
+    wait_exit(&d, &name);
+    let base = format!("{id}-json.log");
+    assert_eq!(
+        log_files(&d, &id),
+        vec![base.clone(), format!("{base}.1"), format!("{base}.2")]
+    );
+    for f in [format!("{base}.1"), format!("{base}.2")] {
+        let len = std::fs::metadata(log_dir(&d, &id).join(&f)).unwrap().len();
+        // rotated once it reached 10000 bytes: at most one entry (< 200 bytes) beyond
+        assert!((10_000..10_200).contains(&len), "{f}: {len} bytes");
+    }
+    let out = d.docker_ok(&["logs", &name]);
+    let n = numbers(&out);
+    assert_eq!(*n.last().unwrap(), 1999);
+    // three files of about 10 kB hold far fewer than the 2000 lines written
+    assert!(n.len() > 200 && n.len() < 600, "{} lines kept", n.len());
+    let tail = d.docker_ok(&["logs", "--tail", "5", &name]);
+    assert_eq!(numbers(&tail), (1995..2000).collect::<Vec<_>>());
+    let inspect = d.docker_ok(&[
+        "inspect",
+        "-f",
+        "{{.HostConfig.LogConfig.Type}} {{index .HostConfig.LogConfig.Config \"max-size\"}} {{index .HostConfig.LogConfig.Config \"max-file\"}}",
+        &name,
+    ]);
+    assert_eq!(inspect.trim(), "json-file 10k 3");
+}
+
+#[test]
+fn max_file_one_truncates_and_compress_gzips_rotated_files() {
+    let (d, _t) = daemon_with_busybox();
+    let one = unique_name("rot1");
+    let id = d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        &one,
+        "--log-opt",
+        "max-size=2k",
+        "busybox",
+        "sh",
+        "-c",
+        "i=0; while [ $i -lt 500 ]; do echo line-$i; i=$((i+1)); done",
+    ]);
+    let id = id.trim().to_string();
+    wait_exit(&d, &one);
+    assert_eq!(log_files(&d, &id), vec![format!("{id}-json.log")]);
+    let n = numbers(&d.docker_ok(&["logs", &one]));
+    assert_eq!(*n.last().unwrap(), 499);
+    assert!(n.len() < 40, "{} lines kept in one 2k file", n.len());
+
+    let gz = unique_name("rotgz");
+    let id = d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        &gz,
+        "--log-opt",
+        "max-size=5k",
+        "--log-opt",
+        "max-file=4",
+        "--log-opt",
+        "compress=true",
+        "busybox",
+        "sh",
+        "-c",
+        "i=0; while [ $i -lt 1000 ]; do echo line-$i; i=$((i+1)); done",
+    ]);
+    let id = id.trim().to_string();
+    wait_exit(&d, &gz);
+    let base = format!("{id}-json.log");
+    // the compressing child may still be finishing the newest rotated file
+    let want = vec![
+        base.clone(),
+        format!("{base}.1.gz"),
+        format!("{base}.2.gz"),
+        format!("{base}.3.gz"),
+    ];
+    for _ in 0..50 {
+        if log_files(&d, &id) == want {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(log_files(&d, &id), want);
+    let n = numbers(&d.docker_ok(&["logs", &gz]));
+    assert_eq!(*n.last().unwrap(), 999);
+    assert!(n.len() > 150, "{} lines kept", n.len());
+}
+
+#[test]
+fn logs_follow_goes_on_across_rotations() {
+    let (d, _t) = daemon_with_busybox();
+    let name = unique_name("rotf");
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--log-opt",
+        "max-size=2k",
+        "--log-opt",
+        "max-file=2",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 1; i=0; while [ $i -lt 300 ]; do echo line-$i; i=$((i+1)); usleep 5000; done",
+    ]);
+    // started before the first line: every line must arrive, across about 15 rotations
+    let out = d
+        .docker()
+        .args(["logs", "-f", &name])
+        .output()
+        .expect("docker logs -f");
+    assert!(out.status.success());
+    let out = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(numbers(&out), (0..300).collect::<Vec<_>>());
+}
+
+#[test]
+fn log_driver_none_keeps_no_log() {
+    let (d, _t) = daemon_with_busybox();
+    let name = unique_name("nolog");
+    let id = d.docker_ok(&[
+        "run",
+        "--name",
+        &name,
+        "--log-driver",
+        "none",
+        "busybox",
+        "echo",
+        "hello",
+    ]);
+    // the attached client still sees the output
+    assert_eq!(id.trim(), "hello");
+    let out = d.docker_run(&["logs", &name]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("configured logging driver does not support reading"),
+        "{err}"
+    );
+    let path = d.docker_ok(&[
+        "inspect",
+        "-f",
+        "{{.LogPath}}|{{.HostConfig.LogConfig.Type}}",
+        &name,
+    ]);
+    assert_eq!(path.trim(), "|none");
+    let cid = d.docker_ok(&["inspect", "-f", "{{.Id}}", &name]);
+    let files = std::fs::read_dir(log_dir(&d, cid.trim()))
+        .map(|r| r.count())
+        .unwrap_or(0);
+    assert_eq!(files, 0, "a none-driver container wrote files");
+    let (status, body) = raw(&d, "GET", &format!("/containers/{name}/logs?stdout=1"), "");
+    assert_eq!(status, 501, "{body}");
+}
+
+#[test]
+fn bad_log_options_are_refused_with_dockers_messages() {
+    let (d, _t) = daemon_with_busybox();
+    let cases: &[(&[&str], &str)] = &[
+        (&["--log-opt", "max-size=abc"], "invalid size: 'abc'"),
+        (&["--log-opt", "max-size=10q"], "invalid suffix: 'q'"),
+        (
+            &["--log-opt", "max-size=0"],
+            "max-size must be a positive number",
+        ),
+        (
+            &["--log-opt", "max-file=0"],
+            "max-file cannot be less than 1",
+        ),
+        (
+            &["--log-opt", "max-file=x"],
+            "strconv.Atoi: parsing \"x\": invalid syntax",
+        ),
+        (
+            &["--log-opt", "foo=bar"],
+            "unknown log opt 'foo' for json-file log driver",
+        ),
+        (
+            &["--log-opt", "compress=true", "--log-opt", "max-size=1k"],
+            "compress cannot be true when max-file is less than 2 or max-size is not set",
+        ),
+        (
+            &["--log-driver", "syslog"],
+            "logger: no log driver named 'syslog' is registered",
+        ),
+    ];
+    for (flags, msg) in cases {
+        let name = unique_name("badlog");
+        let mut args = vec!["create", "--name", &name];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["busybox", "true"]);
+        let out = d.docker_run(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{flags:?} accepted");
+        assert!(err.contains(msg), "{flags:?}: {err}");
+        // nothing half-made
+        assert!(!d.docker_run(&["inspect", &name]).status.success());
+    }
+    let (status, body) = raw(
+        &d,
+        "POST",
+        "/containers/create",
+        r#"{"Image":"busybox","Cmd":["true"],"HostConfig":{"LogConfig":{"Type":"json-file","Config":{"max-file":"-1"}}}}"#,
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("max-file cannot be less than 1"), "{body}");
+}
