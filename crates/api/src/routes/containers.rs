@@ -11,6 +11,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use berth_engine::container::logs::LogOptions;
+use berth_engine::error::Error;
 use berth_engine::model::CreateRequest;
 
 use super::query::{self, Q};
@@ -109,12 +110,28 @@ async fn kill(
 
 /// Headers go out at once (the CLI waits for them before it sends `start`); the body follows
 /// when the condition is met.
+/// moby's `postContainersWait`: the condition is checked before the container is looked up;
+/// before API 1.30 there was no condition and the parameter is ignored.
+fn wait_condition(q: &Q, v: ApiVersion) -> Result<&str, ApiError> {
+    if v < ApiVersion(1, 30) {
+        return Ok("");
+    }
+    match query::str(q, "condition") {
+        c @ ("" | "not-running" | "next-exit" | "removed") => Ok(c),
+        other => Err(ApiError::from(Error::InvalidParameter(format!(
+            "invalid condition: {other:?}"
+        )))),
+    }
+}
+
 async fn wait(
     State(e): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<Q>,
+    Extension(v): Extension<ApiVersion>,
 ) -> ApiResult<Response> {
-    let fut = e.wait(&id, query::str(&q, "condition"))?;
+    let condition = wait_condition(&q, v)?;
+    let fut = e.wait(&id, condition)?;
     let stream = futures_util::stream::once(async move {
         let body = fut.await;
         let mut v = serde_json::to_vec(&body).unwrap_or_default();
