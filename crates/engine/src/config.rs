@@ -43,7 +43,65 @@ impl EngineConfig {
         self.exec_root.join("containers").join(id)
     }
 
+    /// The binary mounted at `/dev/init` for `--init`: `init_path` when set, else the first of
+    /// `docker-init`, `tini-static` found in `PATH`, `/usr/bin`, `/usr/libexec/docker`,
+    /// `/usr/local/bin` (dockerd's lookup, with Debian's static tini as a fallback).
+    pub fn init_binary(&self) -> Result<PathBuf, String> {
+        if let Some(p) = &self.init_path {
+            return if p.is_file() {
+                Ok(p.clone())
+            } else {
+                Err(format!(
+                    "init binary {} (--init-path) does not exist",
+                    p.display()
+                ))
+            };
+        }
+        let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).collect())
+            .unwrap_or_default();
+        dirs.extend(
+            ["/usr/bin", "/usr/libexec/docker", "/usr/local/bin"]
+                .iter()
+                .map(PathBuf::from),
+        );
+        for name in ["docker-init", "tini-static"] {
+            for d in &dirs {
+                let p = d.join(name);
+                if is_executable(&p) {
+                    return Ok(p);
+                }
+            }
+        }
+        Err(
+            "no init binary found for --init: looked for docker-init and tini-static in PATH, \
+             /usr/bin, /usr/libexec/docker and /usr/local/bin (install tini or set the daemon's \
+             --init-path)"
+                .into(),
+        )
+    }
+
     pub fn runtime_root(&self) -> PathBuf {
         self.exec_root.join("runtime")
+    }
+}
+
+fn is_executable(p: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_init_path_is_named() {
+        let mut c = EngineConfig::new("/d".into(), "/e".into(), "/m".into());
+        c.init_path = Some("/nonexistent/docker-init".into());
+        let err = c.init_binary().unwrap_err();
+        assert!(err.contains("/nonexistent/docker-init"), "{err}");
+        c.init_path = Some("/bin/sh".into());
+        assert_eq!(c.init_binary().unwrap(), PathBuf::from("/bin/sh"));
     }
 }

@@ -76,12 +76,6 @@ fn validate(req: &CreateRequest) -> Result<()> {
             "Conflicting options: Nano CPUs and CPU Period cannot both be set".into(),
         ));
     }
-    if hc.init == Some(true) {
-        return Err(Error::InvalidParameter(
-            "--init is not supported by this daemon yet (no init binary to mount at /dev/init)"
-                .into(),
-        ));
-    }
     match hc.restart_policy.name.as_str() {
         "" | "no" | "always" | "unless-stopped" | "on-failure" => {}
         other => {
@@ -129,6 +123,11 @@ impl Engine {
             None => ids::random_name(),
         };
         validate(&req)?;
+        if req.host_config.init == Some(true) {
+            self.config()
+                .init_binary()
+                .map_err(Error::InvalidParameter)?;
+        }
         if req.config.image.is_empty() {
             return Err(Error::InvalidParameter(
                 "config cannot be empty in order to create a container".into(),

@@ -265,7 +265,11 @@ impl Engine {
             }
             volume_mounts.push((src, dst, ro));
         }
-        let config = super::spec::oci_config(rec, etc, &volume_mounts, netns)?;
+        let init = match rec.host_config.init {
+            Some(true) => Some(self.config().init_binary().map_err(Error::Internal)?),
+            _ => None,
+        };
+        let config = super::spec::oci_config(rec, etc, &volume_mounts, netns, init.as_deref())?;
         super::fsutil::write_atomic(&bundle.join("config.json"), config.to_string().as_bytes())?;
         let spec = MonitorSpec {
             id: rec.id.clone(),

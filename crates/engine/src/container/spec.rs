@@ -188,6 +188,7 @@ pub fn oci_config(
     etc_dir: &Path,
     volume_mounts: &[(String, String, bool)],
     netns: Option<&Path>,
+    init: Option<&Path>,
 ) -> Result<Value> {
     let cfg = &rec.config;
     let hc = &rec.host_config;
@@ -211,6 +212,16 @@ pub fn oci_config(
         json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
         json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=67108864"]}),
     ];
+    if hc.init == Some(true) {
+        // as dockerd does with docker-init: the binary read-only at /dev/init, run as pid 1
+        let init =
+            init.ok_or_else(|| Error::InvalidParameter("no init binary found for --init".into()))?;
+        mounts.push(bind_mount(
+            "/dev/init",
+            &init.to_string_lossy(),
+            &["rprivate", "ro"],
+        ));
+    }
     for f in ["hosts", "hostname", "resolv.conf"] {
         let src = etc_dir.join(f);
         if src.exists() {
