@@ -5,15 +5,19 @@
 # medians of $RUNS runs, and prints Berth/Docker ratios.
 #
 # Berth side: berthd (release build) on its own roots, driven by the same stock docker CLI
-# (`DOCKER_BUILDKIT=0 docker build`, POST /build). Needs root, release builds:
-#   cargo build --release -p berth-api --bins && cargo build --release -p berth-runtime --bins
+# (`DOCKER_BUILDKIT=0 docker build`, POST /build), and the no-change rebuild also by the berth
+# CLI (`berth build`). The clients' own floors (walking, tarring and sending the context) are
+# timed against a stand-in daemon that builds nothing (bench/build-dummy-daemon.py, python3).
+# Needs root, release builds:
+#   cargo build --release -p berth-api --bins -p berth-runtime --bins -p berth-cli --bins
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-5}
 [ "$(id -u)" = 0 ] || { echo "bench/build.sh: run as root" >&2; exit 1; }
 BERTHD=${BERTHD:-$PWD/target/release/berthd}
+BERTH=${BERTH:-$PWD/target/release/berth}
 export BERTH_RUNTIME=${BERTH_RUNTIME:-$PWD/target/release/berth-runtime}
-for f in "$BERTHD" "$BERTH_RUNTIME" /usr/sbin/dockerd /bin/busybox; do
+for f in "$BERTHD" "$BERTH" "$BERTH_RUNTIME" /usr/sbin/dockerd /bin/busybox; do
   [ -x "$f" ] || { echo "bench/build.sh: missing $f (see the header)" >&2; exit 1; }
 done
 DOCKER=${DOCKER:-docker}
@@ -21,7 +25,9 @@ DOCKER=${DOCKER:-docker}
 WORK=$(mktemp -d /var/tmp/berth-bench-build.XXXXXX)
 DPID=""
 BPID=""
+NPID=""
 cleanup() {
+  if [ -n "$NPID" ]; then kill "$NPID" 2>/dev/null || true; wait "$NPID" 2>/dev/null || true; fi
   if [ -n "$DPID" ]; then kill "$DPID" 2>/dev/null || true; wait "$DPID" 2>/dev/null || true; fi
   if [ -n "$BPID" ]; then kill "$BPID" 2>/dev/null || true; wait "$BPID" 2>/dev/null || true; fi
   grep " $WORK/" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
@@ -79,6 +85,7 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : int((a[NR/
 
 docker_build() { DOCKER_BUILDKIT=0 "$DOCKER" -H "unix://$SOCK" build --network none -q -t bench:docker "$@" "$CTX"; }
 berth_build() { DOCKER_BUILDKIT=0 "$DOCKER" -H "unix://$BSOCK" build --network none -q -t bench:berth "$@" "$CTX"; }
+berth_cli_build() { "$BERTH" -H "unix://$BSOCK" build --network none -q -t bench:berth "$@" "$CTX"; }
 
 declare -A R
 first=(); again=()
@@ -103,9 +110,33 @@ berth_build >/dev/null 2>&1
 for _ in $(seq 1 "$RUNS"); do again+=("$(ms berth_build)"); done
 R[berth.first]=$(printf '%s\n' "${first[@]}" | median)
 R[berth.again]=$(printf '%s\n' "${again[@]}" | median)
+again=()
+for _ in $(seq 1 "$RUNS"); do again+=("$(ms berth_cli_build)"); done
+R[berth.cli]=$(printf '%s\n' "${again[@]}" | median)
+
+# The clients alone: the same command against a daemon that does nothing.
+NSOCK="$WORK/dummy.sock"
+if command -v python3 >/dev/null; then
+  python3 bench/build-dummy-daemon.py "$NSOCK" 2>/dev/null &
+  NPID=$!
+  for _ in $(seq 1 50); do [ -S "$NSOCK" ] && break; sleep 0.1; done
+  floor=(); bfloor=()
+  for _ in $(seq 1 "$RUNS"); do
+    floor+=("$(ms env DOCKER_BUILDKIT=0 "$DOCKER" -H "unix://$NSOCK" build --network none -q -t x "$CTX")")
+    bfloor+=("$(ms "$BERTH" -H "unix://$NSOCK" build --network none -q -t x "$CTX")")
+  done
+  R[floor.docker]=$(printf '%s\n' "${floor[@]}" | median)
+  R[floor.berth]=$(printf '%s\n' "${bfloor[@]}" | median)
+fi
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", (b > 0 ? a / b : 0) }'; }
 echo "build benchmark ($(date -u +%Y-%m-%d), $(nproc) cores, medians of $RUNS runs)"
 printf '%-34s %10s %10s %8s\n' measure berth docker ratio
 printf '%-34s %8sms %8sms %8s\n' "first build (no cache), docker CLI" "${R[berth.first]}" "${R[docker.first]}" "$(ratio "${R[berth.first]}" "${R[docker.first]}")"
 printf '%-34s %8sms %8sms %8s\n' "no-change rebuild, docker CLI" "${R[berth.again]}" "${R[docker.again]}" "$(ratio "${R[berth.again]}" "${R[docker.again]}")"
+printf '%-34s %8sms %8sms %8s\n' "no-change rebuild, berth CLI" "${R[berth.cli]}" "${R[docker.again]}" "$(ratio "${R[berth.cli]}" "${R[docker.again]}")"
+if [ -n "${R[floor.docker]:-}" ]; then
+  echo "client floors (the same command against a daemon that builds nothing):"
+  printf '  %-32s %8sms\n' "docker CLI" "${R[floor.docker]}" "berth CLI" "${R[floor.berth]}"
+fi
+echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"

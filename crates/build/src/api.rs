@@ -71,12 +71,16 @@ pub fn event_json(e: &BuildEvent) -> String {
 pub fn serve_build(
     builder: &crate::Builder,
     query: &[(String, String)],
-    body: impl std::io::Read,
+    body: impl std::io::Read + Send,
     pull: crate::Puller<'_>,
     out: &mut dyn FnMut(String),
 ) -> Option<String> {
+    let _all = crate::timing::Phase::new("request", "");
     let result = options_from_query(query).and_then(|opts| {
-        let ctx = builder.context_from_tar(body)?;
+        let ctx = {
+            let _p = crate::timing::Phase::new("context", "");
+            builder.context_from_tar(body)?
+        };
         let r = builder.build(&ctx, &opts, pull, &mut |e| out(event_json(&e)));
         // Deleting the unpacked context can take a while; the response does not wait for it.
         builder.discard_context(ctx);

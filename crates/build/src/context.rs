@@ -1,22 +1,44 @@
-//! The build context: a tar stream (hostile input) unpacked into a private directory, or a
-//! directory used in place, plus its `.dockerignore`.
+//! The build context: a tar stream (hostile input) read into memory (or, when big, unpacked
+//! into a private directory), or a directory used in place, plus its `.dockerignore`.
+//!
+//! A tar context is parsed as it arrives (so the work overlaps the client's upload), each
+//! file hashed on the way; COPY/ADD hash their sources from that tree, and the files are only
+//! written out when a step that needs them misses the cache.
 
+mod memory;
+
+use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Component, Path, PathBuf};
+use std::sync::Mutex;
 
 use crate::dockerignore::{DockerIgnore, clean};
 use crate::error::BuildError;
-use crate::fsutil::{Scope, resolve_in};
+use crate::fsutil::{Scope, resolve_in_fs};
+use crate::srcfs::{HostFs, SrcFs};
+use memory::MemoryTree;
 
 /// A build context ready to read sources from.
-#[derive(Debug)]
 pub struct BuildContext {
     root: PathBuf,
     ignore: DockerIgnore,
+    /// A tar context held in memory, answering for `root` until written out there.
+    tree: Option<MemoryTree>,
+    written: Mutex<bool>,
     _temp: Option<tempfile::TempDir>,
 }
 
-/// Tar contexts up to this size (as sent) are unpacked on tmpfs.
+impl std::fmt::Debug for BuildContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BuildContext")
+            .field("root", &self.root)
+            .field("in_memory", &self.tree.is_some())
+            .finish()
+    }
+}
+
+/// Tar contexts whose files add up to this much are held in memory; bigger ones are unpacked
+/// on disk.
 pub const MEMORY_CONTEXT_LIMIT: u64 = 256 << 20;
 
 /// Free bytes on the filesystem holding `dir`.
@@ -36,61 +58,124 @@ fn bad(msg: impl Into<String>) -> BuildError {
     BuildError::Context(msg.into())
 }
 
+fn temp_in(dir: &Path) -> Result<tempfile::TempDir, BuildError> {
+    std::fs::create_dir_all(dir).map_err(|e| bad(format!("create {}: {e}", dir.display())))?;
+    tempfile::Builder::new()
+        .prefix("context-")
+        .tempdir_in(dir)
+        .map_err(|e| bad(format!("create context directory: {e}")))
+}
+
+/// Runs `f` over the context stream decompressed as Docker's `DecompressStream` does: gzip,
+/// bzip2, xz or zstd, told apart by their magic bytes; anything else is read as a plain tar.
+fn decompressed<T>(
+    reader: impl Read + Send,
+    f: impl FnOnce(&mut dyn Read) -> Result<T, BuildError>,
+) -> Result<T, BuildError> {
+    let mut buffered = BufReader::with_capacity(256 << 10, reader);
+    let head = buffered
+        .fill_buf()
+        .map_err(|e| bad(format!("read context: {e}")))?;
+    if head.starts_with(&[0x1f, 0x8b]) {
+        return f(&mut flate2::read::MultiGzDecoder::new(buffered));
+    }
+    if head.starts_with(b"BZh") {
+        return f(&mut bzip2::read::MultiBzDecoder::new(buffered));
+    }
+    if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        let mut d = zstd::stream::read::Decoder::with_buffer(buffered)
+            .map_err(|e| bad(format!("read zstd context: {e}")))?;
+        return f(&mut d);
+    }
+    if !head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+        return f(&mut buffered);
+    }
+    // xz: lzma-rs decompresses into a writer, so a thread feeds a pipe that `f` reads.
+    let (mut rd, wr) = std::io::pipe().map_err(|e| bad(format!("pipe: {e}")))?;
+    std::thread::scope(|s| {
+        let feeder = s.spawn(move || {
+            let mut wr = std::io::BufWriter::new(wr);
+            lzma_rs::xz_decompress(&mut buffered, &mut wr)
+                .map_err(|e| e.to_string())
+                .and_then(|()| std::io::Write::flush(&mut wr).map_err(|e| e.to_string()))
+        });
+        let r = f(&mut rd);
+        drop(rd);
+        let fed = feeder
+            .join()
+            .unwrap_or_else(|_| Err("decompressor panicked".into()));
+        match (r, fed) {
+            (Ok(_), Err(e)) => Err(bad(format!("read xz context: {e}"))),
+            (r, _) => r,
+        }
+    })
+}
+
 impl BuildContext {
-    /// Unpacks a tar context like [`BuildContext::from_tar`], into `memory` (a tmpfs folder)
-    /// when the whole tar fits in [`MEMORY_CONTEXT_LIMIT`] and the tmpfs has room for it, else
-    /// under `scratch` on disk. Files on tmpfs cost microseconds where this disk takes most of
-    /// a millisecond per file, and a context is thrown away after its build.
+    /// Reads a tar context (plain or compressed) as it streams in: held in memory while its
+    /// files add up to at most [`MEMORY_CONTEXT_LIMIT`], else unpacked on disk under
+    /// `scratch`. A context in memory is given a folder in `memory` (tmpfs) when it has room
+    /// for it, else under `scratch`; its files are written there only when a step needs them.
     pub fn from_tar_in(
-        mut reader: impl Read,
+        reader: impl Read + Send,
         scratch: &Path,
         memory: Option<&Path>,
     ) -> Result<BuildContext, BuildError> {
-        let Some(memory) = memory else {
-            return BuildContext::from_tar(reader, scratch);
-        };
-        let mut head = Vec::new();
-        (&mut reader)
-            .take(MEMORY_CONTEXT_LIMIT + 1)
-            .read_to_end(&mut head)
-            .map_err(|e| bad(format!("read context: {e}")))?;
-        let fits = head.len() as u64 <= MEMORY_CONTEXT_LIMIT
-            && free_bytes(memory).is_some_and(|free| free > 4 * head.len() as u64);
-        if fits {
-            BuildContext::from_tar(&head[..], memory)
-        } else {
-            BuildContext::from_tar(std::io::Cursor::new(head).chain(reader), scratch)
+        match memory {
+            Some(memory) => Self::from_tar_limited(reader, scratch, memory, MEMORY_CONTEXT_LIMIT),
+            None => BuildContext::from_tar(reader, scratch),
         }
     }
 
-    /// Unpacks a tar (optionally gzip-compressed) context into a new directory under `scratch`.
+    /// [`BuildContext::from_tar_in`] with the memory limit given.
+    pub(crate) fn from_tar_limited(
+        reader: impl Read + Send,
+        scratch: &Path,
+        memory: &Path,
+        limit: u64,
+    ) -> Result<BuildContext, BuildError> {
+        decompressed(reader, |stream| {
+            let mut target = Target::Memory(MemoryTree::new());
+            ingest(stream, &mut target, scratch, limit)?;
+            match target {
+                Target::Memory(mut tree) => {
+                    let fits = free_bytes(memory).is_some_and(|free| free > 4 * tree.bytes());
+                    let temp = temp_in(if fits { memory } else { scratch })?;
+                    tree.place(temp.path());
+                    BuildContext::finish(temp, Some(tree))
+                }
+                Target::Disk(d) => BuildContext::finish(d.temp, None),
+            }
+        })
+    }
+
+    /// Unpacks a tar (plain or compressed) context into a new directory under `scratch`.
     /// Entries whose names leave the context (`../x`, absolute), hard links to outside, and
     /// device nodes are refused.
-    pub fn from_tar(reader: impl Read, scratch: &Path) -> Result<BuildContext, BuildError> {
-        std::fs::create_dir_all(scratch)
-            .map_err(|e| bad(format!("create {}: {e}", scratch.display())))?;
-        let temp = tempfile::Builder::new()
-            .prefix("context-")
-            .tempdir_in(scratch)
-            .map_err(|e| bad(format!("create context directory: {e}")))?;
-        let mut buffered = BufReader::new(reader);
-        let head = buffered
-            .fill_buf()
-            .map_err(|e| bad(format!("read context: {e}")))?;
-        let gz = head.starts_with(&[0x1f, 0x8b]);
-        let stream: Box<dyn Read> = if gz {
-            Box::new(flate2::read::GzDecoder::new(buffered))
-        } else {
-            Box::new(buffered)
-        };
-        let root = temp.path().to_path_buf();
-        unpack(stream, &root)?;
-        let ignore = read_ignore(&root)?;
-        Ok(BuildContext {
-            root,
-            ignore,
-            _temp: Some(temp),
+    pub fn from_tar(reader: impl Read + Send, scratch: &Path) -> Result<BuildContext, BuildError> {
+        decompressed(reader, |stream| {
+            let mut target = Target::Disk(DiskTree::new(scratch)?);
+            ingest(stream, &mut target, scratch, 0)?;
+            match target {
+                Target::Disk(d) => BuildContext::finish(d.temp, None),
+                Target::Memory(_) => unreachable!("a disk context stays on disk"),
+            }
         })
+    }
+
+    fn finish(
+        temp: tempfile::TempDir,
+        tree: Option<MemoryTree>,
+    ) -> Result<BuildContext, BuildError> {
+        let mut ctx = BuildContext {
+            root: temp.path().to_path_buf(),
+            ignore: DockerIgnore::default(),
+            tree,
+            written: Mutex::new(false),
+            _temp: Some(temp),
+        };
+        ctx.ignore = read_ignore(ctx.fs(), &ctx.root)?;
+        Ok(ctx)
     }
 
     /// Uses a directory as the context (read only).
@@ -98,22 +183,55 @@ impl BuildContext {
         if !dir.is_dir() {
             return Err(bad(format!("context {} is not a directory", dir.display())));
         }
-        let ignore = read_ignore(dir)?;
+        let ignore = read_ignore(&HostFs, dir)?;
         Ok(BuildContext {
             root: dir.to_path_buf(),
             ignore,
+            tree: None,
+            written: Mutex::new(true),
             _temp: None,
         })
     }
 
-    /// The unpacked directory of a tar context, now the caller's to delete (None for a
-    /// directory context, which is not ours).
+    /// The folder of a tar context, now the caller's to delete (None for a directory
+    /// context, which is not ours).
     pub fn into_owned_dir(self) -> Option<PathBuf> {
         self._temp.map(|t| t.keep())
     }
 
+    /// Where sources are: the files are there once [`BuildContext::materialize`] has run.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// How to read the context's files before they are written out.
+    pub fn fs(&self) -> &dyn SrcFs {
+        match &self.tree {
+            Some(t) => t,
+            None => &HostFs,
+        }
+    }
+
+    /// Whether the context is still only in memory (nothing written under `root`).
+    pub fn in_memory(&self) -> bool {
+        self.tree.is_some() && !self.written.lock().map(|w| *w).unwrap_or(true)
+    }
+
+    /// Writes a context held in memory out to `root` (once; later calls return at once).
+    pub fn materialize(&self) -> Result<(), BuildError> {
+        let Some(tree) = &self.tree else {
+            return Ok(());
+        };
+        let mut written = self
+            .written
+            .lock()
+            .map_err(|_| bad("the context lock is poisoned"))?;
+        if !*written {
+            tree.write_out(&self.root)
+                .map_err(|e| bad(format!("write the context out: {e}")))?;
+            *written = true;
+        }
+        Ok(())
     }
 
     pub fn ignore(&self) -> &DockerIgnore {
@@ -124,12 +242,22 @@ impl BuildContext {
     /// `dockerfile` when the default name is missing).
     pub fn dockerfile(&self, name: &str) -> Result<String, BuildError> {
         let name = if name.is_empty() { "Dockerfile" } else { name };
-        let path =
-            resolve_in(&self.root, name, Scope::Strict, true).map_err(|e| bad(e.to_string()))?;
-        match std::fs::read(&path) {
+        let fs = self.fs();
+        let path = resolve_in_fs(fs, &self.root, name, Scope::Strict, true)
+            .map_err(|e| bad(e.to_string()))?;
+        let read = fs.open(&path).and_then(|mut f| {
+            let mut b = Vec::new();
+            f.read_to_end(&mut b).map(|_| b)
+        });
+        match read {
             Ok(b) => String::from_utf8(b)
                 .map_err(|_| bad(format!("the Dockerfile ({name}) is not valid UTF-8"))),
-            Err(_) if name == "Dockerfile" && self.root.join("dockerfile").is_file() => {
+            Err(_)
+                if name == "Dockerfile"
+                    && fs
+                        .lstat(&self.root.join("dockerfile"))
+                        .is_ok_and(|m| m.is_file()) =>
+            {
                 self.dockerfile("dockerfile")
             }
             Err(_) => Err(BuildError::Other(format!(
@@ -139,16 +267,71 @@ impl BuildContext {
     }
 }
 
-/// Unpacks a context tar into the empty directory `root`. Every name is checked (no absolute
+/// Where a tar's entries go: the tree in memory, or a directory on disk.
+enum Target {
+    Memory(MemoryTree),
+    Disk(DiskTree),
+}
+
+/// A tar context being unpacked into a private directory.
+struct DiskTree {
+    temp: tempfile::TempDir,
+    root: PathBuf,
+    /// Directories already made (relative).
+    dirs: HashSet<PathBuf>,
+}
+
+impl DiskTree {
+    fn new(scratch: &Path) -> Result<DiskTree, BuildError> {
+        let temp = temp_in(scratch)?;
+        Ok(DiskTree {
+            root: temp.path().to_path_buf(),
+            temp,
+            dirs: HashSet::new(),
+        })
+    }
+
+    /// The tree so far written into a new directory under `scratch`, to go on unpacking there.
+    fn spill(tree: &MemoryTree, scratch: &Path) -> Result<DiskTree, BuildError> {
+        let mut d = DiskTree::new(scratch)?;
+        tree.write_out(&d.root)
+            .map_err(|e| bad(format!("write the context out: {e}")))?;
+        d.dirs = tree.dirs().cloned().collect();
+        Ok(d)
+    }
+
+    fn parents(&mut self, rel: &Path) -> std::io::Result<()> {
+        if let Some(parent) = rel.parent()
+            && !parent.as_os_str().is_empty()
+            && !self.dirs.contains(parent)
+        {
+            std::fs::create_dir_all(self.root.join(parent))?;
+            for a in parent.ancestors().filter(|a| !a.as_os_str().is_empty()) {
+                self.dirs.insert(a.to_path_buf());
+            }
+        }
+        Ok(())
+    }
+}
+
+fn entry_target(entry: &tar::Entry<'_, impl Read>) -> std::io::Result<PathBuf> {
+    Ok(entry.link_name()?.unwrap_or_default().into_owned())
+}
+
+/// Reads every entry of a context tar into `target`. Every name is checked (no absolute
 /// paths, no `..` out of the root), and no entry may go through a symlink an earlier entry
-/// made (the only symlinks in `root` are the tar's own), so nothing lands outside. Owners are
-/// not applied (COPY sets its own); modes and mtimes are.
-fn unpack(stream: impl Read, root: &Path) -> Result<(), BuildError> {
-    use std::collections::HashSet;
+/// made (the only symlinks are the tar's own), so nothing lands outside. Owners are not
+/// applied (COPY sets its own); modes and file mtimes are. A tree in memory that grows past
+/// `limit` bytes of files moves to disk under `scratch`.
+fn ingest(
+    stream: &mut dyn Read,
+    target: &mut Target,
+    scratch: &Path,
+    limit: u64,
+) -> Result<(), BuildError> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let mut archive = tar::Archive::new(stream);
     let mut links: HashSet<PathBuf> = HashSet::new();
-    let mut dirs: HashSet<PathBuf> = HashSet::new();
     let entries = archive
         .entries()
         .map_err(|e| bad(format!("read context tar: {e}")))?;
@@ -174,82 +357,100 @@ fn unpack(stream: impl Read, root: &Path) -> Result<(), BuildError> {
                 "entry {name:?} is outside the context (through a symlink)"
             )));
         }
-        let path = root.join(&rel);
         let header = entry.header();
         let kind = header.entry_type();
         let mode = header.mode().unwrap_or(0o644) & 0o7777;
         let mtime = header.mtime().ok();
-        if let Some(parent) = rel.parent()
-            && !parent.as_os_str().is_empty()
-            && !dirs.contains(parent)
-        {
-            std::fs::create_dir_all(root.join(parent))
-                .map_err(|e| bad(format!("entry {name:?}: {e}")))?;
-            for a in parent.ancestors().filter(|a| !a.as_os_str().is_empty()) {
-                dirs.insert(a.to_path_buf());
-            }
-        }
         let io = |e: std::io::Error| bad(format!("entry {name:?}: {e}"));
-        if kind.is_dir() {
-            if !path.is_dir() {
-                let _ = std::fs::remove_file(&path);
-                std::fs::create_dir(&path).map_err(io)?;
-            }
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).map_err(io)?;
-            dirs.insert(rel);
-            continue;
-        }
-        // A file, link or symlink replaces whatever an earlier entry put there.
-        if let Ok(m) = std::fs::symlink_metadata(&path) {
-            if m.is_dir() {
-                std::fs::remove_dir_all(&path).map_err(io)?;
-            } else {
-                std::fs::remove_file(&path).map_err(io)?;
-            }
-            links.remove(&rel);
-        }
-        if kind.is_symlink() {
-            let target = entry
-                .link_name()
-                .map_err(io)?
-                .unwrap_or_default()
-                .into_owned();
-            std::os::unix::fs::symlink(&target, &path).map_err(io)?;
-            links.insert(rel);
-        } else if kind.is_hard_link() {
-            let target = entry
-                .link_name()
-                .map_err(io)?
-                .unwrap_or_default()
-                .into_owned();
-            let target_s = target.to_string_lossy().into_owned();
-            check_entry_name(&target_s)?;
-            let target_rel = PathBuf::from(clean(&target_s));
-            if through_link(&links, &target_rel) || links.contains(&target_rel) {
-                return Err(bad(format!("entry {name:?} links outside the context")));
-            }
-            std::fs::hard_link(root.join(target_rel), &path).map_err(io)?;
-        } else if kind.is_file()
-            || kind == tar::EntryType::Continuous
-            || kind == tar::EntryType::GNUSparse
-        {
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .custom_flags(libc::O_NOFOLLOW)
-                .open(&path)
-                .map_err(io)?;
-            std::io::copy(&mut entry, &mut f).map_err(io)?;
-            f.set_permissions(std::fs::Permissions::from_mode(mode))
-                .map_err(io)?;
-            if let Some(t) = mtime {
-                let _ = f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t));
-            }
-        } else if kind.is_block_special() || kind.is_character_special() {
+        if kind.is_block_special() || kind.is_character_special() {
             return Err(bad(format!("entry {name:?} is a device node")));
         }
-        // FIFOs and PAX/GNU extension headers need no file in a context.
+        let is_file = kind.is_file()
+            || kind == tar::EntryType::Continuous
+            || kind == tar::EntryType::GNUSparse;
+        if !(kind.is_dir() || kind.is_symlink() || kind.is_hard_link() || is_file) {
+            // FIFOs and PAX/GNU extension headers need no file in a context.
+            continue;
+        }
+        if !kind.is_dir() {
+            // A file, link or symlink replaces whatever an earlier entry put there.
+            links.remove(&rel);
+        }
+        let hard_target = if kind.is_hard_link() {
+            let t = entry_target(&entry).map_err(io)?;
+            let t = t.to_string_lossy().into_owned();
+            check_entry_name(&t)?;
+            let t = PathBuf::from(clean(&t));
+            if through_link(&links, &t) || links.contains(&t) {
+                return Err(bad(format!("entry {name:?} links outside the context")));
+            }
+            Some(t)
+        } else {
+            None
+        };
+        match target {
+            Target::Memory(tree) => {
+                if kind.is_dir() {
+                    tree.dir(&rel, mode).map_err(io)?;
+                } else if kind.is_symlink() {
+                    tree.symlink(&rel, &entry_target(&entry).map_err(io)?)
+                        .map_err(io)?;
+                    links.insert(rel);
+                } else if let Some(t) = hard_target {
+                    tree.hard_link(&rel, &t).map_err(io)?;
+                } else {
+                    let size = entry.size();
+                    tree.file(&rel, mode, mtime, size, &mut entry).map_err(io)?;
+                    if tree.bytes() > limit {
+                        *target = Target::Disk(DiskTree::spill(tree, scratch)?);
+                    }
+                }
+            }
+            Target::Disk(d) => {
+                d.parents(&rel).map_err(io)?;
+                let path = d.root.join(&rel);
+                if kind.is_dir() {
+                    if !path.is_dir() {
+                        let _ = std::fs::remove_file(&path);
+                        std::fs::create_dir(&path).map_err(io)?;
+                    }
+                    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+                        .map_err(io)?;
+                    d.dirs.insert(rel);
+                    continue;
+                }
+                if let Ok(m) = std::fs::symlink_metadata(&path) {
+                    if m.is_dir() {
+                        std::fs::remove_dir_all(&path).map_err(io)?;
+                    } else {
+                        std::fs::remove_file(&path).map_err(io)?;
+                    }
+                }
+                if kind.is_symlink() {
+                    std::os::unix::fs::symlink(entry_target(&entry).map_err(io)?, &path)
+                        .map_err(io)?;
+                    links.insert(rel);
+                } else if let Some(t) = hard_target {
+                    std::fs::hard_link(d.root.join(t), &path).map_err(io)?;
+                } else {
+                    let mut f = std::fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .mode(0o600)
+                        .custom_flags(libc::O_NOFOLLOW)
+                        .open(&path)
+                        .map_err(io)?;
+                    std::io::copy(&mut entry, &mut f).map_err(io)?;
+                    f.set_permissions(std::fs::Permissions::from_mode(mode))
+                        .map_err(io)?;
+                    if let Some(t) = mtime {
+                        let _ = f.set_modified(
+                            std::time::UNIX_EPOCH + std::time::Duration::from_secs(t),
+                        );
+                    }
+                }
+            }
+        }
     }
     Ok(())
 }
@@ -265,11 +466,13 @@ fn check_entry_name(name: &str) -> Result<(), BuildError> {
     Ok(())
 }
 
-fn read_ignore(root: &Path) -> Result<DockerIgnore, BuildError> {
+fn read_ignore(fs: &dyn SrcFs, root: &Path) -> Result<DockerIgnore, BuildError> {
     let path = root.join(".dockerignore");
-    match std::fs::symlink_metadata(&path) {
+    match fs.lstat(&path) {
         Ok(m) if m.is_file() => {
-            let text = std::fs::read_to_string(&path)
+            let mut text = String::new();
+            fs.open(&path)
+                .and_then(|mut f| f.read_to_string(&mut text))
                 .map_err(|e| bad(format!("read .dockerignore: {e}")))?;
             DockerIgnore::parse(&text).map_err(|e| bad(e.to_string()))
         }
@@ -390,6 +593,259 @@ mod tests {
         b.append_link(&mut h, "copy", "out/secret").unwrap();
         let t = b.into_inner().unwrap();
         assert!(BuildContext::from_tar(&t[..], scratch.path()).is_err());
+    }
+
+    fn sample_tar() -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, data, mode) in [
+            ("Dockerfile", &b"FROM scratch\nCOPY . /\n"[..], 0o644),
+            ("dir/a.txt", b"a", 0o600),
+            ("dir/sub/b.sh", b"#!/bin/sh\necho b\n", 0o755),
+            (".dockerignore", b"*.log\n", 0o644),
+        ] {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(mode);
+            h.set_mtime(1_700_000_000);
+            b.append_data(&mut h, name, data).unwrap();
+        }
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        b.append_link(&mut h, "link", "dir/a.txt").unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Link);
+        h.set_size(0);
+        b.append_link(&mut h, "hard", "dir/a.txt").unwrap();
+        b.into_inner().unwrap()
+    }
+
+    /// The content hash of `COPY <sources> /dst/` over a context, as the builder computes it.
+    fn copy_hash(ctx: &BuildContext, sources: &[&str]) -> String {
+        let spec = crate::copy::CopySpec {
+            keyword: "COPY",
+            src_root: ctx.root(),
+            fs: ctx.fs(),
+            scope: Scope::Strict,
+            ignore: Some(ctx.ignore()),
+            exclude: None,
+            sources: sources
+                .iter()
+                .map(|s| crate::copy::Source::Path((*s).into()))
+                .collect(),
+            dest: "/dst/".into(),
+            owner: None,
+            chmod: None,
+        };
+        let items = spec.resolve().unwrap();
+        spec.content_hash(&items).unwrap()
+    }
+
+    #[test]
+    fn a_context_in_memory_hashes_like_the_same_files_on_disk_and_writes_out_on_demand() {
+        let disk = tempfile::tempdir().unwrap();
+        let mem = tempfile::tempdir_in("/dev/shm").unwrap();
+        let t = sample_tar();
+        let on_disk = BuildContext::from_tar(&t[..], disk.path()).unwrap();
+        let in_mem = BuildContext::from_tar_in(&t[..], disk.path(), Some(mem.path())).unwrap();
+        assert!(in_mem.in_memory() && !on_disk.in_memory());
+        // Nothing is written until a step needs the files.
+        assert_eq!(std::fs::read_dir(in_mem.root()).unwrap().count(), 0);
+        assert_eq!(in_mem.dockerfile("").unwrap(), "FROM scratch\nCOPY . /\n");
+        assert_eq!(
+            in_mem.ignore().matches("x.log"),
+            on_disk.ignore().matches("x.log")
+        );
+        for sources in [
+            &["."][..],
+            &["dir"],
+            &["dir/*/b.sh", "link"],
+            &["d*", "hard"],
+        ] {
+            assert_eq!(
+                copy_hash(&in_mem, sources),
+                copy_hash(&on_disk, sources),
+                "{sources:?}"
+            );
+        }
+        let err = |ctx: &BuildContext, src: &str| {
+            let spec = crate::copy::CopySpec {
+                keyword: "COPY",
+                src_root: ctx.root(),
+                fs: ctx.fs(),
+                scope: Scope::Strict,
+                ignore: Some(ctx.ignore()),
+                exclude: None,
+                sources: vec![crate::copy::Source::Path(src.into())],
+                dest: "/dst/".into(),
+                owner: None,
+                chmod: None,
+            };
+            spec.resolve().unwrap_err().to_string()
+        };
+        assert_eq!(err(&in_mem, "nope"), err(&on_disk, "nope"));
+        assert_eq!(err(&in_mem, "../x"), err(&on_disk, "../x"));
+        // Written out: the same files, modes and link as the disk unpack.
+        in_mem.materialize().unwrap();
+        in_mem.materialize().unwrap();
+        assert!(!in_mem.in_memory());
+        use std::os::unix::fs::PermissionsExt;
+        for rel in ["Dockerfile", "dir/a.txt", "dir/sub/b.sh", "hard"] {
+            let (a, b) = (in_mem.root().join(rel), on_disk.root().join(rel));
+            assert_eq!(
+                std::fs::read(&a).unwrap(),
+                std::fs::read(&b).unwrap(),
+                "{rel}"
+            );
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode();
+            assert_eq!(mode(&a), mode(&b), "{rel}");
+        }
+        assert_eq!(
+            std::fs::read_link(in_mem.root().join("link")).unwrap(),
+            Path::new("dir/a.txt")
+        );
+        let dir = in_mem.into_owned_dir().unwrap();
+        assert!(dir.starts_with(mem.path()));
+    }
+
+    #[test]
+    fn a_context_past_the_memory_limit_moves_to_disk() {
+        let disk = tempfile::tempdir().unwrap();
+        let mem = tempfile::tempdir_in("/dev/shm").unwrap();
+        let t = sample_tar();
+        let small = BuildContext::from_tar_in(&t[..], disk.path(), Some(mem.path())).unwrap();
+        let ctx = BuildContext::from_tar_limited(&t[..], disk.path(), mem.path(), 4).unwrap();
+        assert!(!ctx.in_memory());
+        assert!(
+            ctx.root().starts_with(disk.path()),
+            "{}",
+            ctx.root().display()
+        );
+        assert_eq!(
+            std::fs::read(ctx.root().join("dir/sub/b.sh")).unwrap(),
+            b"#!/bin/sh\necho b\n"
+        );
+        assert_eq!(std::fs::read(ctx.root().join("hard")).unwrap(), b"a");
+        assert_eq!(copy_hash(&ctx, &["."]), copy_hash(&small, &["."]));
+        // Entries after the switch are still checked.
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(10);
+        h.set_mode(0o644);
+        b.append_data(&mut h, "big", &[0u8; 10][..]).unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        b.append_link(&mut h, "out", "/etc").unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_size(1);
+        h.set_mode(0o644);
+        b.append_data(&mut h, "out/pwned", &b"x"[..]).unwrap();
+        let t = b.into_inner().unwrap();
+        let e = BuildContext::from_tar_limited(&t[..], disk.path(), mem.path(), 4).unwrap_err();
+        assert!(e.to_string().contains("outside the context"), "{e}");
+        assert!(!Path::new("/etc/pwned").exists());
+    }
+
+    #[test]
+    fn compressed_contexts_are_read_like_docker_does() {
+        use std::io::Write;
+        let disk = tempfile::tempdir().unwrap();
+        let mem = tempfile::tempdir_in("/dev/shm").unwrap();
+        let t = sample_tar();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&t).unwrap();
+        let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+        bz.write_all(&t).unwrap();
+        let mut xz = Vec::new();
+        lzma_rs::xz_compress(&mut &t[..], &mut xz).unwrap();
+        let zst = zstd::encode_all(&t[..], 1).unwrap();
+        let plain = BuildContext::from_tar_in(&t[..], disk.path(), Some(mem.path())).unwrap();
+        let want = copy_hash(&plain, &["."]);
+        for (what, bytes) in [
+            ("gzip", gz.finish().unwrap()),
+            ("bzip2", bz.finish().unwrap()),
+            ("xz", xz.clone()),
+            ("zstd", zst),
+        ] {
+            for memory in [Some(mem.path()), None] {
+                let ctx = BuildContext::from_tar_in(&bytes[..], disk.path(), memory)
+                    .unwrap_or_else(|e| panic!("{what}: {e}"));
+                assert_eq!(
+                    ctx.dockerfile("").unwrap(),
+                    "FROM scratch\nCOPY . /\n",
+                    "{what}"
+                );
+                assert_eq!(copy_hash(&ctx, &["."]), want, "{what}");
+            }
+        }
+        // A truncated xz stream is an error, not a shorter context.
+        let cut = &xz[..xz.len() / 2];
+        let e = BuildContext::from_tar_in(cut, disk.path(), Some(mem.path())).unwrap_err();
+        assert!(e.to_string().contains("xz"), "{e}");
+    }
+
+    #[test]
+    fn hostile_tars_are_refused_in_memory_too() {
+        let disk = tempfile::tempdir().unwrap();
+        let mem = tempfile::tempdir_in("/dev/shm").unwrap();
+        let load = |t: &[u8]| BuildContext::from_tar_in(t, disk.path(), Some(mem.path()));
+        for name in ["../evil", "a/../../evil", "/etc/evil"] {
+            let e = load(&tar_with(&[(name, b"x")])).unwrap_err();
+            assert!(e.to_string().contains("outside the context"), "{name}: {e}");
+        }
+        let outside = tempfile::tempdir().unwrap();
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        b.append_link(&mut h, "link", outside.path()).unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_size(1);
+        h.set_mode(0o644);
+        b.append_data(&mut h, "link/pwned", &b"x"[..]).unwrap();
+        let e = load(&b.into_inner().unwrap()).unwrap_err();
+        assert!(e.to_string().contains("through a symlink"), "{e}");
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        b.append_link(&mut h, "out", "/etc").unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Link);
+        h.set_size(0);
+        b.append_link(&mut h, "copy", "out/passwd").unwrap();
+        assert!(load(&b.into_inner().unwrap()).is_err());
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Char);
+        h.set_size(0);
+        h.set_mode(0o644);
+        b.append_data(&mut h, "null", &[][..]).unwrap();
+        let e = load(&b.into_inner().unwrap()).unwrap_err();
+        assert!(e.to_string().contains("device node"), "{e}");
+        // A symlink in the context pointing out of it: COPY refuses to follow it.
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        b.append_link(&mut h, "etc", "/etc").unwrap();
+        let ctx = load(&b.into_inner().unwrap()).unwrap();
+        let spec = crate::copy::CopySpec {
+            keyword: "COPY",
+            src_root: ctx.root(),
+            fs: ctx.fs(),
+            scope: Scope::Strict,
+            ignore: None,
+            exclude: None,
+            sources: vec![crate::copy::Source::Path("etc/passwd".into())],
+            dest: "/x".into(),
+            owner: None,
+            chmod: None,
+        };
+        let e = spec.resolve().unwrap_err();
+        assert!(e.to_string().contains("outside the build context"), "{e}");
+        assert_eq!(std::fs::read_dir(mem.path()).unwrap().count(), 1);
     }
 
     #[test]

@@ -11,7 +11,8 @@ use sha2::{Digest as _, Sha256};
 
 use crate::dockerignore::{DockerIgnore, clean};
 use crate::error::BuildError;
-use crate::fsutil::{Scope, resolve_in};
+use crate::fsutil::{Scope, resolve_in, resolve_in_fs};
+use crate::srcfs::SrcFs;
 
 /// A source after variable expansion.
 #[derive(Debug, Clone)]
@@ -25,12 +26,13 @@ pub enum Source {
 }
 
 /// One `COPY`/`ADD` to perform.
-#[derive(Debug)]
 pub struct CopySpec<'a> {
     /// `COPY` or `ADD` (for messages and archive handling).
     pub keyword: &'static str,
     /// The context root, or the rootfs of `--from`.
     pub src_root: &'a Path,
+    /// How sources are read ([`HostFs`](crate::srcfs::HostFs), or a context held in memory).
+    pub fs: &'a dyn SrcFs,
     pub scope: Scope,
     /// The context's `.dockerignore` (None for `--from`).
     pub ignore: Option<&'a DockerIgnore>,
@@ -147,10 +149,10 @@ impl CopySpec<'_> {
                         let matches = self.glob(&rel)?;
                         found.extend(matches);
                     } else {
-                        let host = resolve_in(self.src_root, &rel, self.scope, true)
+                        let host = resolve_in_fs(self.fs, self.src_root, &rel, self.scope, true)
                             .map_err(|e| failed(kw, e))?;
                         if (rel != "." && !rel.is_empty() && self.skipped(&rel))
-                            || fs::symlink_metadata(&host).is_err()
+                            || self.fs.lstat(&host).is_err()
                         {
                             return Err(failed(
                                 kw,
@@ -184,7 +186,21 @@ impl CopySpec<'_> {
         };
         let mut items = Vec::with_capacity(count);
         for (host, rel) in found {
-            let meta = fs::metadata(&host).map_err(|e| failed(kw, format!("stat {rel}: {e}")))?;
+            // A symlink source is followed (inside the source root only).
+            let stat = |p: &Path| {
+                self.fs
+                    .lstat(p)
+                    .map_err(|e| failed(kw, format!("stat {rel}: {e}")))
+            };
+            let mut meta = stat(&host)?;
+            let host = if meta.is_symlink() {
+                let to = resolve_in_fs(self.fs, self.src_root, &rel, self.scope, true)
+                    .map_err(|e| failed(kw, e))?;
+                meta = stat(&to)?;
+                to
+            } else {
+                host
+            };
             let base = Path::new(&rel)
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -196,7 +212,7 @@ impl CopySpec<'_> {
                     kind: Kind::Dir,
                     dest: dest_clean.clone(),
                 }
-            } else if kw == "ADD" && is_tar_archive(&host)? {
+            } else if kw == "ADD" && is_tar_archive(self.fs, &host)? {
                 Item {
                     host,
                     rel,
@@ -239,15 +255,18 @@ impl CopySpec<'_> {
         // Walk from the longest literal prefix.
         let prefix: Vec<&str> = pattern.split('/').take_while(|c| !has_glob(c)).collect();
         let start_rel = prefix.join("/");
-        let start = resolve_in(self.src_root, &start_rel, self.scope, true)
+        let start = resolve_in_fs(self.fs, self.src_root, &start_rel, self.scope, true)
             .map_err(|e| failed(self.keyword, e))?;
         let depth = pattern.split('/').count();
         let mut out = Vec::new();
         let mut stack = vec![(start, start_rel)];
         while let Some((dir, rel)) = stack.pop() {
-            let Ok(rd) = fs::read_dir(&dir) else { continue };
-            for e in rd.flatten() {
-                let name = e.file_name().to_string_lossy().into_owned();
+            let Ok(names) = self.fs.read_dir(&dir) else {
+                continue;
+            };
+            for os_name in names {
+                let path = dir.join(&os_name);
+                let name = os_name.to_string_lossy().into_owned();
                 let child_rel = if rel.is_empty() {
                     name
                 } else {
@@ -258,10 +277,10 @@ impl CopySpec<'_> {
                 }
                 let level = child_rel.split('/').count();
                 if level == depth && re.is_match(&child_rel) {
-                    out.push((e.path(), child_rel.clone()));
+                    out.push((path.clone(), child_rel.clone()));
                 }
-                if level < depth && e.file_type().is_ok_and(|t| t.is_dir()) {
-                    stack.push((e.path(), child_rel));
+                if level < depth && self.fs.lstat(&path).is_ok_and(|m| m.is_dir()) {
+                    stack.push((path, child_rel));
                 }
             }
         }
@@ -297,22 +316,20 @@ impl CopySpec<'_> {
     }
 
     fn hash_tree(&self, h: &mut Sha256, host: &Path, rel: &str) -> Result<(), BuildError> {
-        let meta = fs::symlink_metadata(host)
+        let fs = self.fs;
+        let meta = fs
+            .lstat(host)
             .map_err(|e| failed(self.keyword, format!("stat {rel}: {e}")))?;
-        let mode = self.chmod.unwrap_or(meta.mode() & 0o7777);
+        let mode = self.chmod.unwrap_or(meta.mode);
         let (uid, gid) = self.owner.unwrap_or((0, 0));
-        let ft = meta.file_type();
-        if ft.is_symlink() {
-            let t = fs::read_link(host).map_err(|e| failed(self.keyword, e))?;
+        if meta.is_symlink() {
+            let t = fs.read_link(host).map_err(|e| failed(self.keyword, e))?;
             h.update(format!("L {rel} {uid}:{gid} {}\n", t.display()));
-        } else if ft.is_dir() {
+        } else if meta.is_dir() {
             h.update(format!("D {rel} {mode:o} {uid}:{gid}\n"));
-            let mut names: Vec<_> = fs::read_dir(host)
-                .map_err(|e| failed(self.keyword, format!("read {rel}: {e}")))?
-                .flatten()
-                .map(|e| e.file_name())
-                .collect();
-            names.sort();
+            let names = fs
+                .read_dir(host)
+                .map_err(|e| failed(self.keyword, format!("read {rel}: {e}")))?;
             for n in names {
                 let child = if rel == "." {
                     n.to_string_lossy().into_owned()
@@ -322,31 +339,19 @@ impl CopySpec<'_> {
                 if self.skipped(&child) && !self.ignore.is_some_and(|i| i.has_exceptions()) {
                     continue;
                 }
-                if self.skipped(&child)
-                    && fs::symlink_metadata(host.join(&n)).is_ok_and(|m| !m.is_dir())
-                {
+                if self.skipped(&child) && fs.lstat(&host.join(&n)).is_ok_and(|m| !m.is_dir()) {
                     continue;
                 }
                 self.hash_tree(h, &host.join(&n), &child)?;
             }
-        } else if ft.is_file() {
-            let mut f = fs::File::open(host)
-                .map_err(|e| failed(self.keyword, format!("open {rel}: {e}")))?;
-            let mut content = Sha256::new();
-            let mut buf = [0u8; 64 * 1024];
-            loop {
-                let n = f
-                    .read(&mut buf)
-                    .map_err(|e| failed(self.keyword, format!("read {rel}: {e}")))?;
-                if n == 0 {
-                    break;
-                }
-                content.update(&buf[..n]);
-            }
+        } else if meta.is_file() {
+            let digest = fs
+                .digest(host)
+                .map_err(|e| failed(self.keyword, format!("read {rel}: {e}")))?;
             h.update(format!(
                 "F {rel} {mode:o} {uid}:{gid} {} {}\n",
-                meta.len(),
-                hex::encode(content.finalize())
+                meta.len,
+                hex::encode(digest)
             ));
         }
         Ok(())
@@ -530,13 +535,15 @@ fn remove_non_dir(p: &Path) {
 }
 
 /// Whether a local file is a (possibly gzip/zstd compressed) tar archive.
-fn is_tar_archive(path: &Path) -> Result<bool, BuildError> {
-    let Ok(mut f) = fs::File::open(path) else {
+fn is_tar_archive(fs: &dyn SrcFs, path: &Path) -> Result<bool, BuildError> {
+    let Ok(mut f) = fs.open(path) else {
         return Ok(false);
     };
     let mut head = [0u8; 6];
     let n = f.read(&mut head).unwrap_or(0);
-    let _ = f.seek(SeekFrom::Start(0));
+    let Ok(mut f) = fs.open(path) else {
+        return Ok(false);
+    };
     let mut block = vec![0u8; 512];
     let read_block = |r: &mut dyn Read, block: &mut Vec<u8>| -> bool {
         let mut got = 0;

@@ -16,6 +16,17 @@ pub enum Scope {
 /// within `root`. With `follow_last` false the final component is not followed. Returns the
 /// host path, which may not exist yet.
 pub fn resolve_in(root: &Path, path: &str, scope: Scope, follow_last: bool) -> io::Result<PathBuf> {
+    resolve_in_fs(&crate::srcfs::HostFs, root, path, scope, follow_last)
+}
+
+/// [`resolve_in`] over any [`SrcFs`](crate::srcfs::SrcFs) (a context held in memory).
+pub fn resolve_in_fs(
+    fs: &dyn crate::srcfs::SrcFs,
+    root: &Path,
+    path: &str,
+    scope: Scope,
+    follow_last: bool,
+) -> io::Result<PathBuf> {
     let mut stack: Vec<std::ffi::OsString> = Vec::new();
     let mut links = 0;
     // Components still to walk, in reverse order.
@@ -34,10 +45,10 @@ pub fn resolve_in(root: &Path, path: &str, scope: Scope, follow_last: bool) -> i
             break;
         }
         let host = join(root, &stack);
-        let Ok(meta) = std::fs::symlink_metadata(&host) else {
+        let Ok(meta) = fs.lstat(&host) else {
             continue;
         };
-        if !meta.file_type().is_symlink() {
+        if !meta.is_symlink() {
             continue;
         }
         links += 1;
@@ -46,7 +57,7 @@ pub fn resolve_in(root: &Path, path: &str, scope: Scope, follow_last: bool) -> i
                 "too many levels of symbolic links in {path}"
             )));
         }
-        let target = std::fs::read_link(&host)?;
+        let target = fs.read_link(&host)?;
         stack.pop();
         if target.is_absolute() {
             if scope == Scope::Strict {

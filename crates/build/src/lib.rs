@@ -39,6 +39,8 @@ pub mod dockerignore;
 pub mod error;
 pub mod expand;
 pub mod fsutil;
+pub mod srcfs;
+mod timing;
 
 pub use builder::{
     BuildEvent, BuildOptions, BuildOutput, Builder, NetworkMode, Puller, find_runtime,

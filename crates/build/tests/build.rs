@@ -563,3 +563,57 @@ fn config_instructions_add_archives_and_copy_from_an_image() {
         assert!(err.contains(msg), "{df}: {err}\n{out}");
     }
 }
+
+#[test]
+fn a_cached_rebuild_from_a_tar_context_never_writes_the_context_out() {
+    let e = env();
+    let b = Builder::new(e.store.clone(), &e.dir.path().join("build"), &runtime()).unwrap();
+    let mut files: Vec<(String, Vec<u8>)> = (0..50)
+        .map(|i| {
+            (
+                format!("files/f{i}.txt"),
+                format!("file {i}\n").into_bytes(),
+            )
+        })
+        .collect();
+    files.push((
+        "Dockerfile".into(),
+        b"FROM busybox\nCOPY files/ /files/\nRUN cat /files/f7.txt\n".to_vec(),
+    ));
+    let tar = |files: &[(String, Vec<u8>)]| {
+        let refs: Vec<(&str, &[u8])> = files
+            .iter()
+            .map(|(n, d)| (n.as_str(), d.as_slice()))
+            .collect();
+        tar_of(&refs)
+    };
+    let run = |body: &[u8]| {
+        let ctx = b.context_from_tar(body).unwrap();
+        let mut out = String::new();
+        let r = b.build(&ctx, &opts(), &no_pull, &mut |ev| {
+            if let BuildEvent::Stream(s) = ev {
+                out.push_str(&s)
+            }
+        });
+        let id = r.unwrap_or_else(|err| panic!("{err}\n{out}")).image_id;
+        let written = !ctx.in_memory();
+        b.discard_context(ctx);
+        (id, out, written)
+    };
+    let (id1, out1, written1) = run(&tar(&files));
+    assert!(
+        written1,
+        "the COPY missed the cache, so the files were written out"
+    );
+    assert!(out1.contains("file 7\n"), "{out1}");
+    let (id2, out2, written2) = run(&tar(&files));
+    assert_eq!(id2, id1);
+    assert_eq!(out2.matches("Using cache").count(), 2, "{out2}");
+    assert!(!written2, "a fully cached build left the context in memory");
+    // One changed byte in one file: the COPY misses, the files are written out and copied.
+    files[7].1 = b"file 7, changed\n".to_vec();
+    let (id3, out3, written3) = run(&tar(&files));
+    assert_ne!(id3, id1);
+    assert!(written3 && out3.contains("file 7, changed\n"), "{out3}");
+    b.shutdown();
+}

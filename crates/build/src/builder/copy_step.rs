@@ -91,17 +91,19 @@ impl BuildRun<'_> {
             };
             from_snap = Some(Snapshot::new(b, &from_id, true)?);
         }
-        let (src_root, scope, ignore) = match &from_snap {
-            Some(s) => (s.dir.clone(), Scope::Chroot, None),
+        let (src_root, scope, ignore, fs): (_, _, _, &dyn crate::srcfs::SrcFs) = match &from_snap {
+            Some(s) => (s.dir.clone(), Scope::Chroot, None, &crate::srcfs::HostFs),
             None => (
                 self.ctx.root().to_path_buf(),
                 Scope::Strict,
                 Some(self.ctx.ignore()),
+                self.ctx.fs(),
             ),
         };
         let mut spec = CopySpec {
             keyword: kw,
             src_root: &src_root,
+            fs,
             scope,
             ignore,
             exclude,
@@ -110,8 +112,14 @@ impl BuildRun<'_> {
             owner: None,
             chmod,
         };
-        let items = spec.resolve()?;
-        let hash = spec.content_hash(&items)?;
+        let items = {
+            let _p = crate::timing::Phase::new("copy_resolve", "");
+            spec.resolve()?
+        };
+        let hash = {
+            let _p = crate::timing::Phase::new("copy_hash", "");
+            spec.content_hash(&items)?
+        };
         let kind = if heredoc_only(&c.sources) {
             "heredoc"
         } else {
@@ -130,6 +138,10 @@ impl BuildRun<'_> {
         ]);
         if self.cached(state, &key)? {
             return Ok(());
+        }
+        if from_snap.is_none() {
+            // A context held in memory is written out for the first copy that needs its files.
+            self.ctx.materialize()?;
         }
         let mut snap = Snapshot::new(b, &state.image_id, true)?;
         if let Some(o) = &chown {

@@ -315,7 +315,10 @@ impl Builder {
     }
 
     /// Unpacks a tar context (`POST /build`'s body) on tmpfs when small, else on disk.
-    pub fn context_from_tar(&self, reader: impl std::io::Read) -> Result<BuildContext, BuildError> {
+    pub fn context_from_tar(
+        &self,
+        reader: impl std::io::Read + Send,
+    ) -> Result<BuildContext, BuildError> {
         BuildContext::from_tar_in(reader, &self.context_dir(), self.memory.as_deref())
     }
 
@@ -333,8 +336,10 @@ impl Builder {
         pull: Puller<'_>,
         progress: &mut dyn FnMut(BuildEvent),
     ) -> Result<BuildOutput, BuildError> {
+        let parse = crate::timing::Phase::new("parse", "");
         let text = ctx.dockerfile(&opts.dockerfile)?;
         let df = Dockerfile::parse(&text)?;
+        drop(parse);
         let mut quiet_sink = |_: BuildEvent| {};
         let sink: &mut dyn FnMut(BuildEvent) = if opts.quiet {
             &mut quiet_sink
@@ -375,6 +380,7 @@ impl Builder {
                 names.join(" ")
             ));
         }
+        let _tag = crate::timing::Phase::new("tag", "");
         let mut tags = Vec::new();
         for t in &opts.tags {
             self.store.tag(&id, t)?;

@@ -281,6 +281,7 @@ impl BuildRun<'_> {
         }
         for l in stage.instructions.iter().chain(extra) {
             self.next_step(l);
+            let _p = crate::timing::Phase::new("step", self.step.to_string());
             self.dispatch(&mut state, l)?;
         }
         Ok(state.image_id)

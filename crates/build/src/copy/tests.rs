@@ -25,6 +25,7 @@ fn spec<'a>(f: &'a Fixture, kw: &'static str, sources: &[&str], dest: &str) -> C
     CopySpec {
         keyword: kw,
         src_root: f.ctx.path(),
+        fs: &crate::srcfs::HostFs,
         scope: Scope::Strict,
         ignore: None,
         exclude: None,
