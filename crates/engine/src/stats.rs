@@ -29,9 +29,42 @@ fn online_cpus() -> u64 {
         .unwrap_or(1)
 }
 
+/// Docker's per-interface figures from `/proc/<pid>/net/dev` (the container's netns), loopback
+/// left out as dockerd does (it reports the endpoints' interfaces only).
+fn net_dev(pid: i32) -> Option<Value> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/net/dev")).ok()?;
+    let mut nets = serde_json::Map::new();
+    for line in text.lines().skip(2) {
+        let Some((name, rest)) = line.split_once(':') else {
+            continue;
+        };
+        let name = name.trim();
+        if name == "lo" {
+            continue;
+        }
+        let v: Vec<u64> = rest
+            .split_whitespace()
+            .map(|x| x.parse().unwrap_or(0))
+            .collect();
+        if v.len() < 12 {
+            continue;
+        }
+        nets.insert(
+            name.to_string(),
+            json!({
+                "rx_bytes": v[0], "rx_packets": v[1], "rx_errors": v[2], "rx_dropped": v[3],
+                "tx_bytes": v[8], "tx_packets": v[9], "tx_errors": v[10], "tx_dropped": v[11],
+            }),
+        );
+    }
+    Some(Value::Object(nets))
+}
+
 /// A sample of the container's cgroups (None when it is not running).
 pub struct Sample {
     pub stats: Option<berth_runtime::Stats>,
+    /// `networks`: None for `none` and `host` (no interface of its own), as dockerd omits it.
+    pub networks: Option<Value>,
     pub system: u64,
     pub read: String,
 }
@@ -39,9 +72,20 @@ pub struct Sample {
 impl Engine {
     pub fn sample(&self, id: &str) -> Sample {
         let rt = berth_runtime::Runtime::new(self.config().runtime_root());
-        let stats = rt.load(id).ok().and_then(|c| c.stats().ok());
+        let loaded = rt.load(id).ok();
+        let stats = loaded.as_ref().and_then(|c| c.stats().ok());
+        let own_net = self
+            .containers
+            .get(id)
+            .is_ok_and(|c| !matches!(c.rec().host_config.network_mode.as_str(), "none" | "host"));
+        let networks = loaded
+            .and_then(|c| c.pid())
+            .filter(|_| own_net)
+            .and_then(net_dev)
+            .filter(|n| n.as_object().is_some_and(|o| !o.is_empty()));
         Sample {
             stats,
+            networks,
             system: system_cpu_usage(),
             read: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
         }
@@ -79,7 +123,7 @@ impl Engine {
         } else {
             st.memory.usage.limit
         };
-        json!({
+        let mut v = json!({
             "read": cur.read,
             "preread": pre.map(|p| p.read.clone()).unwrap_or_else(|| crate::model::ZERO_TIME.to_string()),
             "pids_stats": {"current": st.pids.current, "limit": st.pids.limit},
@@ -102,8 +146,11 @@ impl Engine {
             },
             "name": format!("/{name}"),
             "id": id,
-            "networks": {},
-        })
+        });
+        if let Some(n) = &cur.networks {
+            v["networks"] = n.clone();
+        }
+        v
     }
 
     /// The container's (id, name, running) for stats.

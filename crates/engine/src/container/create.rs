@@ -66,11 +66,7 @@ fn validate(req: &CreateRequest) -> Result<()> {
             "resource limits must not be negative".into(),
         ));
     }
-    if hc.memory > 0 && hc.memory < 6 * 1024 * 1024 {
-        return Err(Error::InvalidParameter(
-            "Minimum memory limit allowed is 6MB".into(),
-        ));
-    }
+    super::spec::check_memory_and_blkio(hc, false)?;
     if hc.nano_cpus > 0 && (hc.cpu_quota > 0 || hc.cpu_period > 0) {
         return Err(Error::InvalidParameter(
             "Conflicting options: Nano CPUs and CPU Period cannot both be set".into(),

@@ -10,10 +10,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::io::AsyncReadExt;
 
+use super::monitor_client;
 use super::record::Container;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::exec::ExecConfig;
+use crate::monitor::protocol::Request;
 
 pub const STARTING: &str = "starting";
 pub const HEALTHY: &str = "healthy";
@@ -27,6 +29,8 @@ const DEFAULT_RETRIES: i64 = 3;
 const MAX_LOG: usize = 5;
 const MAX_OUTPUT: usize = 4096;
 const MIN_DURATION_NS: i64 = 1_000_000;
+/// How long a probe killed at its timeout may take to be gone before the check moves on.
+const PROBE_KILL_WAIT: Duration = Duration::from_secs(10);
 
 /// `State.Health` in container inspect.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -366,23 +370,27 @@ impl Engine {
                         fail(code, demux(&buf))
                     }
                     Err(_) => {
-                        // the probe runs on: forget it (and its exit file) once it ends
-                        let engine = Arc::downgrade(self);
-                        let exec = id.clone();
-                        tokio::spawn(async move {
-                            let _ = tokio::io::copy(&mut es.stream, &mut tokio::io::sink()).await;
-                            if let Some(engine) = engine.upgrade() {
-                                engine.exec_finished(&exec);
-                                engine.execs.lock().remove(&exec);
-                            }
-                        });
-                        return fail(
+                        // as moby cancels the probe: kill it, wait (bounded) for its end so
+                        // dying probes do not pile up, and collect its exit
+                        let kill = Request::KillExec {
+                            id: id.clone(),
+                            signal: libc::SIGKILL,
+                        };
+                        let run_dir = self.config().container_run_dir(&c.id);
+                        let _ = monitor_client::request(&run_dir, &kill).await;
+                        let _ = tokio::time::timeout(
+                            PROBE_KILL_WAIT,
+                            tokio::io::copy(&mut es.stream, &mut tokio::io::sink()),
+                        )
+                        .await;
+                        self.exec_finished(&id);
+                        fail(
                             -1,
                             format!(
                                 "Health check exceeded timeout ({})",
                                 humantime(check.timeout)
                             ),
-                        );
+                        )
                     }
                 }
             }

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::record::ContainerRecord;
 use crate::error::{Error, Result};
+use crate::model::HostConfig;
 
 const DEFAULT_CAPS: &[&str] = &[
     "CAP_CHOWN",
@@ -181,6 +182,90 @@ pub fn parse_bind(spec: &str) -> Result<(String, String, bool)> {
     Ok((src.to_string(), dst.to_string(), ro))
 }
 
+/// The OCI `linux.resources` of a HostConfig, as moby builds them (`getMemoryResources`,
+/// `getCPUResources`, `getPidsLimit`, blkio weight): used for the bundle at start and for
+/// `update` on a running container, so both apply the same rules. Zero means "not set";
+/// `MemorySwap` -1 and `PidsLimit` <= 0 mean unlimited (passed on, so an update lifts a limit).
+pub fn linux_resources(hc: &HostConfig) -> Value {
+    let mut r = json!({});
+    let mut memory = json!({});
+    if hc.memory > 0 {
+        memory["limit"] = json!(hc.memory);
+    }
+    if hc.memory_reservation > 0 {
+        memory["reservation"] = json!(hc.memory_reservation);
+    }
+    if hc.memory_swap != 0 {
+        memory["swap"] = json!(hc.memory_swap);
+    }
+    if memory.as_object().is_some_and(|o| !o.is_empty()) {
+        r["memory"] = memory;
+    }
+    let mut cpu = json!({});
+    if hc.cpu_shares > 0 {
+        cpu["shares"] = json!(hc.cpu_shares);
+    }
+    if hc.nano_cpus > 0 {
+        cpu["period"] = json!(100_000);
+        cpu["quota"] = json!(hc.nano_cpus * 100_000 / 1_000_000_000);
+    } else {
+        if hc.cpu_quota != 0 {
+            cpu["quota"] = json!(hc.cpu_quota);
+        }
+        if hc.cpu_period > 0 {
+            cpu["period"] = json!(hc.cpu_period);
+        }
+    }
+    if !hc.cpuset_cpus.is_empty() {
+        cpu["cpus"] = json!(hc.cpuset_cpus);
+    }
+    if cpu.as_object().is_some_and(|o| !o.is_empty()) {
+        r["cpu"] = cpu;
+    }
+    if let Some(p) = hc.pids_limit {
+        r["pids"] = json!({"limit": if p > 0 { p } else { -1 }});
+    }
+    if hc.blkio_weight > 0 {
+        r["blockIO"] = json!({"weight": hc.blkio_weight});
+    }
+    r
+}
+
+/// moby's `verifyPlatformContainerResources` rules on memory and blkio, shared by create and
+/// update (`update` allows a swap limit without a memory limit, create does not).
+pub fn check_memory_and_blkio(hc: &HostConfig, update: bool) -> Result<()> {
+    let bad = |m: &str| Err(Error::InvalidParameter(m.to_string()));
+    if hc.memory > 0 && hc.memory < MIN_MEMORY {
+        return bad("Minimum memory limit allowed is 6MB");
+    }
+    if hc.memory > 0 && hc.memory_swap > 0 && hc.memory_swap < hc.memory {
+        return bad("Minimum memoryswap limit should be larger than memory limit, see usage");
+    }
+    if hc.memory == 0 && hc.memory_swap > 0 && !update {
+        return bad(
+            "You should always set the Memory limit when using Memoryswap limit, see usage",
+        );
+    }
+    if hc.memory_reservation < 0 {
+        return bad("invalid MemoryReservation: must not be negative");
+    }
+    if hc.memory_reservation > 0 && hc.memory_reservation < MIN_MEMORY {
+        return bad("Minimum memory reservation allowed is 6MB");
+    }
+    if hc.memory > 0 && hc.memory_reservation > 0 && hc.memory < hc.memory_reservation {
+        return bad(
+            "Minimum memory limit can not be less than memory reservation limit, see usage",
+        );
+    }
+    if hc.blkio_weight > 0 && !(10..=1000).contains(&hc.blkio_weight) {
+        return bad("Range of blkio weight is from 10 to 1000");
+    }
+    Ok(())
+}
+
+/// Docker's smallest memory limit and reservation (moby `linuxMinMemory`).
+pub const MIN_MEMORY: i64 = 6 * 1024 * 1024;
+
 /// The container's `config.json`. `etc_dir` holds the generated hosts, hostname, resolv.conf;
 /// `volume_mounts` are (source dir, destination, read-only) already resolved by the engine.
 pub fn oci_config(
@@ -256,37 +341,7 @@ pub fn oci_config(
         (_, Some(p)) => namespaces.push(json!({"type": "network", "path": p})),
         _ => namespaces.push(json!({"type": "network"})),
     }
-    let mut resources = json!({});
-    if hc.memory > 0 {
-        resources["memory"] = json!({"limit": hc.memory});
-        if hc.memory_swap != 0 {
-            resources["memory"]["swap"] = json!(hc.memory_swap);
-        }
-    }
-    let mut cpu = json!({});
-    if hc.cpu_shares > 0 {
-        cpu["shares"] = json!(hc.cpu_shares);
-    }
-    if hc.nano_cpus > 0 {
-        cpu["period"] = json!(100_000);
-        cpu["quota"] = json!(hc.nano_cpus / 10_000);
-    } else {
-        if hc.cpu_quota > 0 {
-            cpu["quota"] = json!(hc.cpu_quota);
-        }
-        if hc.cpu_period > 0 {
-            cpu["period"] = json!(hc.cpu_period);
-        }
-    }
-    if !hc.cpuset_cpus.is_empty() {
-        cpu["cpus"] = json!(hc.cpuset_cpus);
-    }
-    if cpu.as_object().is_some_and(|o| !o.is_empty()) {
-        resources["cpu"] = cpu;
-    }
-    if let Some(p) = hc.pids_limit.filter(|p| *p > 0) {
-        resources["pids"] = json!({"limit": p});
-    }
+    let resources = linux_resources(hc);
     let no_new_privs = hc.security_opt.iter().flatten().any(|o| {
         o == "no-new-privileges" || o == "no-new-privileges:true" || o == "no-new-privileges=true"
     });
@@ -332,6 +387,34 @@ pub fn oci_config(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resources_follow_mobys_rules() {
+        let hc = HostConfig {
+            memory_swap: 128 << 20,
+            pids_limit: Some(0),
+            memory_reservation: 16 << 20,
+            blkio_weight: 300,
+            nano_cpus: 1_500_000_000,
+            ..Default::default()
+        };
+        let r = linux_resources(&hc);
+        assert_eq!(
+            r["memory"],
+            json!({"swap": 128 << 20, "reservation": 16 << 20})
+        );
+        assert_eq!(r["pids"]["limit"], -1);
+        assert_eq!(r["blockIO"]["weight"], 300);
+        assert_eq!(r["cpu"], json!({"period": 100_000, "quota": 150_000}));
+        assert!(
+            linux_resources(&HostConfig::default())
+                .as_object()
+                .unwrap()
+                .is_empty()
+        );
+        assert!(check_memory_and_blkio(&hc, true).is_ok());
+        assert!(check_memory_and_blkio(&hc, false).is_err());
+    }
 
     #[test]
     fn binds_parse_and_bad_ones_are_named() {

@@ -2,7 +2,6 @@
 //! container's cgroups through the runtime library and kept in the record's HostConfig.
 
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -14,6 +13,8 @@ use crate::model::{HostConfig, RestartPolicy};
 pub struct UpdateRequest {
     pub memory: i64,
     pub memory_swap: i64,
+    pub memory_reservation: i64,
+    pub blkio_weight: u16,
     pub nano_cpus: i64,
     pub cpu_shares: i64,
     pub cpu_period: i64,
@@ -23,13 +24,12 @@ pub struct UpdateRequest {
     pub restart_policy: Option<RestartPolicy>,
 }
 
-const MIN_MEMORY: i64 = 6 * 1024 * 1024;
-
 /// The new HostConfig, or Docker's message naming what is wrong.
 pub fn merge(hc: &HostConfig, u: &UpdateRequest) -> Result<HostConfig> {
     let bad = |m: &str| Err(Error::InvalidParameter(m.to_string()));
     for (name, v) in [
         ("Memory", u.memory),
+        ("MemoryReservation", u.memory_reservation),
         ("NanoCpus", u.nano_cpus),
         ("CpuShares", u.cpu_shares),
         ("CpuPeriod", u.cpu_period),
@@ -43,9 +43,6 @@ pub fn merge(hc: &HostConfig, u: &UpdateRequest) -> Result<HostConfig> {
     }
     if u.memory_swap < -1 {
         return bad("invalid MemorySwap: must be -1 (unlimited) or a positive size");
-    }
-    if u.memory > 0 && u.memory < MIN_MEMORY {
-        return bad("Minimum memory limit allowed is 6MB");
     }
     if u.nano_cpus > 0 && (u.cpu_period > 0 || u.cpu_quota > 0) {
         return bad("Conflicting options: Nano CPUs and CPU Period cannot both be set");
@@ -71,11 +68,19 @@ pub fn merge(hc: &HostConfig, u: &UpdateRequest) -> Result<HostConfig> {
     if u.memory_swap != 0 {
         n.memory_swap = u.memory_swap;
     }
-    if n.memory > 0 && n.memory_swap > 0 && n.memory_swap < n.memory {
+    if u.memory_reservation != 0 {
+        n.memory_reservation = u.memory_reservation;
+    }
+    if u.blkio_weight != 0 {
+        n.blkio_weight = u.blkio_weight;
+    }
+    // moby's update message when only the memory limit moves past the swap limit
+    if u.memory > 0 && u.memory_swap == 0 && n.memory_swap > 0 && n.memory_swap < n.memory {
         return bad(
             "Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time",
         );
     }
+    super::spec::check_memory_and_blkio(&n, true)?;
     if u.nano_cpus > 0 {
         n.nano_cpus = u.nano_cpus;
         n.cpu_period = 0;
@@ -144,42 +149,10 @@ fn valid_cpuset(s: &str) -> bool {
     })
 }
 
-/// The OCI `linux.resources` for this HostConfig (the same rules as the bundle's spec).
+/// The OCI `linux.resources` for this HostConfig: the bundle's rules (`spec::linux_resources`).
 pub fn resources(hc: &HostConfig) -> Result<oci_spec::runtime::LinuxResources> {
-    let mut r = json!({});
-    if hc.memory > 0 {
-        r["memory"] = json!({"limit": hc.memory});
-        if hc.memory_swap != 0 {
-            r["memory"]["swap"] = json!(hc.memory_swap);
-        }
-    } else if hc.memory_swap != 0 {
-        r["memory"] = json!({"swap": hc.memory_swap});
-    }
-    let mut cpu = json!({});
-    if hc.cpu_shares > 0 {
-        cpu["shares"] = json!(hc.cpu_shares);
-    }
-    if hc.nano_cpus > 0 {
-        cpu["period"] = json!(100_000);
-        cpu["quota"] = json!(hc.nano_cpus / 10_000);
-    } else {
-        if hc.cpu_quota > 0 {
-            cpu["quota"] = json!(hc.cpu_quota);
-        }
-        if hc.cpu_period > 0 {
-            cpu["period"] = json!(hc.cpu_period);
-        }
-    }
-    if !hc.cpuset_cpus.is_empty() {
-        cpu["cpus"] = json!(hc.cpuset_cpus);
-    }
-    if cpu.as_object().is_some_and(|o| !o.is_empty()) {
-        r["cpu"] = cpu;
-    }
-    if let Some(p) = hc.pids_limit {
-        r["pids"] = json!({"limit": p});
-    }
-    serde_json::from_value(r).map_err(|e| Error::Internal(format!("resources: {e}")))
+    serde_json::from_value(super::spec::linux_resources(hc))
+        .map_err(|e| Error::Internal(format!("resources: {e}")))
 }
 
 impl Engine {

@@ -117,6 +117,8 @@ pub struct HostConfig {
     pub tmpfs: Option<BTreeMap<String, String>>,
     pub memory: i64,
     pub memory_swap: i64,
+    pub memory_reservation: i64,
+    pub blkio_weight: u16,
     pub nano_cpus: i64,
     pub cpu_shares: i64,
     pub cpu_period: i64,

@@ -99,6 +99,12 @@ pub enum Request {
         height: u16,
         width: u16,
     },
+    /// Signals a running exec (its process, and its process group when it leads one): a health
+    /// probe past its timeout.
+    KillExec {
+        id: String,
+        signal: i32,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

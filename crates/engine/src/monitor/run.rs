@@ -729,6 +729,19 @@ impl Monitor {
                     None => Err("the exec has no terminal".into()),
                 }
             }
+            Request::KillExec { id, signal } => {
+                let sess = self
+                    .sessions
+                    .iter()
+                    .find(|s| s.exec_id.as_deref() == Some(id.as_str()) && s.exit_code.is_none())
+                    .ok_or_else(|| format!("exec {id} is not running"))?;
+                // SAFETY: kill(2) on our own child (reaped by `reap`) and on its group if any.
+                unsafe {
+                    libc::kill(-sess.pid, signal);
+                    libc::kill(sess.pid, signal);
+                }
+                Ok(None)
+            }
             Request::Exec(_) => Err("unexpected exec".into()),
         }
     }
