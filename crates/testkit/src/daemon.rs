@@ -22,6 +22,15 @@ pub struct Daemon {
     /// This daemon's own default bridge and its address (tests run side by side).
     pub bridge: String,
     pub bip: String,
+    options: Options,
+}
+
+/// Extra `berthd` arguments (e.g. more `-H` listeners, TLS flags) and environment variables for
+/// [`Daemon::start_with`].
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
 }
 
 /// `target/<profile>`: the parent of the `deps` directory the test binary runs from.
@@ -62,6 +71,11 @@ fn random_bip() -> String {
 impl Daemon {
     /// Starts a daemon on fresh roots and waits until it answers `/_ping`.
     pub fn start() -> Daemon {
+        Daemon::start_with(Options::default())
+    }
+
+    /// [`Daemon::start`] with extra arguments and environment for `berthd`.
+    pub fn start_with(options: Options) -> Daemon {
         let dir = tempfile::Builder::new()
             .prefix("berthd-")
             .tempdir()
@@ -77,6 +91,7 @@ impl Daemon {
             berthd: workspace_bin("berthd", "BERTHD"),
             bridge: crate::unique_name("bt"),
             bip: random_bip(),
+            options,
         };
         d.spawn();
         d
@@ -104,6 +119,8 @@ impl Daemon {
             .arg(&self.bridge)
             .arg("--bip")
             .arg(&self.bip)
+            .args(&self.options.args)
+            .envs(self.options.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log fd"))
             .stderr(log)

@@ -1,10 +1,14 @@
 //! `berthd`: the Berth daemon. Parses Docker's daemon flags, opens the engine, serves the API.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use berth_api::listen::{Bound, Host, TlsFlags};
+use berth_api::tls::TlsFiles;
 use berth_engine::{Engine, EngineConfig};
 use clap::Parser;
+use tokio_rustls::rustls::ServerConfig;
 
 #[derive(Parser, Debug)]
 #[command(name = "berthd", about = "Berth daemon: serves the Docker Engine API")]
@@ -15,7 +19,7 @@ struct Args {
     /// Runtime state (monitor sockets, bundles).
     #[arg(long, default_value = "/run/berth")]
     exec_root: PathBuf,
-    /// Where to listen: unix:///path.sock (tcp:// needs TLS, not available yet).
+    /// Where to listen: unix:///path.sock or tcp://host:port (repeatable).
     #[arg(
         short = 'H',
         long = "host",
@@ -36,6 +40,82 @@ struct Args {
     /// The monitor binary (default: `berth-monitor` beside this executable).
     #[arg(long)]
     monitor_path: Option<PathBuf>,
+    /// Path to the init binary mounted at /dev/init for `--init` (default: docker-init or
+    /// tini-static from PATH).
+    #[arg(long, value_name = "PATH")]
+    init_path: Option<PathBuf>,
+    /// Use TLS; implied by --tlsverify. `--tls=false` allows plain TCP.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    tls: Option<bool>,
+    /// Use TLS and require client certificates signed by --tlscacert.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    tlsverify: Option<bool>,
+    /// Trust certs signed only by this CA.
+    #[arg(long, value_name = "PATH")]
+    tlscacert: Option<PathBuf>,
+    /// Path to TLS certificate file.
+    #[arg(long, value_name = "PATH")]
+    tlscert: Option<PathBuf>,
+    /// Path to TLS key file.
+    #[arg(long, value_name = "PATH")]
+    tlskey: Option<PathBuf>,
+}
+
+/// The `-H` addresses, checked against the TLS flags, and the TLS configuration if any.
+struct Listeners {
+    /// Each host, and whether it is open to anyone who reaches it (dockerd warns about those).
+    hosts: Vec<(Host, bool)>,
+    tls: Option<Arc<ServerConfig>>,
+}
+
+impl Listeners {
+    /// Everything is checked before anything is bound or written: a bad address, plain TCP
+    /// without `--tls=false`, a missing or unreadable certificate all stop the start here.
+    fn from_args(args: &Args) -> anyhow::Result<Listeners> {
+        let flags = TlsFlags {
+            tls: args.tls,
+            tlsverify: args.tlsverify,
+        };
+        let mut hosts = Vec::new();
+        for h in &args.hosts {
+            let host = h.parse::<Host>()?;
+            let open = flags.check(&host)?;
+            hosts.push((host, open));
+        }
+        let tls = if flags.enabled() {
+            Some(berth_api::tls::server_config(&TlsFiles {
+                verify: flags.verify(),
+                ca: args.tlscacert.clone(),
+                cert: args.tlscert.clone(),
+                key: args.tlskey.clone(),
+            })?)
+        } else {
+            None
+        };
+        Ok(Listeners { hosts, tls })
+    }
+
+    /// Binds every host; warns about the open ones and then pauses a second, as dockerd.
+    async fn bind(&self) -> anyhow::Result<Vec<Bound>> {
+        let mut bound = Vec::new();
+        for (host, open) in &self.hosts {
+            if *open {
+                tracing::warn!(
+                    %host,
+                    "Binding to IP address without --tlsverify is insecure and gives root access on this machine to everyone who has access to your network."
+                );
+                tracing::warn!(
+                    %host,
+                    "Binding to an IP address, even on localhost, can also give access to scripts run in a browser. Be safe out there!"
+                );
+            }
+            bound.push(berth_api::listen::bind(host, self.tls.as_ref()).await?);
+        }
+        if self.hosts.iter().any(|(_, open)| *open) {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+        Ok(bound)
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -47,16 +127,11 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let mut sockets = Vec::new();
-    for h in &args.hosts {
-        if let Some(p) = h.strip_prefix("unix://") {
-            sockets.push(PathBuf::from(p));
-        } else if h.starts_with("tcp://") {
-            bail!(
-                "{h}: TCP listeners need TLS (--tlsverify), which this daemon does not serve yet"
-            );
-        } else {
-            bail!("{h}: unsupported host address (expected unix:///path)");
+    let listeners = Listeners::from_args(&args)?;
+    if let Some(p) = &args.init_path {
+        let meta = std::fs::metadata(p).with_context(|| format!("--init-path {}", p.display()))?;
+        if !meta.is_file() {
+            bail!("--init-path {}: not a regular file", p.display());
         }
     }
     let monitor_path = match args.monitor_path {
@@ -68,6 +143,7 @@ fn main() -> anyhow::Result<()> {
     let mut config = EngineConfig::new(args.data_root, args.exec_root, monitor_path);
     config.bridge = (args.bridge != "none").then_some(args.bridge);
     config.bip = args.bip;
+    config.init_path = args.init_path;
     if !args.purge_network {
         if let Some(dir) = args.pidfile.parent() {
             std::fs::create_dir_all(dir).context("create pidfile directory")?;
@@ -84,15 +160,23 @@ fn main() -> anyhow::Result<()> {
             .block_on(berth_engine::network::purge(&config))
             .context("purge network");
     }
-    rt.block_on(async move {
+    let served = rt.block_on(async move {
+        // Listeners first, as dockerd: a port in use fails the start before the engine opens.
+        let bound = listeners.bind().await?;
         let engine = Engine::open(config).await.context("open engine")?;
+        // Every address is logged before any is served, so whoever sees the daemon answer
+        // finds all of them in the log.
+        for b in &bound {
+            tracing::info!("API listen on {}", b.address());
+        }
         let mut tasks = tokio::task::JoinSet::new();
-        for sock in sockets {
+        for b in bound {
             let engine = engine.clone();
+            let addr = b.address();
             tasks.spawn(async move {
-                berth_api::serve_unix(engine, &sock)
+                berth_api::serve_bound(engine, b)
                     .await
-                    .with_context(|| format!("serve {}", sock.display()))
+                    .with_context(|| format!("serve {addr}"))
             });
         }
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -102,7 +186,7 @@ fn main() -> anyhow::Result<()> {
             _ = tokio::signal::ctrl_c() => {}
         }
         anyhow::Ok(())
-    })?;
+    });
     let _ = std::fs::remove_file(&args.pidfile);
-    Ok(())
+    served
 }
