@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod files;
+
 use berth_testkit::daemon::Daemon;
 
 /// A fresh daemon with `busybox:latest` loaded through `docker load`.

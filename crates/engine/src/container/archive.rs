@@ -11,7 +11,7 @@ use rustix::fs::{AtFlags, FileType, OFlags};
 use serde::Serialize;
 
 use super::extract::{self, PutOptions};
-use super::rootfs::{Rootfs, split_dir_entry};
+use super::rootfs::{CpMount, Rootfs, in_private_mount_ns, is_under, split_dir_entry};
 use super::tarwalk;
 use crate::Engine;
 use crate::error::{Error, Result};
@@ -142,10 +142,39 @@ impl Engine {
         super::rootfs::clean_scratch(&scratch_dir(self));
     }
 
-    /// Runs `f` on a blocking thread with the container's rootfs open, holding its `op` lock.
-    /// With `container_view`, a running container is seen as its processes see it
-    /// (`/proc/<pid>/root`: volumes, bind mounts, `/etc/hosts`); otherwise, and when stopped,
-    /// the bare rootfs.
+    /// The container's volumes and bind mounts, as the copy sees them.
+    fn cp_mounts(&self, rec: &super::record::ContainerRecord) -> Vec<CpMount> {
+        let mut out = vec![];
+        for b in rec.host_config.binds.iter().flatten() {
+            if let Ok((src, dst, ro)) = super::spec::parse_bind(b)
+                && src.starts_with('/')
+            {
+                out.push(CpMount {
+                    source: src.into(),
+                    destination: dst,
+                    read_only: ro,
+                });
+            }
+        }
+        for v in &rec.volumes {
+            // A volume removed under a stopped container is made again at its next start.
+            if let Ok(vol) = self.inspect_volume(&v.name) {
+                out.push(CpMount {
+                    source: vol.mountpoint.into(),
+                    destination: v.destination.clone(),
+                    read_only: v.read_only,
+                });
+            }
+        }
+        out
+    }
+
+    /// Runs `f` with the container's rootfs open, holding its `op` lock, on a thread of its
+    /// own. With `container_view` the rootfs is seen as the container's processes see it: a
+    /// running one through `/proc/<pid>/root` (its mount namespace: volumes, bind mounts,
+    /// tmpfs, `/etc/hosts`); a stopped one as a temporary mount of its snapshot with its
+    /// volumes and bind mounts mounted over it, in a private mount namespace (moby's
+    /// `openContainerFS`). Without it (export), the bare rootfs.
     async fn with_rootfs<T, F>(&self, name: &str, container_view: bool, f: F) -> Result<T>
     where
         T: Send + 'static,
@@ -153,33 +182,39 @@ impl Engine {
     {
         let c = self.containers.get(name)?;
         let _op = c.op.lock().await;
-        let (running, pid, mounts, id) = {
-            let r = c.rec();
-            (
-                r.state.running,
-                r.state.pid,
-                r.rootfs_mounts.clone(),
-                r.id.clone(),
-            )
+        let rec = c.rec().clone();
+        let volumes = if container_view {
+            self.cp_mounts(&rec)
+        } else {
+            vec![]
         };
+        let (running, pid, mounts, id) =
+            (rec.state.running, rec.state.pid, rec.rootfs_mounts, rec.id);
         let bundle_root = self.config().container_run_dir(&id).join("bundle/rootfs");
         let proc_root =
             (container_view && pid > 0).then(|| PathBuf::from(format!("/proc/{pid}/root")));
         let scratch = scratch_dir(self);
         let shown = name.to_string();
-        tokio::task::spawn_blocking(move || {
-            let root = match (running, proc_root) {
-                (true, Some(p)) => match Rootfs::open(Some(&p), &mounts, &scratch) {
-                    Ok(r) => r,
-                    Err(_) => Rootfs::open(Some(&bundle_root), &mounts, &scratch)?,
-                },
-                (true, None) => Rootfs::open(Some(&bundle_root), &mounts, &scratch)?,
-                (false, _) => Rootfs::open(None, &mounts, &scratch)?,
-            };
+        if running {
+            return tokio::task::spawn_blocking(move || {
+                let root = match proc_root {
+                    Some(p) => match Rootfs::open(Some(&p), &mounts, &scratch) {
+                        Ok(r) => r,
+                        Err(_) => Rootfs::open(Some(&bundle_root), &mounts, &scratch)?,
+                    },
+                    None => Rootfs::open(Some(&bundle_root), &mounts, &scratch)?,
+                };
+                f(&root, &shown)
+            })
+            .await
+            .map_err(|e| Error::Internal(format!("rootfs task: {e}")))?;
+        }
+        in_private_mount_ns(move || {
+            let root = Rootfs::open(None, &mounts, &scratch)?;
+            root.mount_volumes(&volumes)?;
             f(&root, &shown)
         })
         .await
-        .map_err(|e| Error::Internal(format!("rootfs task: {e}")))?
     }
 
     /// `HEAD /containers/{id}/archive`: what `path` is in the container.
@@ -223,22 +258,29 @@ impl Engine {
     ) -> Result<()> {
         let c = self.containers.get(name)?;
         let scratch = self.config().data_root.join("engine/uploads");
-        let spool = tokio::task::spawn_blocking(move || -> Result<std::fs::File> {
-            std::fs::create_dir_all(&scratch)
-                .map_err(|e| Error::io(format!("create {}", scratch.display()), e))?;
-            let mut f =
-                tempfile::tempfile_in(&scratch).map_err(|e| Error::io("spool the upload", e))?;
-            std::io::copy(&mut tar, &mut f).map_err(|e| Error::io("read the upload", e))?;
-            f.flush().map_err(|e| Error::io("spool the upload", e))?;
-            Ok(f)
-        })
-        .await
-        .map_err(|e| Error::Internal(format!("upload task: {e}")))??;
-        // Checked once the body is read: refusing mid-upload breaks the client's pipe.
-        if c.rec().host_config.readonly_rootfs {
-            return Err(Error::InvalidParameter(
-                "container rootfs is marked read-only".into(),
-            ));
+        let spool = tokio::task::spawn_blocking(move || extract::spool(&mut tar, &scratch))
+            .await
+            .map_err(|e| Error::Internal(format!("upload task: {e}")))??;
+        // Checked once the body is read: refusing mid-upload breaks the client's pipe. As moby:
+        // a read-only rootfs still takes copies into a writable volume.
+        let rec = c.rec().clone();
+        let (readonly_rootfs, volumes) = (rec.host_config.readonly_rootfs, self.cp_mounts(&rec));
+        let into = volumes
+            .iter()
+            .filter(|m| is_under(path, m))
+            .max_by_key(|m| m.destination.len());
+        match into {
+            Some(m) if m.read_only => {
+                return Err(Error::InvalidParameter(
+                    "mounted volume is marked read-only".into(),
+                ));
+            }
+            None if readonly_rootfs => {
+                return Err(Error::InvalidParameter(
+                    "container rootfs is marked read-only".into(),
+                ));
+            }
+            _ => {}
         }
         let path = path.to_string();
         self.with_rootfs(name, true, move |root, shown| {

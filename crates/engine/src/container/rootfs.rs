@@ -3,11 +3,16 @@
 //! overlay mount of its snapshot while it is stopped (the caller holds the container's `op`
 //! lock, so it cannot start meanwhile). Paths are resolved with `openat2(RESOLVE_IN_ROOT)`:
 //! `..` and symlinks, absolute or not, never lead out of the rootfs (CVE-2018-15664).
+//!
+//! A stopped container's volumes and bind mounts are mounted over its temporary rootfs as the
+//! runtime would (moby's `openContainerFS`), on a thread of its own in a private mount
+//! namespace ([`in_private_mount_ns`]), so nothing is ever seen outside it or outlives it.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use rustix::fs::{Mode, OFlags, ResolveFlags};
+use rustix::mount::{MountFlags, MountPropagationFlags};
 
 use crate::error::{Error, Result};
 use crate::monitor::protocol::RootfsMount;
@@ -70,6 +75,152 @@ impl Rootfs {
     pub fn resolve(&self, path: &str, flags: OFlags) -> Result<Option<OwnedFd>> {
         resolve_in(&self.dir, path, flags, ResolveFlags::IN_ROOT)
     }
+
+    /// Bind-mounts each of `mounts` at its destination, parents first, as the runtime does at
+    /// start: a missing destination is created inside the rootfs (a directory, or an empty
+    /// file for a file source), read-only ones are remounted read-only. Destinations are
+    /// resolved with `RESOLVE_IN_ROOT` and mounted through `/proc/thread-self/fd/N`, so a
+    /// symlink in the rootfs never places a mount outside it. Only on a thread that is in a
+    /// private mount namespace ([`in_private_mount_ns`]).
+    pub fn mount_volumes(&self, mounts: &[CpMount]) -> Result<()> {
+        let mut sorted: Vec<&CpMount> = mounts.iter().collect();
+        sorted.sort_by_key(|m| m.destination.split('/').filter(|c| !c.is_empty()).count());
+        for m in sorted {
+            let Ok(meta) = std::fs::metadata(&m.source) else {
+                // A bind source removed since the container was made: skipped (it is made
+                // again at the next start).
+                continue;
+            };
+            let target = self.mount_point(&m.destination, meta.is_dir())?;
+            let fail = |e: rustix::io::Errno| {
+                Error::Internal(format!(
+                    "mount {} at {}: {}",
+                    m.source.display(),
+                    m.destination,
+                    std::io::Error::from(e)
+                ))
+            };
+            rustix::mount::mount_bind_recursive(&m.source, fd_path(&target)).map_err(fail)?;
+            if m.read_only {
+                let flags = if meta.is_dir() {
+                    OFlags::PATH | OFlags::DIRECTORY
+                } else {
+                    OFlags::PATH
+                };
+                let mounted = self
+                    .resolve(&m.destination, flags)?
+                    .ok_or_else(|| Error::Internal(format!("{} vanished", m.destination)))?;
+                rustix::mount::mount_remount(
+                    fd_path(&mounted),
+                    MountFlags::BIND | MountFlags::RDONLY,
+                    "",
+                )
+                .map_err(fail)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The (existing or created) mount point `dest` inside the rootfs.
+    fn mount_point(&self, dest: &str, dir: bool) -> Result<OwnedFd> {
+        let flags = if dir {
+            OFlags::PATH | OFlags::DIRECTORY
+        } else {
+            OFlags::PATH
+        };
+        if let Some(fd) = self.resolve(dest, flags)? {
+            return Ok(fd);
+        }
+        let (parent, leaf) = split_dir_entry(dest);
+        let comps: Vec<String> = parent
+            .split('/')
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned)
+            .collect();
+        let pfd = super::extract::ensure_dir(self, "/", &comps)?;
+        let made = if dir {
+            rustix::fs::mkdirat(&pfd, leaf.as_str(), Mode::from_raw_mode(0o755))
+        } else {
+            rustix::fs::openat(
+                &pfd,
+                leaf.as_str(),
+                OFlags::WRONLY | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::from_raw_mode(0o644),
+            )
+            .map(drop)
+        };
+        match made {
+            Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+            Err(e) => return Err(Error::io(format!("create mount point {dest}"), e.into())),
+        }
+        self.resolve(dest, flags)?.ok_or_else(|| {
+            Error::InvalidParameter(format!("mount point {dest} is not a {}", kind(dir)))
+        })
+    }
+}
+
+fn kind(dir: bool) -> &'static str {
+    if dir { "directory" } else { "file" }
+}
+
+fn fd_path(fd: &OwnedFd) -> String {
+    format!("/proc/thread-self/fd/{}", fd.as_raw_fd())
+}
+
+/// A volume or bind mount of a container: `source` on the host at `destination` inside.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CpMount {
+    pub source: PathBuf,
+    pub destination: String,
+    pub read_only: bool,
+}
+
+/// Whether the container path `path` is `mount`'s destination or under it (moby's
+/// `HasResource`, on clean paths).
+pub fn is_under(path: &str, mount: &CpMount) -> bool {
+    let clean = |p: &str| -> Vec<String> {
+        let (d, b) = split_dir_entry(p);
+        d.split('/')
+            .chain(std::iter::once(b.as_str()))
+            .filter(|c| !c.is_empty() && *c != ".")
+            .map(str::to_owned)
+            .collect()
+    };
+    let p = clean(path);
+    let m = clean(&mount.destination);
+    p.len() >= m.len() && p[..m.len()] == m[..]
+}
+
+/// Runs `f` on a new thread that first unshares its mount namespace and makes every mount in
+/// it a slave of the daemon's (so mounts made there never propagate out); the namespace dies
+/// with the thread. The answer comes back through a channel, so the caller's runtime is never
+/// blocked.
+pub async fn in_private_mount_ns<T, F>(f: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("berth-cp-mnt".into())
+        .spawn(move || {
+            let res = (|| {
+                // SAFETY: only CLONE_NEWNS (with the CLONE_FS it implies) is unshared, on a
+                // thread of our own that exits when `f` returns; the fd table stays shared.
+                unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWNS) }
+                    .map_err(|e| Error::io("unshare the mount namespace", e.into()))?;
+                rustix::mount::mount_change(
+                    "/",
+                    MountPropagationFlags::DOWNSTREAM | MountPropagationFlags::REC,
+                )
+                .map_err(|e| Error::io("make the mount namespace private", e.into()))?;
+                f()
+            })();
+            let _ = tx.send(res);
+        })
+        .map_err(|e| Error::io("spawn a thread", e))?;
+    rx.await
+        .map_err(|_| Error::Internal("the rootfs thread panicked".into()))?
 }
 
 impl Drop for Rootfs {
@@ -157,7 +308,22 @@ pub fn split_dir_entry(path: &str) -> (String, String) {
 
 #[cfg(test)]
 mod tests {
-    use super::split_dir_entry;
+    use super::{CpMount, is_under, split_dir_entry};
+
+    #[test]
+    fn paths_under_a_mount_are_found_lexically() {
+        let m = CpMount {
+            source: "/x".into(),
+            destination: "/data/vol/".into(),
+            read_only: false,
+        };
+        assert!(is_under("/data/vol", &m));
+        assert!(is_under("/data/vol/.", &m));
+        assert!(is_under("/data/./vol/a/b", &m));
+        assert!(!is_under("/data/volume", &m));
+        assert!(!is_under("/data", &m));
+        assert!(is_under("/x/../data/vol/a", &m));
+    }
 
     #[test]
     fn paths_split_as_moby_does() {
