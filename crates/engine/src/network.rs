@@ -28,6 +28,7 @@ impl From<NetError> for Error {
             | NetError::InvalidPortSpec { .. } => Error::InvalidParameter(e.to_string()),
             NetError::NetworkExists(_)
             | NetError::NetworkInUse { .. }
+            | NetError::DefaultNetworkInUse { .. }
             | NetError::SubnetOverlap { .. }
             | NetError::AddressInUse { .. }
             | NetError::EndpointExists { .. } => Error::Conflict(e.to_string()),

@@ -14,6 +14,14 @@ pub enum Error {
     NetworkExists(String),
     #[error("network {name} has active endpoints ({endpoints})")]
     NetworkInUse { name: String, endpoints: String },
+    #[error(
+        "the default network cannot change to {wanted}: containers {containers} are attached to it ({current}); stop them first, or start the daemon with its former settings"
+    )]
+    DefaultNetworkInUse {
+        wanted: String,
+        current: String,
+        containers: String,
+    },
     #[error("invalid subnet {value:?}: {reason}")]
     InvalidSubnet { value: String, reason: String },
     #[error("invalid address {value:?}: {reason}")]

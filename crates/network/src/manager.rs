@@ -122,11 +122,34 @@ impl NetworkManager {
             links,
             held_ports: Mutex::new(HashMap::new()),
         };
+        // The table the rules were in until now: it follows the default bridge, so a daemon
+        // started with another `--bridge` on this data root must take over from it.
+        let former_table = std::mem::replace(&mut mgr.st().table, mgr.opts.nft_table.clone());
         {
             let _g = mgr.op.lock().await;
             mgr.reconcile().await?;
         }
-        mgr.ensure_default_network().await?;
+        let moved = !former_table.is_empty() && former_table != mgr.opts.nft_table;
+        if let Err(e) = mgr.ensure_default_network().await {
+            // Refused: the former table still holds the rules; drop the one just made.
+            if moved {
+                let _ = mgr.firewall.remove_all().await;
+                mgr.st().table = former_table;
+                let _ = mgr.save_all();
+            }
+            mgr.shutdown();
+            return Err(e);
+        }
+        if moved {
+            tracing::info!(
+                "the rules move from nftables table {former_table} to {}",
+                mgr.opts.nft_table
+            );
+            Firewall::new(&former_table, mgr.opts.iptables_compat)
+                .remove_all()
+                .await?;
+        }
+        mgr.save_all()?;
         Ok(mgr)
     }
 
@@ -377,13 +400,35 @@ impl NetworkManager {
             if cur.bridge == bridge && same_bip {
                 return Ok(());
             }
-            if self.st().endpoints.iter().any(|e| e.network_id == cur.id) {
-                tracing::warn!(
-                    "default network settings changed but it has endpoints: keeping {}",
-                    cur.bridge
-                );
-                return Ok(());
+            let mut attached: Vec<String> = self
+                .st()
+                .endpoints
+                .iter()
+                .filter(|e| e.network_id == cur.id)
+                .map(|e| e.name.clone())
+                .collect();
+            if !attached.is_empty() {
+                attached.sort();
+                let wanted = match &self.opts.bip {
+                    Some(bip) => format!("bridge {bridge} with bip {bip}"),
+                    None => format!("bridge {bridge}"),
+                };
+                return Err(Error::DefaultNetworkInUse {
+                    wanted,
+                    current: format!(
+                        "bridge {}, bip {}/{}",
+                        cur.bridge,
+                        cur.gateway,
+                        cur.subnet.prefix_len()
+                    ),
+                    containers: attached.join(", "),
+                });
             }
+            tracing::info!(
+                "the default network moves from bridge {} ({}) to the daemon's settings",
+                cur.bridge,
+                cur.subnet
+            );
             self.remove_locked(&cur).await?;
         }
         let mut spec = NetworkSpec {

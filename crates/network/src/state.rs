@@ -25,6 +25,9 @@ const ENDPOINTS: &str = "endpoints.json";
 pub(crate) struct State {
     /// Random id of this state folder: marks the bridges this manager made (link alias).
     pub instance: String,
+    /// The nftables table the rules were last written to (it follows the default bridge, so
+    /// a daemon started with another `--bridge` must remove the former one).
+    pub table: String,
     pub networks: Vec<Network>,
     pub endpoints: Vec<Endpoint>,
     pub published: Vec<Published>,
@@ -40,6 +43,8 @@ pub(crate) struct Published {
 #[derive(Serialize, Deserialize, Default)]
 struct NetworksFile {
     instance: String,
+    #[serde(default)]
+    table: String,
     networks: Vec<Network>,
 }
 
@@ -84,6 +89,7 @@ impl StateFile {
         };
         Ok(Some(State {
             instance: nets.instance,
+            table: nets.table,
             networks: nets.networks,
             endpoints: eps.endpoints,
             published: eps.published,
@@ -99,6 +105,7 @@ impl StateFile {
     pub fn save_networks(&self, state: &State) -> Result<()> {
         let f = NetworksFile {
             instance: state.instance.clone(),
+            table: state.table.clone(),
             networks: state.networks.clone(),
         };
         self.write(NETWORKS, &f, true)
@@ -168,6 +175,7 @@ mod tests {
         };
         sf.save_all(&s).unwrap();
         s.instance = "def".into();
+        s.table = "berth_x".into();
         s.published.push(Published {
             container_id: "c".into(),
             container_ip: Ipv4Addr::LOCALHOST,
@@ -176,6 +184,7 @@ mod tests {
         sf.save_all(&s).unwrap();
         let back = sf.load().unwrap().unwrap();
         assert_eq!((back.instance.as_str(), back.published.len()), ("def", 1));
+        assert_eq!(back.table, "berth_x");
         assert!(!dir.path().join(".networks.json.tmp").exists());
         // A torn endpoints file (power loss) reads as no endpoints; torn networks is an error.
         std::fs::write(dir.path().join(ENDPOINTS), b"{bro").unwrap();
