@@ -84,9 +84,12 @@ fn docker_build_multi_stage_runs_and_rebuilds_from_cache() {
     ]);
     let name = format!("{}:1", unique_name("built"));
     let out = build_ok(&d, ctx.path(), &["-t", &name, "--build-arg", "MSG=hello"]);
-    // The `extra` stage is not needed for the final image, so it is not built.
-    assert!(out.contains("Step 1/8 : FROM busybox AS base"), "{out}");
-    assert!(!out.contains("/extra"), "{out}");
+    // As moby's legacy builder: every stage up to the target is built and numbered, the
+    // `extra` stage too although the final image does not use it.
+    assert!(out.contains("Step 1/10 : FROM busybox AS base"), "{out}");
+    assert!(out.contains("Step 4/10 : FROM base AS extra"), "{out}");
+    assert!(out.contains("Step 5/10 : RUN echo extra > /extra"), "{out}");
+    assert!(out.contains("Step 10/10 : CMD"), "{out}");
     assert!(out.contains(" ---> Running in "), "{out}");
     assert!(
         out.contains(&format!("Successfully tagged {name}")),
@@ -251,7 +254,86 @@ fn docker_build_pulls_a_missing_base_image_through_the_daemon() {
     build_ok(&d, ctx.path(), &["-t", &name]);
     assert!(d.docker_run(&["image", "inspect", &base]).status.success());
     assert_eq!(d.docker_ok(&["run", "--rm", &name]), "pulled\n");
-    // --pull fetches again even though the base is present.
+    // --pull fetches again even though the base is present, its progress in the output.
     let out = build_ok(&d, ctx.path(), &["--pull", "-t", &name]);
     assert!(out.contains("Successfully tagged"), "{out}");
+    assert!(out.contains("Digest: sha256:"), "{out}");
+    assert!(
+        out.contains(&format!("Status: Image is up to date for {base}")),
+        "{out}"
+    );
+}
+
+#[test]
+fn docker_build_output_follows_the_legacy_builder() {
+    let (d, _dir) = common::daemon_with_busybox();
+    let ctx = context(&[(
+        "Dockerfile",
+        "ARG BASE=busybox\nFROM $BASE\nENV A=1\nRUN echo ran\nCMD [\"sh\"]\n",
+    )]);
+    let name = unique_name("legacyout");
+    let out = build_ok(
+        &d,
+        ctx.path(),
+        &["-t", &name, "--label", "b=2", "--label", "a=1"],
+    );
+    let id = image_id(&d, &name);
+    let short = &id[7..19];
+    // The global ARG is step 1, each --label a LABEL step of its own, sorted by key.
+    let steps: Vec<&str> = out.lines().filter(|l| l.starts_with("Step ")).collect();
+    assert_eq!(
+        steps,
+        [
+            "Step 1/7 : ARG BASE=busybox",
+            "Step 2/7 : FROM $BASE",
+            "Step 3/7 : ENV A=1",
+            "Step 4/7 : RUN echo ran",
+            "Step 5/7 : CMD [\"sh\"]",
+            "Step 6/7 : LABEL a=1",
+            "Step 7/7 : LABEL b=2",
+        ],
+        "{out}"
+    );
+    // A RUN: its container, its output, the container removed, the step's image.
+    let run_at = out.find("Step 4/7").unwrap();
+    let after: Vec<&str> = out[run_at..].lines().skip(1).take(4).collect();
+    assert!(after[0].starts_with(" ---> Running in "), "{out}");
+    let container = after[0].trim_start_matches(" ---> Running in ");
+    assert_eq!(container.len(), 12, "{out}");
+    assert_eq!(after[1], "ran", "{out}");
+    assert_eq!(
+        after[2],
+        format!("Removing intermediate container {container}"),
+        "{out}"
+    );
+    assert!(
+        after[3].starts_with(" ---> ") && after[3].len() == 18,
+        "{out}"
+    );
+    assert!(
+        out.ends_with(&format!(
+            "Successfully built {short}\nSuccessfully tagged {name}:latest\n"
+        )),
+        "{out}"
+    );
+    // The rebuild: every step from the cache.
+    let again = build_ok(
+        &d,
+        ctx.path(),
+        &["-t", &name, "--label", "b=2", "--label", "a=1"],
+    );
+    assert_eq!(again.matches(" ---> Using cache\n").count(), 5, "{again}");
+    assert_eq!(image_id(&d, &name), id);
+    // --rm=false: no "Removing intermediate container"; --force-rm: even for a failed RUN.
+    let kept = build_ok(&d, ctx.path(), &["--no-cache", "--rm=false"]);
+    assert!(kept.contains(" ---> Running in "), "{kept}");
+    assert!(!kept.contains("Removing intermediate container"), "{kept}");
+    let bad = context(&[("Dockerfile", "FROM busybox\nRUN echo failing; exit 2\n")]);
+    let out = build(&d, bad.path(), &["--force-rm"]);
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("failing\nRemoving intermediate container "),
+        "{text}"
+    );
 }

@@ -58,7 +58,9 @@ fn run() -> Result<(), String> {
     let store = std::sync::Arc::new(store);
     let builder =
         Builder::new(store.clone(), &root.join("build"), &runtime).map_err(|e| e.to_string())?;
-    let no_pull = |r: &str| Err(format!("{r} is not in the store"));
+    let no_pull = |r: &str, _: &mut dyn FnMut(serde_json::Value)| -> Result<(), String> {
+        Err(format!("{r} is not in the store"))
+    };
     let out = if via_api {
         // The daemon's path: the context as the CLI sends it (a tar), the query, JSON lines.
         let mut tar = tar::Builder::new(Vec::new());
@@ -107,7 +109,7 @@ fn run() -> Result<(), String> {
         builder
             .build(&context, &opts, &no_pull, &mut |e| match e {
                 BuildEvent::Stream(s) => print!("{s}"),
-                BuildEvent::Aux(_) => {}
+                BuildEvent::Aux(_) | BuildEvent::Progress(_) => {}
             })
             .map_err(|e| e.to_string())?
     };

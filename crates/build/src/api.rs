@@ -25,10 +25,11 @@ fn json_map<T: serde::de::DeserializeOwned>(
 }
 
 /// Reads `POST /build`'s query (`t` may repeat): t, dockerfile, buildargs, labels, nocache,
-/// target, q, pull, networkmode; rm/forcerm and the resource limits are accepted and ignored.
+/// target, q, pull, networkmode, rm, forcerm; the resource limits are accepted and ignored.
 /// `SOURCE_DATE_EPOCH` in buildargs turns on reproducible timestamps, as in BuildKit.
 pub fn options_from_query(pairs: &[(String, String)]) -> Result<BuildOptions, BuildError> {
     let mut o = BuildOptions::default();
+    let mut rm = None;
     for (k, v) in pairs {
         match k.as_str() {
             "t" if !v.is_empty() => o.tags.push(v.clone()),
@@ -39,10 +40,14 @@ pub fn options_from_query(pairs: &[(String, String)]) -> Result<BuildOptions, Bu
             "target" if !v.is_empty() => o.target = Some(v.clone()),
             "q" => o.quiet = truthy(v),
             "pull" => o.pull = truthy(v),
+            "rm" => rm = Some(truthy(v)),
+            "forcerm" => o.force_remove = truthy(v),
             "networkmode" => o.network = NetworkMode::parse(v)?,
             _ => {}
         }
     }
+    // moby: containers are removed unless `rm` is given and false (forcerm implies rm).
+    o.keep_containers = !o.force_remove && rm == Some(false);
     if let Some(Some(epoch)) = o.build_args.get("SOURCE_DATE_EPOCH") {
         let n = epoch.trim().parse::<i64>().map_err(|_| {
             BuildError::Other(format!(
@@ -60,6 +65,7 @@ pub fn event_json(e: &BuildEvent) -> String {
     let v = match e {
         BuildEvent::Stream(s) => serde_json::json!({ "stream": s }),
         BuildEvent::Aux(id) => serde_json::json!({ "aux": { "ID": id } }),
+        BuildEvent::Progress(v) => v.clone(),
     };
     format!("{v}\r\n")
 }

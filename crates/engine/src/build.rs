@@ -31,11 +31,13 @@ impl Engine {
     }
 
     /// Pulls `reference` through the engine (events and all) from a blocking thread, for a
-    /// build whose base image is missing or asked to be pulled. Anonymous, default platform.
+    /// build whose base image is missing or asked to be pulled, handing each progress message
+    /// to `progress` (moby shows them in the build's output). Anonymous, default platform.
     pub fn pull_for_build(
         self: &Arc<Self>,
         handle: &tokio::runtime::Handle,
         reference: &str,
+        progress: &mut dyn FnMut(serde_json::Value),
     ) -> std::result::Result<(), String> {
         let engine = self.clone();
         let reference = reference.to_string();
@@ -48,6 +50,8 @@ impl Engine {
             while let Some(m) = t.rx.recv().await {
                 if let Some(msg) = m.get("error").and_then(|v| v.as_str()) {
                     failure = Some(msg.to_string());
+                } else {
+                    progress(m);
                 }
             }
             failure.map_or(Ok(()), Err)

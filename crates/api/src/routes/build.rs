@@ -37,7 +37,9 @@ async fn build(
     let handle = tokio::runtime::Handle::current();
     let engine = e.clone();
     tokio::task::spawn_blocking(move || {
-        let pull = |reference: &str| engine.pull_for_build(&handle, reference);
+        let pull = |reference: &str, progress: &mut dyn FnMut(serde_json::Value)| {
+            engine.pull_for_build(&handle, reference, progress)
+        };
         let builder = engine.builder().clone();
         berth_engine::build::serve_build(&builder, &query, reader, &pull, &mut |line| {
             let _ = tx.send(line);

@@ -56,6 +56,11 @@ pub struct BuildOptions {
     pub pull: bool,
     /// `-q`: only the image ID is streamed.
     pub quiet: bool,
+    /// `rm=0`: step containers are kept (Docker then prints no "Removing intermediate
+    /// container"; Berth's step snapshots are removed either way).
+    pub keep_containers: bool,
+    /// `forcerm`: step containers are removed even when their step fails.
+    pub force_remove: bool,
     /// Network of RUN steps.
     pub network: NetworkMode,
     /// `SOURCE_DATE_EPOCH`: timestamps clamped for reproducible images.
@@ -67,8 +72,11 @@ pub struct BuildOptions {
 pub enum BuildEvent {
     /// Text for the `{"stream": ...}` lines (Docker's legacy output, newlines included).
     Stream(String),
-    /// The final image ID (`{"aux": {"ID": ...}}`).
+    /// The image ID of a stage that is done (`{"aux": {"ID": ...}}`), as Docker's legacy
+    /// builder emits it after each stage; the last one is the build's image.
     Aux(String),
+    /// A progress message of a pull made for FROM (Docker's JSON message, sent as is).
+    Progress(serde_json::Value),
 }
 
 /// The result of a build.
@@ -79,8 +87,10 @@ pub struct BuildOutput {
     pub tags: Vec<String>,
 }
 
-/// Pulls an image the store lacks (the engine supplies it; it may block on async pulls).
-pub type Puller<'a> = &'a (dyn Fn(&str) -> Result<(), String> + Sync);
+/// Pulls an image the store lacks (the engine supplies it; it may block on async pulls),
+/// handing each of the pull's progress messages to the callback.
+pub type Puller<'a> =
+    &'a (dyn Fn(&str, &mut dyn FnMut(serde_json::Value)) -> Result<(), String> + Sync);
 
 /// Builds images into an [`ImageStore`]. Owns `state_dir` (cache index, mounts, bundles).
 /// Keep one per daemon: intermediate snapshots are removed by its background cleaner thread
@@ -340,7 +350,12 @@ impl Builder {
         let text = ctx.dockerfile(&opts.dockerfile)?;
         let df = Dockerfile::parse(&text)?;
         drop(parse);
-        let mut quiet_sink = |_: BuildEvent| {};
+        // With -q only the stages' IDs go out (moby discards the rest unless the build fails).
+        let mut quiet_sink = |e: BuildEvent| {
+            if let BuildEvent::Aux(_) = e {
+                progress(e)
+            }
+        };
         let sink: &mut dyn FnMut(BuildEvent) = if opts.quiet {
             &mut quiet_sink
         } else {
@@ -362,6 +377,7 @@ impl Builder {
         let mut id = run.build(&df)?;
         if let Some(epoch) = opts.source_date_epoch {
             id = reproducible::restamp(&self.store, &self.state.join("contexts"), &id, epoch)?;
+            (run.progress)(BuildEvent::Aux(id.clone()));
         }
         let unused: Vec<&String> = opts
             .build_args
@@ -387,13 +403,12 @@ impl Builder {
             tags.push(normalize_tag(t));
         }
         let short = short_id(&id);
-        (run.progress)(BuildEvent::Aux(id.clone()));
         run.say(format!("Successfully built {short}\n"));
         for t in &tags {
             run.say(format!("Successfully tagged {t}\n"));
         }
+        drop(run);
         if opts.quiet {
-            progress(BuildEvent::Aux(id.clone()));
             progress(BuildEvent::Stream(format!("{id}\n")));
         }
         Ok(BuildOutput { image_id: id, tags })

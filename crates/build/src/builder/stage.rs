@@ -31,9 +31,35 @@ impl BuildRun<'_> {
         ] {
             self.meta_args.insert(k.to_owned(), Some(v));
         }
-        // Global ARGs: defaults expanded with earlier ones, overridden by --build-arg.
+        // Global ARGs: defaults expanded with earlier ones, overridden by --build-arg. Each is
+        // a step of its own in moby's numbering.
+        let globals: Vec<&Located> = df
+            .global_args()
+            .filter(|l| matches!(l.instruction, Instruction::Arg(_)))
+            .collect();
+        let stages_upto = match &self.opts.target {
+            Some(t) => {
+                let t = t.to_lowercase();
+                stages
+                    .iter()
+                    .position(|s| s.name == Some(t.as_str()))
+                    .ok_or_else(|| {
+                        BuildError::Other(format!("failed to reach build target {t} in Dockerfile"))
+                    })?
+            }
+            None => stages.len() - 1,
+        };
+        // As moby's legacy builder: every stage up to the target is built (those the target
+        // does not use too), and `--label`s are one LABEL step each at the end.
+        self.total = globals.len()
+            + stages[..=stages_upto]
+                .iter()
+                .map(|s| 1 + s.instructions.len())
+                .sum::<usize>()
+            + self.opts.labels.len();
         for l in df.global_args() {
             if let Instruction::Arg(pairs) = &l.instruction {
+                self.next_step(l);
                 for (name, default) in pairs {
                     let value = match self.opts.build_args.get(name) {
                         Some(v) => v.clone(),
@@ -46,28 +72,11 @@ impl BuildRun<'_> {
                 }
             }
         }
-        let target = match &self.opts.target {
-            Some(t) => {
-                let t = t.to_lowercase();
-                stages
-                    .iter()
-                    .position(|s| s.name == Some(t.as_str()))
-                    .ok_or_else(|| {
-                        BuildError::Other(format!("failed to reach build target {t} in Dockerfile"))
-                    })?
-            }
-            None => stages.len() - 1,
-        };
+        let target = stages_upto;
         let deps = self.stage_deps(&stages, target);
-        self.total = stages
-            .iter()
-            .filter(|s| deps.contains_key(&s.index))
-            .map(|s| 1 + s.instructions.len())
-            .sum::<usize>()
-            + usize::from(!self.opts.labels.is_empty());
         // Step numbers are fixed up front, so stages built side by side number as in order.
         let mut offsets = BTreeMap::new();
-        let mut n = 0;
+        let mut n = self.step;
         for s in stages.iter().filter(|s| deps.contains_key(&s.index)) {
             offsets.insert(s.index, n);
             n += 1 + s.instructions.len();
@@ -77,20 +86,22 @@ impl BuildRun<'_> {
                 self.stages.names.insert(name.to_owned(), s.index);
             }
         }
-        let extra_for = |index: usize| -> Vec<Located> {
+        // (the step's text as moby prints it, the instruction run)
+        let extra_for = |index: usize| -> Vec<(String, Located)> {
             if index != target || self.opts.labels.is_empty() {
                 return Vec::new();
             }
-            let labels = self
-                .opts
+            self.opts
                 .labels
                 .iter()
-                .map(|(k, v)| (k.clone(), quote(v)))
-                .collect();
-            vec![Located {
-                line: 0,
-                instruction: Instruction::Label(labels),
-            }]
+                .map(|(k, v)| {
+                    let step = Located {
+                        line: 0,
+                        instruction: Instruction::Label(vec![(k.clone(), quote(v))]),
+                    };
+                    (format!("LABEL {k}={v}"), step)
+                })
+                .collect()
         };
         // Waves: every stage whose dependencies are built runs now; independent stages run on
         // their own threads with their output held back and shown in stage order.
@@ -170,8 +181,8 @@ impl BuildRun<'_> {
         Ok(self.stages.ids[&target].clone())
     }
 
-    /// The target and every stage it depends on (by `FROM <stage>` or `COPY --from`), each
-    /// with its direct dependencies.
+    /// Every stage up to the target, each with the stages it depends on (by `FROM <stage>`
+    /// or `COPY --from`).
     pub(super) fn stage_deps(
         &self,
         stages: &[crate::dockerfile::Stage<'_>],
@@ -189,12 +200,7 @@ impl BuildRun<'_> {
             }
         };
         let mut deps: BTreeMap<usize, BTreeSet<usize>> = BTreeMap::new();
-        let mut todo = vec![target];
-        while let Some(i) = todo.pop() {
-            if deps.contains_key(&i) {
-                continue;
-            }
-            let s = &stages[i];
+        for (i, s) in stages.iter().enumerate().take(target + 1) {
             let mut mine = BTreeSet::new();
             let image = self
                 .expand_meta(s.image)
@@ -212,7 +218,6 @@ impl BuildRun<'_> {
                     mine.insert(j);
                 }
             }
-            todo.extend(mine.iter().copied());
             deps.insert(i, mine);
         }
         deps
@@ -224,17 +229,20 @@ impl BuildRun<'_> {
     }
 
     pub(super) fn next_step(&mut self, l: &Located) {
-        self.step += 1;
         let text = l.instruction.to_text();
-        let first = text.lines().next().unwrap_or("").to_owned();
+        self.next_step_text(text.lines().next().unwrap_or(""));
+    }
+
+    fn next_step_text(&mut self, text: &str) {
+        self.step += 1;
         let (step, total) = (self.step, self.total);
-        self.say(format!("Step {step}/{total} : {first}\n"));
+        self.say(format!("Step {step}/{total} : {text}\n"));
     }
 
     pub(super) fn build_stage(
         &mut self,
         stage: &crate::dockerfile::Stage<'_>,
-        extra: &[Located],
+        extra: &[(String, Located)],
     ) -> Result<String, BuildError> {
         let from = Located {
             line: stage.line,
@@ -279,11 +287,16 @@ impl BuildRun<'_> {
                 }
             }
         }
-        for l in stage.instructions.iter().chain(extra) {
+        for l in stage.instructions {
             self.next_step(l);
             let _p = crate::timing::Phase::new("step", self.step.to_string());
             self.dispatch(&mut state, l)?;
         }
+        for (text, l) in extra {
+            self.next_step_text(text);
+            self.dispatch(&mut state, l)?;
+        }
+        (self.progress)(BuildEvent::Aux(state.image_id.clone()));
         Ok(state.image_id)
     }
 
@@ -300,16 +313,23 @@ impl BuildRun<'_> {
             return self.scratch();
         }
         if self.opts.pull {
-            (self.pull)(image).map_err(BuildError::Other)?;
+            self.pull_base(image)?;
         }
         match self.builder.store.resolve(image) {
             Ok(img) => Ok(img.id),
             Err(e) if e.is_not_found() && !self.opts.pull => {
-                (self.pull)(image).map_err(BuildError::Other)?;
+                self.pull_base(image)?;
                 Ok(self.builder.store.resolve(image)?.id)
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Pulls a base image, its progress shown in the build's output as moby does.
+    fn pull_base(&mut self, image: &str) -> Result<(), BuildError> {
+        let pull = self.pull;
+        let progress = &mut *self.progress;
+        pull(image, &mut |m| progress(BuildEvent::Progress(m))).map_err(BuildError::Other)
     }
 
     /// The base for `FROM scratch`: an image with one empty layer, made once and remembered

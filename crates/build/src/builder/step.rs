@@ -267,9 +267,17 @@ impl BuildRun<'_> {
             ..Default::default()
         };
         let id = self.commit(&mut snap, &opts)?;
-        self.say(format!("Removing intermediate container {short}\n"));
+        self.removed(&short, true);
         self.finish(state, &key, id, cfg);
         Ok(())
+    }
+
+    /// moby's message when a step's container goes: after a step that worked unless `rm=0`,
+    /// and after a failed one with `forcerm`.
+    fn removed(&mut self, short: &str, ok: bool) {
+        if self.opts.force_remove || (ok && !self.opts.keep_containers) {
+            self.say(format!("Removing intermediate container {short}\n"));
+        }
     }
 
     pub(super) fn commit(
@@ -418,6 +426,7 @@ impl BuildRun<'_> {
             progress(super::BuildEvent::Stream(s.to_owned()))
         })?;
         if code != 0 {
+            self.removed(&short, false);
             return Err(BuildError::Step(format!(
                 "The command '{shown}' returned a non-zero code: {code}"
             )));
@@ -429,7 +438,7 @@ impl BuildRun<'_> {
             ..Default::default()
         };
         let id = self.commit(&mut snap, &opts)?;
-        self.say(format!("Removing intermediate container {short}\n"));
+        self.removed(&short, true);
         self.finish(state, &key, id, cfg);
         Ok(())
     }
