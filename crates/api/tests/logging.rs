@@ -206,6 +206,37 @@ fn logs_follow_goes_on_across_rotations() {
 }
 
 #[test]
+fn logs_follow_reads_files_rotated_between_two_polls() {
+    let (d, _t) = daemon_with_busybox();
+    let name = unique_name("rotb");
+    // bursts of 30 lines (about 2.4 kB): two or three 1k rotations at a time, faster than the
+    // follower polls; four files keep a whole burst on disk
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--log-opt",
+        "max-size=1k",
+        "--log-opt",
+        "max-file=4",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 1; i=0; while [ $i -lt 300 ]; do echo line-$i; i=$((i+1)); \
+         [ $((i % 30)) = 0 ] && sleep 0.3; done; true",
+    ]);
+    let out = d
+        .docker()
+        .args(["logs", "-f", &name])
+        .output()
+        .expect("docker logs -f");
+    assert!(out.status.success());
+    let out = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(numbers(&out), (0..300).collect::<Vec<_>>());
+}
+
+#[test]
 fn log_driver_none_keeps_no_log() {
     let (d, _t) = daemon_with_busybox();
     let name = unique_name("nolog");

@@ -174,6 +174,22 @@ fn read_rotated(path: &Path, lines: &mut Vec<String>) {
     }
 }
 
+/// The rotated files newer than the one `held` is open on, oldest first (empty when it is no
+/// longer among them, e.g. compressed or dropped).
+fn newer_rotated(held: &File, log: &Path) -> Vec<PathBuf> {
+    let Ok(m) = held.metadata() else {
+        return vec![];
+    };
+    let files = rotated_files(log);
+    let mine = files
+        .iter()
+        .position(|p| std::fs::metadata(p).is_ok_and(|x| x.ino() == m.ino() && x.dev() == m.dev()));
+    match mine {
+        Some(i) => files[i + 1..].to_vec(),
+        None => vec![],
+    }
+}
+
 fn same_file(a: &File, path: &Path) -> Option<bool> {
     let (ma, mb) = (a.metadata().ok()?, std::fs::metadata(path).ok()?);
     Some(ma.ino() == mb.ino() && ma.dev() == mb.dev())
@@ -309,6 +325,19 @@ impl Engine {
                     if !rotated {
                         rotated = true;
                         continue;
+                    }
+                    // files rotated out after ours (several rotations between two polls)
+                    let mut missed = Vec::new();
+                    for p in newer_rotated(reader.get_ref(), &path) {
+                        read_rotated(&p, &mut missed);
+                    }
+                    for l in &missed {
+                        if let Ok(e) = serde_json::from_str::<Entry>(l)
+                            && let Some(b) = render(&e, &opts, tty)
+                            && tx.blocking_send(b).is_err()
+                        {
+                            return;
+                        }
                     }
                     if let Ok(f) = File::open(&path) {
                         reader = BufReader::new(f);
