@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls;
 use tokio_rustls::rustls::RootCertStore;
@@ -24,6 +24,8 @@ use tokio_rustls::server::TlsStream;
 
 /// How long a client may take to finish the handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Handshakes in flight at once; past that, new connections wait in the kernel's backlog.
+const MAX_HANDSHAKES: usize = 128;
 
 /// The PEM files of `--tlscacert`, `--tlscert` and `--tlskey`, and whether `--tlsverify` is on.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -191,8 +193,12 @@ impl TlsListener {
         let local = tcp.local_addr()?;
         let tls = TlsAcceptor::from(config);
         let (tx, ready) = mpsc::channel(32);
+        let slots = Arc::new(Semaphore::new(MAX_HANDSHAKES));
         let acceptor = tokio::spawn(async move {
             while !tx.is_closed() {
+                let Ok(slot) = slots.clone().acquire_owned().await else {
+                    return;
+                };
                 let (sock, peer) = match tcp.accept().await {
                     Ok(conn) => conn,
                     Err(e) => {
@@ -205,7 +211,9 @@ impl TlsListener {
                 let _ = sock.set_nodelay(true);
                 let (tls, tx) = (tls.clone(), tx.clone());
                 tokio::spawn(async move {
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(sock)).await {
+                    let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(sock)).await;
+                    drop(slot);
+                    match handshake {
                         Ok(Ok(stream)) => {
                             let _ = tx.send((stream, peer)).await;
                         }

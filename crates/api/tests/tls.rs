@@ -2,7 +2,8 @@
 //! over TLS (version, `run --rm`, hijacked `run -i` and `exec -i`), client certificates refused
 //! when missing or signed by a look-alike CA, and the start refused with a clear message and exit
 //! code for plain TCP without `--tls=false` and for bad certificate files. Certificates are made
-//! per test with the openssl CLI (scripts/install-deps installs it), as Docker's docs do.
+//! per test with the openssl CLI (scripts/install-deps installs it), as Docker's docs do. Also
+//! berthd's other start flag, `--init-path`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -280,8 +281,11 @@ fn tlsverify_refuses_clients_without_a_certificate_or_from_another_ca() {
             .output()
             .unwrap()
     };
-    // The good client first: the port is right and the daemon serves.
+    // The good client first: the port is right and the daemon serves, even while another
+    // client sits connected without ever starting its handshake.
+    let silent = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     ok(&d, version(client_args(&pki, Some("client"))), "version");
+    drop(silent);
 
     let out = version(client_args(&pki, None));
     assert!(
@@ -522,4 +526,29 @@ fn init_path_must_name_a_file() {
     ]);
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("not a regular file"), "{err}");
+}
+
+#[test]
+fn init_path_names_the_init_that_run_init_mounts() {
+    // A recognisable init: says so, then execs the command as tini would (`/dev/init -- CMD`).
+    let dir = tempfile::tempdir().unwrap();
+    let init = dir.path().join("my-init");
+    std::fs::write(
+        &init,
+        "#!/bin/sh\n[ \"$1\" = -- ] && shift\necho \"custom init as pid $$\"\nexec \"$@\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&init, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let d = Daemon::start_with(Options {
+        args: vec!["--init-path".into(), init.to_string_lossy().into_owned()],
+        env: vec![],
+    });
+    let tar = berth_testkit::images::busybox_archive(dir.path(), "busybox:latest").unwrap();
+    d.docker_ok(&["load", "-i", tar.to_str().unwrap()]);
+    let out = d.docker_ok(&["run", "--rm", "--init", "busybox", "echo", "hello"]);
+    assert_eq!(out, "custom init as pid 1\nhello\n");
+    // Without --init the image's command is pid 1 and the init is not involved.
+    let out = d.docker_ok(&["run", "--rm", "busybox", "sh", "-c", "echo $$"]);
+    assert_eq!(out, "1\n");
 }

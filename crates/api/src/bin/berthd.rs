@@ -169,6 +169,14 @@ fn main() -> anyhow::Result<()> {
         for b in &bound {
             tracing::info!("API listen on {}", b.address());
         }
+        // The UNIX sockets are removed on the way out, as Go's listeners do for dockerd.
+        let sockets: Vec<PathBuf> = bound
+            .iter()
+            .filter_map(|b| match b {
+                Bound::Unix(_, path) => Some(path.clone()),
+                _ => None,
+            })
+            .collect();
         let mut tasks = tokio::task::JoinSet::new();
         for b in bound {
             let engine = engine.clone();
@@ -180,12 +188,15 @@ fn main() -> anyhow::Result<()> {
             });
         }
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            r = tasks.join_next() => { if let Some(r) = r { r??; } }
-            _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
+        let ended = tokio::select! {
+            r = tasks.join_next() => r.map(|r| r.map_err(anyhow::Error::from).and_then(|r| r)),
+            _ = term.recv() => None,
+            _ = tokio::signal::ctrl_c() => None,
+        };
+        for path in &sockets {
+            let _ = std::fs::remove_file(path);
         }
-        anyhow::Ok(())
+        ended.unwrap_or(Ok(()))
     });
     let _ = std::fs::remove_file(&args.pidfile);
     served
