@@ -3,87 +3,11 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use berth_testkit::daemon::Daemon;
 use berth_testkit::unique_name;
 use common::daemon_with_busybox;
-
-/// Removes the named containers and images when the test ends, passed or failed.
-struct Cleanup<'a> {
-    d: &'a Daemon,
-    containers: Vec<String>,
-    images: Vec<String>,
-}
-
-impl Drop for Cleanup<'_> {
-    fn drop(&mut self) {
-        for c in &self.containers {
-            let _ = self.d.docker_run(&["rm", "-f", c]);
-        }
-        for i in &self.images {
-            let _ = self.d.docker_run(&["rmi", "-f", i]);
-        }
-    }
-}
-
-fn cleanup<'a>(d: &'a Daemon, containers: &[&str], images: &[&str]) -> Cleanup<'a> {
-    Cleanup {
-        d,
-        containers: containers.iter().map(|s| s.to_string()).collect(),
-        images: images.iter().map(|s| s.to_string()).collect(),
-    }
-}
-
-fn stderr_of(d: &Daemon, args: &[&str], stdin: Option<&[u8]>) -> (bool, String) {
-    let mut cmd = d.docker();
-    cmd.args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn docker");
-    if let Some(data) = stdin {
-        let mut i = child.stdin.take().unwrap();
-        i.write_all(data).unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// A tar written byte by byte, so entries a well-behaved library refuses (`..`, absolute
-/// names) can be made. Each entry: (name, type flag, link name, data).
-fn raw_tar(entries: &[(&str, u8, &str, &[u8])]) -> Vec<u8> {
-    let mut out = vec![];
-    for (name, kind, link, data) in entries {
-        let mut h = [0u8; 512];
-        h[..name.len()].copy_from_slice(name.as_bytes());
-        h[100..108].copy_from_slice(b"0000644\0");
-        h[108..116].copy_from_slice(b"0000000\0");
-        h[116..124].copy_from_slice(b"0000000\0");
-        h[124..136].copy_from_slice(format!("{:011o}\0", data.len()).as_bytes());
-        h[136..148].copy_from_slice(b"00000000000\0");
-        h[156] = *kind;
-        h[157..157 + link.len()].copy_from_slice(link.as_bytes());
-        h[257..263].copy_from_slice(b"ustar\0");
-        h[263..265].copy_from_slice(b"00");
-        h[148..156].copy_from_slice(b"        ");
-        let sum: u32 = h.iter().map(|b| *b as u32).sum();
-        h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
-        out.extend_from_slice(&h);
-        out.extend_from_slice(data);
-        out.resize(out.len().div_ceil(512) * 512, 0);
-    }
-    out.resize(out.len() + 1024, 0);
-    out
-}
+use common::files::{cleanup, docker_bytes, raw_tar, run_sh, start_sh, stderr_of, tar_list};
 
 #[test]
 fn commit_then_run_the_committed_image() {
@@ -93,15 +17,7 @@ fn commit_then_run_the_committed_image() {
     let image = format!("{repo}:v1");
     let live = format!("{image}-live");
     let _c = cleanup(&d, &[&name], &[&image, &live]);
-    d.docker_ok(&[
-        "run",
-        "--name",
-        &name,
-        "busybox",
-        "sh",
-        "-c",
-        "echo hello from commit > /greeting",
-    ]);
+    run_sh(&d, &name, "echo hello from commit > /greeting");
     let id = d.docker_ok(&[
         "commit",
         "-m",
@@ -133,25 +49,7 @@ fn commit_then_run_the_committed_image() {
     // A running container is paused for the commit and runs on afterwards.
     let running = unique_name("commit-live");
     let _c2 = cleanup(&d, &[&running], &[]);
-    d.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
-        &running,
-        "busybox",
-        "sh",
-        "-c",
-        "echo live > /live; exec sleep 1000",
-    ]);
-    for _ in 0..100 {
-        if d.docker_run(&["exec", &running, "cat", "/live"])
-            .status
-            .success()
-        {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    start_sh(&d, &running, "echo live > /live", "/live");
     d.docker_ok(&["commit", &running, &live]);
     let state = d.docker_ok(&["inspect", "-f", "{{.State.Status}}", &running]);
     assert_eq!(state.trim(), "running");
@@ -170,15 +68,11 @@ fn diff_lists_added_changed_and_deleted_paths() {
     let (d, _t) = daemon_with_busybox();
     let name = unique_name("diff");
     let _c = cleanup(&d, &[&name], &[]);
-    d.docker_ok(&[
-        "run",
-        "--name",
+    run_sh(
+        &d,
         &name,
-        "busybox",
-        "sh",
-        "-c",
         "mkdir /newdir && echo x > /newdir/file && rm /etc/group && echo y >> /etc/passwd",
-    ]);
+    );
     let out = d.docker_ok(&["diff", &name]);
     let lines: Vec<&str> = out.lines().collect();
     for want in [
@@ -198,15 +92,7 @@ fn export_is_a_tar_of_the_whole_rootfs() {
     let (d, t) = daemon_with_busybox();
     let name = unique_name("export");
     let _c = cleanup(&d, &[&name], &[]);
-    d.docker_ok(&[
-        "run",
-        "--name",
-        &name,
-        "busybox",
-        "sh",
-        "-c",
-        "echo exported > /marker",
-    ]);
+    run_sh(&d, &name, "echo exported > /marker");
     let file = t.path().join("export.tar");
     d.docker_ok(&["export", "-o", file.to_str().unwrap(), &name]);
     let list = Command::new("tar")
@@ -247,38 +133,8 @@ fn export_is_a_tar_of_the_whole_rootfs() {
     // A running container exports its rootfs as it is now, without its kernel filesystems.
     let live = unique_name("export-live");
     let _c2 = cleanup(&d, &[&live], &[]);
-    d.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
-        &live,
-        "busybox",
-        "sh",
-        "-c",
-        "echo now > /now; exec sleep 1000",
-    ]);
-    for _ in 0..100 {
-        if d.docker_run(&["exec", &live, "cat", "/now"])
-            .status
-            .success()
-        {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let out = d.docker().args(["export", &live]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let file = t.path().join("live.tar");
-    std::fs::write(&file, &out.stdout).unwrap();
-    let list = Command::new("tar")
-        .args(["-tf", file.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let list = String::from_utf8_lossy(&list.stdout);
+    start_sh(&d, &live, "echo now > /now", "/now");
+    let list = tar_list(&docker_bytes(&d, &["export", &live]), t.path());
     assert!(list.lines().any(|l| l == "now"), "{list}");
     assert!(!list.contains("proc/self"), "{list}");
 }
@@ -288,25 +144,12 @@ fn cp_both_ways_on_running_and_stopped_containers() {
     let (d, t) = daemon_with_busybox();
     let name = unique_name("cp");
     let _c = cleanup(&d, &[&name], &[]);
-    d.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
+    start_sh(
+        &d,
         &name,
-        "busybox",
-        "sh",
-        "-c",
-        "mkdir -p /data/sub && echo inside > /data/sub/f && echo top > /data/t && exec sleep 1000",
-    ]);
-    for _ in 0..100 {
-        if d.docker_run(&["exec", &name, "cat", "/data/t"])
-            .status
-            .success()
-        {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+        "mkdir -p /data/sub && echo inside > /data/sub/f && echo top > /data/t",
+        "/data/t",
+    );
     let host = t.path();
     // Host to running container: a file into a directory, and a directory.
     std::fs::write(host.join("in.txt"), "from host\n").unwrap();
@@ -478,15 +321,13 @@ fn symlinks_in_the_container_never_lead_to_the_host() {
     std::fs::create_dir(&host_dir).unwrap();
     std::fs::write(host_dir.join("secret"), "host secret\n").unwrap();
     let hd = host_dir.display().to_string();
-    d.docker_ok(&[
-        "run",
-        "--name",
+    run_sh(
+        &d,
         &name,
-        "busybox",
-        "sh",
-        "-c",
-        &format!("mkdir -p {hd} && ln -s {hd} /evil && ln -s {hd}/secret /evil-secret && ln -s ../../../../../../.. /up"),
-    ]);
+        &format!(
+            "mkdir -p {hd} && ln -s {hd} /evil && ln -s {hd}/secret /evil-secret && ln -s ../../../../../../.. /up"
+        ),
+    );
     // Reading through the links finds nothing of the host's.
     let out = t.path().join("out");
     std::fs::create_dir(&out).unwrap();
@@ -566,24 +407,10 @@ fn cp_sees_the_containers_mounts_while_it_runs() {
     let out = d.docker_ok(&["cp", &format!("{name}:/etc/hostname"), "-"]);
     assert!(out.contains("cphost"), "{out}");
     // The whole running filesystem: kernel filesystems are not walked.
-    let all = d
-        .docker()
-        .args(["cp", &format!("{name}:/"), "-"])
-        .output()
-        .unwrap();
-    assert!(
-        all.status.success(),
-        "{}",
-        String::from_utf8_lossy(&all.stderr)
+    let list = tar_list(
+        &docker_bytes(&d, &["cp", &format!("{name}:/"), "-"]),
+        t.path(),
     );
-    let file = t.path().join("all.tar");
-    std::fs::write(&file, &all.stdout).unwrap();
-    let list = Command::new("tar")
-        .args(["-tf", file.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(list.status.success());
-    let list = String::from_utf8_lossy(&list.stdout);
     assert!(list.contains("bin/busybox"), "{list}");
     assert!(list.contains("mnt/bind/f"), "{list}");
     assert!(!list.contains("proc/self"), "{list}");
@@ -596,25 +423,12 @@ fn cp_renames_follows_links_and_works_on_a_paused_container() {
     let name = unique_name("cp-more");
     let image = unique_name("cp-paused-commit");
     let _c = cleanup(&d, &[&name], &[&image]);
-    d.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
+    start_sh(
+        &d,
         &name,
-        "busybox",
-        "sh",
-        "-c",
-        "echo target > /target && ln -s /target /link && exec sleep 1000",
-    ]);
-    for _ in 0..100 {
-        if d.docker_run(&["exec", &name, "cat", "/link"])
-            .status
-            .success()
-        {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+        "echo target > /target && ln -s /target /link",
+        "/link",
+    );
     d.docker_ok(&["pause", &name]);
     let host = t.path();
     // To a new name on either side.

@@ -15,7 +15,10 @@ use std::process::{Command, Stdio};
 use berth_testkit::daemon::Daemon;
 use berth_testkit::unique_name;
 use common::daemon_with_busybox;
-use common::files::{cleanup, fails_with, http, raw_tar, stderr_of, wait_exec};
+use common::files::{
+    cat_via_cp, cleanup, docker_bytes, fails_with, http, in_volume, raw_tar, stderr_of, tar_list,
+    wait_exec,
+};
 
 fn mountpoint(d: &Daemon, volume: &str) -> std::path::PathBuf {
     d.docker_ok(&["volume", "inspect", "-f", "{{.Mountpoint}}", volume])
@@ -25,38 +28,10 @@ fn mountpoint(d: &Daemon, volume: &str) -> std::path::PathBuf {
 
 /// The names in a tar archive.
 fn tar_names(tar: &[u8], dir: &Path) -> Vec<String> {
-    let file = dir.join(format!("{}.tar", unique_name("list")));
-    std::fs::write(&file, tar).unwrap();
-    let out = Command::new("tar")
-        .args(["-tf", file.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "not a tar");
-    String::from_utf8_lossy(&out.stdout)
+    tar_list(tar, dir)
         .lines()
         .map(|l| l.trim_end_matches('/').to_string())
         .collect()
-}
-
-/// `docker cp NAME:PATH -`'s file content (a one-file tar).
-fn cat_via_cp(d: &Daemon, name: &str, path: &str, dir: &Path) -> String {
-    let out = d
-        .docker()
-        .args(["cp", &format!("{name}:{path}"), "-"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "cp {path}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let file = dir.join(format!("{}.tar", unique_name("cat")));
-    std::fs::write(&file, &out.stdout).unwrap();
-    let x = Command::new("tar")
-        .args(["-xOf", file.to_str().unwrap()])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&x.stdout).into_owned()
 }
 
 /// No temporary rootfs mount of this daemon is visible in the host's mount table.
@@ -67,6 +42,24 @@ fn no_leftover_mounts(d: &Daemon) {
         !mounts.contains(scratch.to_str().unwrap()),
         "a copy's mount leaked into the host:\n{mounts}"
     );
+}
+
+/// Copies a new host file `file` holding `content` into `/data/` and `/mnt/bind/` of `name`,
+/// and checks it landed in both host directories behind them.
+fn copy_into_both(d: &Daemon, name: &str, file: &Path, content: &str, behind: [&Path; 2]) {
+    std::fs::write(file, content).unwrap();
+    for dst in ["/data/", "/mnt/bind/"] {
+        d.docker_ok(&["cp", file.to_str().unwrap(), &format!("{name}:{dst}")]);
+    }
+    let leaf = file.file_name().unwrap();
+    for dir in behind {
+        assert_eq!(
+            std::fs::read_to_string(dir.join(leaf)).unwrap(),
+            content,
+            "{}",
+            dir.display()
+        );
+    }
 }
 
 #[test]
@@ -80,16 +73,7 @@ fn cp_reaches_the_volumes_and_binds_of_stopped_and_running_containers() {
     std::fs::create_dir(&bind).unwrap();
     std::fs::write(bind.join("hostfile"), "on the host\n").unwrap();
     d.docker_ok(&["volume", "create", &vol]);
-    d.docker_ok(&[
-        "run",
-        "--rm",
-        "-v",
-        &format!("{vol}:/data"),
-        "busybox",
-        "sh",
-        "-c",
-        "echo in the volume > /data/fromvol",
-    ]);
+    in_volume(&d, &vol, "/data", "echo in the volume > /data/fromvol");
     let vdir = mountpoint(&d, &vol);
     // Never started: neither /data nor /mnt/bind exists in its rootfs yet.
     d.docker_ok(&[
@@ -112,17 +96,12 @@ fn cp_reaches_the_volumes_and_binds_of_stopped_and_running_containers() {
         cat_via_cp(&d, &name, "/mnt/bind/hostfile", host),
         "on the host\n"
     );
-    std::fs::write(host.join("f"), "copied while stopped\n").unwrap();
-    let f = host.join("f");
-    d.docker_ok(&["cp", f.to_str().unwrap(), &format!("{name}:/data/")]);
-    d.docker_ok(&["cp", f.to_str().unwrap(), &format!("{name}:/mnt/bind/")]);
-    assert_eq!(
-        std::fs::read_to_string(vdir.join("f")).unwrap(),
-        "copied while stopped\n"
-    );
-    assert_eq!(
-        std::fs::read_to_string(bind.join("f")).unwrap(),
-        "copied while stopped\n"
+    copy_into_both(
+        &d,
+        &name,
+        &host.join("f"),
+        "copied while stopped\n",
+        [&vdir, &bind],
     );
     // A whole directory out of the volume.
     let out = host.join("out");
@@ -134,9 +113,7 @@ fn cp_reaches_the_volumes_and_binds_of_stopped_and_running_containers() {
     );
     no_leftover_mounts(&d);
     // Export is the rootfs alone.
-    let exported = d.docker().args(["export", &name]).output().unwrap();
-    assert!(exported.status.success());
-    let names = tar_names(&exported.stdout, host);
+    let names = tar_names(&docker_bytes(&d, &["export", &name]), host);
     assert!(names.iter().any(|n| n == "bin/busybox"), "{names:?}");
     for gone in ["data/f", "data/fromvol", "mnt/bind/hostfile", "mnt/bind/f"] {
         assert!(!names.iter().any(|n| n == gone), "{gone} exported");
@@ -149,25 +126,18 @@ fn cp_reaches_the_volumes_and_binds_of_stopped_and_running_containers() {
         cat_via_cp(&d, &name, "/data/f", host),
         "copied while stopped\n"
     );
-    std::fs::write(host.join("g"), "copied while running\n").unwrap();
-    let g = host.join("g");
-    d.docker_ok(&["cp", g.to_str().unwrap(), &format!("{name}:/data/")]);
-    d.docker_ok(&["cp", g.to_str().unwrap(), &format!("{name}:/mnt/bind/")]);
-    assert_eq!(
-        std::fs::read_to_string(vdir.join("g")).unwrap(),
-        "copied while running\n"
-    );
-    assert_eq!(
-        std::fs::read_to_string(bind.join("g")).unwrap(),
-        "copied while running\n"
+    copy_into_both(
+        &d,
+        &name,
+        &host.join("g"),
+        "copied while running\n",
+        [&vdir, &bind],
     );
     assert_eq!(
         d.docker_ok(&["exec", &name, "cat", "/data/g", "/mnt/bind/hostfile"]),
         "copied while running\non the host\n"
     );
-    let exported = d.docker().args(["export", &name]).output().unwrap();
-    assert!(exported.status.success());
-    let names = tar_names(&exported.stdout, host);
+    let names = tar_names(&docker_bytes(&d, &["export", &name]), host);
     assert!(names.iter().any(|n| n == "bin/busybox"), "{names:?}");
     assert!(!names.iter().any(|n| n == "data/g" || n == "mnt/bind/g"));
 
@@ -187,16 +157,7 @@ fn read_only_volumes_and_rootfs_follow_mobys_rules() {
     let rw = unique_name("cprw");
     let ro = unique_name("cpro-vol");
     let _c = cleanup(&d, &[&name], &[]).with_volumes(&[&rw, &ro]);
-    d.docker_ok(&[
-        "run",
-        "--rm",
-        "-v",
-        &format!("{ro}:/ro"),
-        "busybox",
-        "sh",
-        "-c",
-        "echo read me > /ro/r",
-    ]);
+    in_volume(&d, &ro, "/ro", "echo read me > /ro/r");
     d.docker_ok(&[
         "create",
         "--read-only",
@@ -254,18 +215,14 @@ fn symlinks_inside_volumes_never_lead_to_the_host() {
     std::fs::write(host_dir.join("secret"), "host secret\n").unwrap();
     let hd = host_dir.display().to_string();
     // The volume's content points absolute and climbing links at the host directory.
-    d.docker_ok(&[
-        "run",
-        "--rm",
-        "-v",
-        &format!("{vol}:/data"),
-        "busybox",
-        "sh",
-        "-c",
+    in_volume(
+        &d,
+        &vol,
+        "/data",
         &format!(
             "ln -s {hd} /data/evil && ln -s {hd}/secret /data/evil-secret && ln -s ../../../../../../.. /data/up"
         ),
-    ]);
+    );
     d.docker_ok(&[
         "create",
         "--name",

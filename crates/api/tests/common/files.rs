@@ -4,7 +4,8 @@
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
-use std::process::Stdio;
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use berth_testkit::daemon::Daemon;
@@ -71,6 +72,43 @@ pub fn stderr_of(d: &Daemon, args: &[&str], stdin: Option<&[u8]>) -> (bool, Stri
     )
 }
 
+/// Runs `docker ARGS`, asserts it succeeds and returns its stdout as bytes (a tar).
+pub fn docker_bytes(d: &Daemon, args: &[&str]) -> Vec<u8> {
+    let out = d.docker().args(args).output().expect("run docker");
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// `tar -tf`'s listing of `tar` (written to a file in `dir`).
+pub fn tar_list(tar: &[u8], dir: &Path) -> String {
+    let file = dir.join(format!("{}.tar", berth_testkit::unique_name("list")));
+    std::fs::write(&file, tar).expect("write the tar");
+    let out = Command::new("tar")
+        .arg("-tf")
+        .arg(&file)
+        .output()
+        .expect("run tar");
+    assert!(out.status.success(), "not a tar");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `docker cp NAME:PATH -`'s content: the one file in the tar it writes.
+pub fn cat_via_cp(d: &Daemon, name: &str, path: &str, dir: &Path) -> String {
+    let tar = docker_bytes(d, &["cp", &format!("{name}:{path}"), "-"]);
+    let file = dir.join(format!("{}.tar", berth_testkit::unique_name("cat")));
+    std::fs::write(&file, tar).expect("write the tar");
+    let out = Command::new("tar")
+        .arg("-xOf")
+        .arg(&file)
+        .output()
+        .expect("run tar");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Asserts `docker ARGS` fails with a message containing `want`.
 pub fn fails_with(d: &Daemon, args: &[&str], want: &str) {
     let (ok, err) = stderr_of(d, args, None);
@@ -90,6 +128,25 @@ pub fn wait_exec(d: &Daemon, name: &str, cmd: &[&str]) {
         std::thread::sleep(Duration::from_millis(50));
     }
     panic!("docker exec {name} {cmd:?} never succeeded");
+}
+
+/// `docker run --name NAME busybox sh -c SCRIPT`, to its end.
+pub fn run_sh(d: &Daemon, name: &str, script: &str) {
+    d.docker_ok(&["run", "--name", name, "busybox", "sh", "-c", script]);
+}
+
+/// Starts `NAME` detached, running `setup` then sleeping, and waits until `ready` (a file
+/// `setup` makes) can be read in it.
+pub fn start_sh(d: &Daemon, name: &str, setup: &str, ready: &str) {
+    let script = format!("{setup} && exec sleep 1000");
+    d.docker_ok(&["run", "-d", "--name", name, "busybox", "sh", "-c", &script]);
+    wait_exec(d, name, &["cat", ready]);
+}
+
+/// Runs `script` in a throwaway container with `volume` mounted at `at`.
+pub fn in_volume(d: &Daemon, volume: &str, at: &str, script: &str) {
+    let mount = format!("{volume}:{at}");
+    d.docker_ok(&["run", "--rm", "-v", &mount, "busybox", "sh", "-c", script]);
 }
 
 /// A tar written byte by byte, so entries a well-behaved library refuses (`..`, absolute
