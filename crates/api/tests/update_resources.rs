@@ -106,6 +106,19 @@ fn reservation_and_blkio_weight_at_run_and_update() {
     );
     assert_eq!(cgroup_file("pids", &id, "pids.max"), "max");
 
+    // a memory limit alone gets as much swap again, as dockerd sets it
+    let swap = unique_name("updswap");
+    let sid = d.docker_ok(&[
+        "run", "-d", "--name", &swap, "-m", "32m", "busybox", "sleep", "300",
+    ]);
+    let ms = d.docker_ok(&["inspect", "-f", "{{.HostConfig.MemorySwap}}", &swap]);
+    assert_eq!(ms.trim(), "67108864");
+    assert_eq!(
+        cgroup_file("memory", sid.trim(), "memory.memsw.limit_in_bytes"),
+        "67108864"
+    );
+    d.docker_ok(&["rm", "-f", &swap]);
+
     let refused: &[(&[&str], &str)] = &[
         (
             &["--blkio-weight", "5"],

@@ -57,6 +57,20 @@ pub fn merge_image_config(req: &mut CreateRequest, img: &ImageCfg) {
     c.healthcheck = super::health::merge_image(c.healthcheck.take(), img.healthcheck.as_ref());
 }
 
+/// moby's `adaptContainerSettings`: a memory limit without a swap limit gets as much swap as
+/// memory (MemorySwap = 2 x Memory), or unlimited swap when the kernel cannot limit it.
+fn adapt_host_config(hc: &mut crate::model::HostConfig) {
+    if hc.memory > 0 && hc.memory_swap == 0 {
+        let v1 = std::path::Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes");
+        let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers");
+        hc.memory_swap = if v1.exists() || v2.exists() {
+            hc.memory.saturating_mul(2)
+        } else {
+            -1
+        };
+    }
+}
+
 fn validate(req: &CreateRequest) -> Result<()> {
     super::health::parse(req.config.healthcheck.as_ref(), &[])?;
     super::logs::log_spec(&req.host_config.log_config)?;
@@ -134,6 +148,7 @@ impl Engine {
             .with_images(move |s| Ok(s.resolve(&image_name)?))
             .await?;
         merge_image_config(&mut req, &image.config.config.clone().unwrap_or_default());
+        adapt_host_config(&mut req.host_config);
         let mut argv = req.config.entrypoint.clone().unwrap_or_default();
         argv.extend(req.config.cmd.clone().unwrap_or_default());
         if argv.is_empty() {
