@@ -16,6 +16,34 @@ fn pane_command(env: &Env, args: &str) -> String {
     )
 }
 
+/// `berth run -d --name NAME ARGS...`: the container's ID.
+fn run_detached(env: &Env, name: &str, args: &[&str]) -> String {
+    let mut all = vec!["run", "-d", "--name", name];
+    all.extend_from_slice(args);
+    env.berth_ok(&all)
+}
+
+/// `berth ARGS` in a new 80x24 tmux pane, once it shows the shell prompt.
+fn pane_at_prompt(env: &Env, args: &str) -> Tmux {
+    let t = Tmux::start(&pane_command(env, args), 80, 24);
+    t.wait_for("/ #");
+    t
+}
+
+/// Checks the pane's size (80x24 at first), resizes it and waits for the new size.
+fn check_resize(t: &Tmux, cols: u16, rows: u16) {
+    t.wait_for_size(24, 80);
+    t.resize(cols, rows);
+    t.wait_for_size(rows, cols);
+}
+
+/// Waits for berth to exit with `code` and checks it left the terminal in canonical mode.
+fn exits_with_terminal_restored(t: &Tmux, code: i32) {
+    let screen = t.wait_for(&format!("EXIT={code}"));
+    t.wait_for("icanon");
+    assert!(!screen.contains("-icanon"), "terminal left raw:\n{screen}");
+}
+
 #[test]
 fn run_prints_output_and_exits_with_the_container_code() {
     let env = Env::start();
@@ -55,18 +83,17 @@ fn run_prints_output_and_exits_with_the_container_code() {
 #[test]
 fn detached_container_logs_exec_stop_wait() {
     let env = Env::start();
-    let name = berth_testkit::unique_name("bl");
-    let _c = Cleanup(&env, vec![name.clone()]);
-    let id = env.berth_ok(&[
-        "run",
-        "-d",
-        "--name",
+    let (name, _c) = Cleanup::named(&env, "bl");
+    let id = run_detached(
+        &env,
         &name,
-        "busybox",
-        "sh",
-        "-c",
-        "echo started; trap 'exit 0' TERM; while true; do sleep 0.1; done",
-    ]);
+        &[
+            "busybox",
+            "sh",
+            "-c",
+            "echo started; trap 'exit 0' TERM; while true; do sleep 0.1; done",
+        ],
+    );
     assert_eq!(id.trim().len(), 64);
     let mut logs = String::new();
     for _ in 0..100 {
@@ -119,21 +146,11 @@ fn detached_container_logs_exec_stop_wait() {
 #[test]
 fn run_it_in_a_pty_resizes_and_detaches() {
     let env = Env::start();
-    let name = berth_testkit::unique_name("bi");
-    let _c = Cleanup(&env, vec![name.clone()]);
-    let t = Tmux::start(
-        &pane_command(&env, &format!("run -it --name {name} busybox sh")),
-        80,
-        24,
-    );
-    t.wait_for("/ #");
-    t.wait_for_size(24, 80);
-    t.resize(100, 30);
-    t.wait_for_size(30, 100);
+    let (name, _c) = Cleanup::named(&env, "bi");
+    let t = pane_at_prompt(&env, &format!("run -it --name {name} busybox sh"));
+    check_resize(&t, 100, 30);
     t.keys(&["C-p", "C-q"]);
-    let screen = t.wait_for("EXIT=0");
-    t.wait_for("icanon");
-    assert!(!screen.contains("-icanon"), "terminal left raw:\n{screen}");
+    exits_with_terminal_restored(&t, 0);
     assert_eq!(
         env.berth_ok(&["inspect", "-f", "{{.State.Running}}", &name]),
         "true\n"
@@ -143,18 +160,12 @@ fn run_it_in_a_pty_resizes_and_detaches() {
 #[test]
 fn exec_it_and_attach_in_a_pty() {
     let env = Env::start();
-    let name = berth_testkit::unique_name("be");
-    let _c = Cleanup(&env, vec![name.clone()]);
+    let (name, _c) = Cleanup::named(&env, "be");
     env.berth_ok(&["run", "-dit", "--name", &name, "busybox", "sh"]);
-    let t = Tmux::start(&pane_command(&env, &format!("exec -it {name} sh")), 80, 24);
-    t.wait_for("/ #");
-    t.wait_for_size(24, 80);
-    t.resize(90, 20);
-    t.wait_for_size(20, 90);
+    let t = pane_at_prompt(&env, &format!("exec -it {name} sh"));
+    check_resize(&t, 90, 20);
     t.line("exit 3");
-    let screen = t.wait_for("EXIT=3");
-    t.wait_for("icanon");
-    assert!(!screen.contains("-icanon"), "terminal left raw:\n{screen}");
+    exits_with_terminal_restored(&t, 3);
     drop(t);
     let t = Tmux::start(&pane_command(&env, &format!("attach {name}")), 80, 24);
     std::thread::sleep(std::time::Duration::from_millis(500));
@@ -204,14 +215,8 @@ fn run_behaves_like_docker_run() {
 #[test]
 fn sigterm_during_run_it_restores_the_terminal() {
     let env = Env::start();
-    let name = berth_testkit::unique_name("bs");
-    let _c = Cleanup(&env, vec![name.clone()]);
-    let t = Tmux::start(
-        &pane_command(&env, &format!("run -it --name {name} busybox sh")),
-        80,
-        24,
-    );
-    t.wait_for("/ #");
+    let (name, _c) = Cleanup::named(&env, "bs");
+    let t = pane_at_prompt(&env, &format!("run -it --name {name} busybox sh"));
     let pid = t.pane_pid();
     // The pane runs `sh -c`, whose child is `env` exec'ing berth.
     let children = std::process::Command::new("pgrep")
@@ -225,26 +230,23 @@ fn sigterm_during_run_it_restores_the_terminal() {
         .status()
         .expect("kill");
     assert!(killed.success());
-    let screen = t.wait_for("EXIT=143");
-    t.wait_for("icanon");
-    assert!(!screen.contains("-icanon"), "terminal left raw:\n{screen}");
+    exits_with_terminal_restored(&t, 143);
 }
 
 #[test]
 fn logs_follow_and_container_listing_match_docker() {
     let env = Env::start();
-    let name = berth_testkit::unique_name("bf");
-    let _c = Cleanup(&env, vec![name.clone()]);
-    env.berth_ok(&[
-        "run",
-        "-d",
-        "--name",
+    let (name, _c) = Cleanup::named(&env, "bf");
+    run_detached(
+        &env,
         &name,
-        "busybox",
-        "sh",
-        "-c",
-        "for i in 1 2 3; do echo $i; sleep 0.3; done; echo done >&2",
-    ]);
+        &[
+            "busybox",
+            "sh",
+            "-c",
+            "for i in 1 2 3; do echo $i; sleep 0.3; done; echo done >&2",
+        ],
+    );
     let followed = env.run(&["logs", "-f", &name]);
     assert_eq!(
         text(&followed),
@@ -271,31 +273,19 @@ fn logs_follow_and_container_listing_match_docker() {
         ],
         vec!["wait", &name],
     ] {
-        let (b, d) = (env.run(&args), env.docker(&args));
-        assert_eq!(
-            (text(&b), b.status.code()),
-            (text(&d), d.status.code()),
-            "{args:?}"
-        );
+        env.same_as_docker(&args);
     }
 }
 
 #[test]
 fn running_container_views_match_docker() {
     let env = Env::start();
-    let name = berth_testkit::unique_name("bw");
-    let _c = Cleanup(&env, vec![name.clone()]);
-    env.berth_ok(&[
-        "run",
-        "-d",
-        "--name",
+    let (name, _c) = Cleanup::named(&env, "bw");
+    run_detached(
+        &env,
         &name,
-        "-p",
-        "127.0.0.1::80",
-        "busybox",
-        "sleep",
-        "300",
-    ]);
+        &["-p", "127.0.0.1::80", "busybox", "sleep", "300"],
+    );
     let filter = format!("name={name}");
     for args in [
         vec!["top", &name],
@@ -338,12 +328,7 @@ fn running_container_views_match_docker() {
             &name,
         ],
     ] {
-        let (b, d) = (env.run(&args), env.docker(&args));
-        assert_eq!(
-            (text(&b), b.status.code()),
-            (text(&d), d.status.code()),
-            "{args:?}"
-        );
+        env.same_as_docker(&args);
     }
     let stats = env.berth_ok(&["stats", "--no-stream", &name]);
     assert!(stats.starts_with("CONTAINER ID   NAME"), "{stats}");
@@ -360,8 +345,7 @@ fn running_container_views_match_docker() {
 #[test]
 fn start_attach_prints_output_and_exit_code_like_docker() {
     let env = Env::start();
-    let name = berth_testkit::unique_name("bsa");
-    let _c = Cleanup(&env, vec![name.clone()]);
+    let (name, _c) = Cleanup::named(&env, "bsa");
     env.berth_ok(&[
         "create",
         "--name",
@@ -371,9 +355,7 @@ fn start_attach_prints_output_and_exit_code_like_docker() {
         "-c",
         "echo out; echo err >&2; exit 5",
     ]);
-    let b = env.run(&["start", "-a", &name]);
-    let d = env.docker(&["start", "-a", &name]);
-    assert_eq!((text(&b), b.status.code()), (text(&d), d.status.code()));
+    let b = env.same_as_docker(&["start", "-a", &name]);
     assert_eq!(
         (text(&b), b.status.code()),
         (("out\n".into(), "err\n".into()), Some(5))

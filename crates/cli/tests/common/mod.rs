@@ -115,6 +115,18 @@ impl Env {
         self.docker_cmd().args(args).output().expect("run docker")
     }
 
+    /// Runs `ARGS` with berth and with the docker CLI; asserts the same output and exit code
+    /// and returns berth's output.
+    pub fn same_as_docker(&self, args: &[&str]) -> Output {
+        let (b, d) = (self.run(args), self.docker(args));
+        assert_eq!(
+            (text(&b), b.status.code()),
+            (text(&d), d.status.code()),
+            "{args:?}"
+        );
+        b
+    }
+
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
@@ -122,6 +134,14 @@ impl Env {
 
 /// Removes containers at the end of a test whatever happens.
 pub struct Cleanup<'a>(pub &'a Env, pub Vec<String>);
+
+impl<'a> Cleanup<'a> {
+    /// A unique container name from `prefix`, removed when the guard drops.
+    pub fn named(env: &'a Env, prefix: &str) -> (String, Cleanup<'a>) {
+        let name = berth_testkit::unique_name(prefix);
+        (name.clone(), Cleanup(env, vec![name]))
+    }
+}
 
 impl Drop for Cleanup<'_> {
     fn drop(&mut self) {
