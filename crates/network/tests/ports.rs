@@ -2,11 +2,12 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, TcpStream, UdpSocket};
+use std::io::Write;
+use std::net::{Ipv4Addr, UdpSocket};
 use std::time::Duration;
 
 use berth_network::{Error, PortBinding, Protocol, in_netns, parse_port_spec};
+use common::servers::{hello_and_echo_servers, hello_server, tcp_get, udp_ask, user_network};
 use common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -14,38 +15,14 @@ async fn published_tcp_and_udp_ports_are_reachable_from_localhost_and_the_host_a
     let mut fx = Fixture::new();
     let c_ns = fx.netns("c");
     let mgr = fx.open().await;
-    let net = mgr
-        .create_network(user_net("pub", &free_subnet()))
-        .await
-        .unwrap();
+    let net = user_network(&mgr, "pub").await;
     let c = mgr
         .attach("pub", "c-web", &c_ns, named("web"))
         .await
         .unwrap();
 
     // Servers inside the "container": TCP says hello, UDP echoes upper-cased.
-    let (tcp, udp) = in_netns(&c_ns, || {
-        Ok((
-            std::net::TcpListener::bind("0.0.0.0:80")?,
-            UdpSocket::bind("0.0.0.0:53")?,
-        ))
-    })
-    .unwrap();
-    std::thread::spawn(move || {
-        for s in tcp.incoming().flatten() {
-            let mut s = s;
-            let _ = s.write_all(b"hello");
-        }
-    });
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 512];
-        while let Ok((n, peer)) = udp.recv_from(&mut buf) {
-            let _ = udp.send_to(&buf[..n].to_ascii_uppercase(), peer);
-        }
-    });
-
-    let mut ports = parse_port_spec("80").unwrap();
-    ports.extend(parse_port_spec("53/udp").unwrap());
+    let ports = hello_and_echo_servers(&c_ns);
     let bound = mgr.publish("c-web", c.ipv4, &ports).await.unwrap();
     assert!(bound.iter().all(|b| b.host_port != 0));
     assert_eq!(mgr.published("c-web"), bound);
@@ -73,32 +50,12 @@ async fn published_tcp_and_udp_ports_are_reachable_from_localhost_and_the_host_a
     assert!(!fx.table_exists());
 }
 
-fn tcp_get(ip: Ipv4Addr, port: u16) -> Option<String> {
-    let mut s = TcpStream::connect_timeout(&(ip, port).into(), Duration::from_secs(2)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    Some(out)
-}
-
-fn udp_ask(ip: Ipv4Addr, port: u16, msg: &[u8]) -> Option<String> {
-    let s = UdpSocket::bind("0.0.0.0:0").ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    s.connect((ip, port)).ok()?;
-    s.send(msg).ok()?;
-    let mut buf = [0u8; 512];
-    let n = s.recv(&mut buf).ok()?;
-    Some(String::from_utf8_lossy(&buf[..n]).into_owned())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_taken_host_port_is_a_clear_error_and_publishes_nothing() {
     let mut fx = Fixture::new();
     let c_ns = fx.netns("c");
     let mgr = fx.open().await;
-    mgr.create_network(user_net("busy", &free_subnet()))
-        .await
-        .unwrap();
+    user_network(&mgr, "busy").await;
     let c = mgr
         .attach("busy", "c-busy", &c_ns, named("busy"))
         .await
@@ -135,18 +92,10 @@ async fn containers_reach_published_ports_through_the_host_address_including_the
     let mut fx = Fixture::new();
     let (a_ns, b_ns) = (fx.netns("a"), fx.netns("b"));
     let mgr = fx.open().await;
-    mgr.create_network(user_net("hp", &free_subnet()))
-        .await
-        .unwrap();
+    user_network(&mgr, "hp").await;
     mgr.attach("hp", "c-a", &a_ns, named("a")).await.unwrap();
     let b = mgr.attach("hp", "c-b", &b_ns, named("b")).await.unwrap();
-    let tcp = in_netns(&b_ns, || std::net::TcpListener::bind("0.0.0.0:80")).unwrap();
-    std::thread::spawn(move || {
-        for s in tcp.incoming().flatten() {
-            let mut s = s;
-            let _ = s.write_all(b"hello");
-        }
-    });
+    hello_server(&b_ns);
     let bound = mgr
         .publish("c-b", b.ipv4, &parse_port_spec("80").unwrap())
         .await
@@ -168,9 +117,7 @@ async fn a_udp_flow_follows_the_port_when_it_moves_to_another_container() {
     let mut fx = Fixture::new();
     let (a_ns, b_ns) = (fx.netns("a"), fx.netns("b"));
     let mgr = fx.open().await;
-    mgr.create_network(user_net("udp", &free_subnet()))
-        .await
-        .unwrap();
+    user_network(&mgr, "udp").await;
     let a = mgr.attach("udp", "c-a", &a_ns, named("a")).await.unwrap();
     let b = mgr.attach("udp", "c-b", &b_ns, named("b")).await.unwrap();
     for (ns, name) in [(&a_ns, "a"), (&b_ns, "b")] {
@@ -254,34 +201,13 @@ async fn published_ports_are_reachable_from_another_machine() {
     let c_ns = fx.netns("c");
     let outside = Outside::new(&mut fx);
     let mgr = fx.open().await;
-    mgr.create_network(user_net("ext", &free_subnet()))
-        .await
-        .unwrap();
+    user_network(&mgr, "ext").await;
     let c = mgr
         .attach("ext", "c-ext", &c_ns, named("ext"))
         .await
         .unwrap();
-    let (tcp, udp) = in_netns(&c_ns, || {
-        Ok((
-            std::net::TcpListener::bind("0.0.0.0:80")?,
-            UdpSocket::bind("0.0.0.0:53")?,
-        ))
-    })
-    .unwrap();
-    std::thread::spawn(move || {
-        for s in tcp.incoming().flatten() {
-            let mut s = s;
-            let _ = s.write_all(b"hello");
-        }
-    });
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 512];
-        while let Ok((n, peer)) = udp.recv_from(&mut buf) {
-            let _ = udp.send_to(&buf[..n].to_ascii_uppercase(), peer);
-        }
-    });
-    let mut ports = parse_port_spec("80").unwrap();
-    ports.extend(parse_port_spec("53/udp").unwrap());
+    // Servers inside the "container": TCP says hello, UDP echoes upper-cased.
+    let ports = hello_and_echo_servers(&c_ns);
     let bound = mgr.publish("c-ext", c.ipv4, &ports).await.unwrap();
     let (ok, out) = in_ns(
         &outside.ns,
@@ -309,9 +235,7 @@ async fn outbound_traffic_is_masqueraded_but_internal_networks_stay_inside() {
     let (c_ns, i_ns) = (fx.netns("c"), fx.netns("i"));
     let outside = Outside::new(&mut fx);
     let mgr = fx.open().await;
-    mgr.create_network(user_net("out", &free_subnet()))
-        .await
-        .unwrap();
+    user_network(&mgr, "out").await;
     let mut internal = user_net("inside", &free_subnet());
     internal.internal = true;
     mgr.create_network(internal).await.unwrap();
@@ -360,13 +284,7 @@ async fn a_networks_host_binding_address_is_the_default_for_its_ports() {
     );
     mgr.create_network(spec).await.unwrap();
     let c = mgr.attach("local", "c-l", &c_ns, named("l")).await.unwrap();
-    let tcp = in_netns(&c_ns, || std::net::TcpListener::bind("0.0.0.0:80")).unwrap();
-    std::thread::spawn(move || {
-        for s in tcp.incoming().flatten() {
-            let mut s = s;
-            let _ = s.write_all(b"hello");
-        }
-    });
+    hello_server(&c_ns);
     let bound = mgr
         .publish("c-l", c.ipv4, &parse_port_spec("80").unwrap())
         .await

@@ -2,6 +2,8 @@
 //! standing in for containers, and a guard that removes whatever a failed test left behind.
 #![allow(dead_code)]
 
+pub mod servers;
+
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
