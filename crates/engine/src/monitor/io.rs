@@ -18,8 +18,9 @@ pub struct JsonLog {
     path: PathBuf,
     size: u64,
     spec: LogSpec,
-    /// The child compressing the last rotated file, waited for before the next rotation.
-    compressing: Option<libc::pid_t>,
+    /// A pidfd of the child compressing the last rotated file, waited for before the next
+    /// rotation (a pidfd, not the pid: `reap` may collect the child first and the pid be reused).
+    compressing: Option<OwnedFd>,
     partial: [Vec<u8>; 3],
 }
 
@@ -104,9 +105,14 @@ impl JsonLog {
     fn rotate(&mut self) {
         let keep = self.spec.max_file.max(1);
         let compress = self.spec.compress && keep > 1;
-        if let Some(pid) = self.compressing.take() {
-            // SAFETY: waits for our own child; ECHILD (already reaped by `reap`) is fine.
-            unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+        if let Some(pidfd) = self.compressing.take() {
+            let mut pfd = libc::pollfd {
+                fd: pidfd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: poll on one pollfd we own; a pidfd turns readable once the child exited.
+            unsafe { libc::poll(&mut pfd, 1, -1) };
         }
         self.file = None;
         if keep > 1 {
@@ -134,11 +140,17 @@ impl JsonLog {
 /// Compresses `src` to `src.gz` in a forked child (the monitor is single-threaded, so fork is
 /// sound), so a big rotated file never stalls the container's output. The `.gz` appears whole
 /// (written under a temporary name, then renamed) before `src` is removed.
-fn spawn_compress(src: &Path) -> Option<libc::pid_t> {
+fn spawn_compress(src: &Path) -> Option<OwnedFd> {
     // SAFETY: the monitor is single-threaded; the child only does file I/O and `_exit`s.
     let pid = unsafe { libc::fork() };
-    if pid != 0 {
-        return (pid > 0).then_some(pid);
+    if pid < 0 {
+        return None;
+    }
+    if pid > 0 {
+        // SAFETY: pidfd_open on our own child, not yet reaped (`reap` runs after we return).
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+        // SAFETY: a new fd returned by pidfd_open, owned by nobody else.
+        return (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as RawFd) });
     }
     let ok = (|| -> io::Result<()> {
         let mut dst = src.to_path_buf().into_os_string();
