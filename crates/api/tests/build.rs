@@ -337,3 +337,46 @@ fn docker_build_output_follows_the_legacy_builder() {
         "{text}"
     );
 }
+
+#[test]
+fn docker_builder_prune_forgets_unused_then_all_cache() {
+    let (d, _dir) = common::daemon_with_busybox();
+    let ctx = context(&[(
+        "Dockerfile",
+        "FROM busybox\nARG MSG=hi\nRUN echo \"$MSG\" > /msg\n",
+    )]);
+    let name = unique_name("pruned");
+    build_ok(&d, ctx.path(), &["-t", &name]);
+    // An untagged build: its RUN's image is used by no tagged image.
+    build_ok(&d, ctx.path(), &["--build-arg", "MSG=other"]);
+    let out = d.docker_ok(&["builder", "prune", "-f"]);
+    assert!(out.contains("Deleted build cache objects:"), "{out}");
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.len() == 64 && l.bytes().all(|b| b.is_ascii_hexdigit()))
+            .count(),
+        1,
+        "only the untagged build's RUN is forgotten: {out}"
+    );
+    assert!(out.contains("Total reclaimed space:"), "{out}");
+    let tagged = build_ok(&d, ctx.path(), &["-t", &name]);
+    assert!(!tagged.contains("Running in"), "{tagged}");
+    let other = build_ok(&d, ctx.path(), &["--build-arg", "MSG=other"]);
+    assert!(other.contains("Running in"), "{other}");
+    // `until` keeps what is newer; an unknown filter is refused.
+    let out = d.docker_ok(&["builder", "prune", "-af", "--filter", "until=1h"]);
+    assert!(!out.contains("Deleted build cache objects"), "{out}");
+    let out = d.docker_run(&["builder", "prune", "-f", "--filter", "color=red"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("invalid filter 'color'"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // -a: everything, so the tagged image's steps run again.
+    let out = d.docker_ok(&["builder", "prune", "-af"]);
+    assert!(out.contains("Deleted build cache objects:"), "{out}");
+    let again = build_ok(&d, ctx.path(), &["-t", &name]);
+    assert!(again.contains("Running in"), "{again}");
+    assert!(!again.contains("Using cache"), "{again}");
+}

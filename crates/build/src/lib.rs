@@ -14,7 +14,9 @@
 //! Builder::reconcile(&self) -> Result<(), BuildError>            // once at daemon start
 //! Builder::context_from_tar(&self, reader: impl Read) -> Result<BuildContext, BuildError>
 //! Builder::discard_context(&self, ctx: BuildContext)             // deleted in the background
-//! Builder::prune_cache(&self) -> Result<usize, BuildError>       // docker builder prune
+//! Builder::prune_cache(&self) -> Result<usize, BuildError>       // forget every entry
+//! Builder::prune_cache_with(&self, &CachePruneOptions) -> Result<CachePruneReport, BuildError>
+//!                                                                 // docker builder prune
 //! Builder::build(&self, ctx: &BuildContext, opts: &BuildOptions, pull: Puller<'_>,
 //!                progress: &mut dyn FnMut(BuildEvent)) -> Result<BuildOutput, BuildError>
 //! Builder::shutdown(&self)                                        // waits for background cleanup
@@ -25,8 +27,8 @@
 //! api::options_from_query(&[(String, String)]) -> Result<BuildOptions, BuildError>
 //! api::event_json(&BuildEvent) -> String;  api::error_json(&str) -> String
 //! find_runtime() -> Option<PathBuf>       // BERTH_RUNTIME, next to the exe, or PATH
-//! type Puller<'a> = &'a (dyn Fn(&str) -> Result<(), String> + Sync)
-//! enum BuildEvent { Stream(String), Aux(String) }
+//! type Puller<'a> = &'a (dyn Fn(&str, &mut dyn FnMut(serde_json::Value)) -> Result<(), String> + Sync)
+//! enum BuildEvent { Stream(String), Aux(String), Progress(serde_json::Value) }
 //! Dockerfile::parse(&str) -> Result<Dockerfile, ParseError>;  Dockerfile::to_text(&self) -> String
 //! ```
 
@@ -43,7 +45,8 @@ pub mod srcfs;
 mod timing;
 
 pub use builder::{
-    BuildEvent, BuildOptions, BuildOutput, Builder, NetworkMode, Puller, find_runtime,
+    BuildEvent, BuildOptions, BuildOutput, Builder, CachePruneOptions, CachePruneReport,
+    NetworkMode, Puller, find_runtime,
 };
 pub use context::BuildContext;
 pub use error::BuildError;

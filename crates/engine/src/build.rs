@@ -25,9 +25,51 @@ pub fn open_builder(
     Ok(Arc::new(builder))
 }
 
+/// `POST /build/prune`'s query → the builder's prune options: `all`, and the `until` and `id`
+/// filters (any other filter is refused, naming it).
+pub fn cache_prune_options(
+    all: bool,
+    filters: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<berth_build::CachePruneOptions> {
+    let mut opts = berth_build::CachePruneOptions {
+        all,
+        ..Default::default()
+    };
+    for (key, vals) in crate::container::inspect::parse_filters(filters)? {
+        match key.as_str() {
+            "until" => {
+                for v in &vals {
+                    let t = crate::netprune::parse_until(v, now)?;
+                    opts.until = Some(std::time::SystemTime::from(t));
+                }
+            }
+            "id" => opts.ids.extend(vals),
+            other => {
+                return Err(Error::InvalidParameter(format!("invalid filter '{other}'")));
+            }
+        }
+    }
+    Ok(opts)
+}
+
 impl Engine {
     pub fn builder(&self) -> &Arc<Builder> {
         &self.builder
+    }
+
+    /// `docker builder prune`: `{"CachesDeleted": [...], "SpaceReclaimed": N}`.
+    pub async fn prune_build_cache(&self, all: bool, filters: &str) -> Result<serde_json::Value> {
+        let opts = cache_prune_options(all, filters, chrono::Utc::now())?;
+        let builder = self.builder.clone();
+        let report = tokio::task::spawn_blocking(move || builder.prune_cache_with(&opts))
+            .await
+            .map_err(|e| Error::Internal(format!("build cache prune: {e}")))?
+            .map_err(|e| Error::Internal(format!("build cache prune: {e}")))?;
+        Ok(serde_json::json!({
+            "CachesDeleted": report.deleted,
+            "SpaceReclaimed": report.reclaimed,
+        }))
     }
 
     /// Pulls `reference` through the engine (events and all) from a blocking thread, for a

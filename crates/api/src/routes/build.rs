@@ -10,7 +10,7 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use tokio::sync::mpsc;
 
@@ -18,7 +18,17 @@ use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/build", post(build))
+    Router::new()
+        .route("/build", post(build))
+        .route("/build/prune", post(prune))
+}
+
+/// `POST /build/prune` (`docker builder prune`): `all`, `filters` (`until`, `id`);
+/// `keep-storage` is accepted and ignored (the cache index holds no layers of its own).
+async fn prune(State(e): State<AppState>, Query(q): Query<super::query::Q>) -> ApiResult<Response> {
+    let all = super::query::flag(&q, "all");
+    let filters = super::query::str(&q, "filters");
+    Ok(axum::Json(e.prune_build_cache(all, filters).await?).into_response())
 }
 
 /// The message of an `{"error": ...}` stream line, if `line` is one.

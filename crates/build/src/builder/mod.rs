@@ -4,6 +4,7 @@
 
 pub mod config;
 mod copy_step;
+mod prune;
 mod reproducible;
 mod run;
 mod snapshot;
@@ -21,6 +22,7 @@ use crate::context::BuildContext;
 use crate::dockerfile::{CopySource, Dockerfile, Located};
 use crate::error::BuildError;
 
+pub use prune::{CachePruneOptions, CachePruneReport};
 pub use run::{NetworkMode, find_runtime, resolve_user};
 
 /// Build args Docker predefines: usable without `ARG`, kept out of history and cache keys.

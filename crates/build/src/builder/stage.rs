@@ -97,6 +97,7 @@ impl BuildRun<'_> {
                 .map(|(k, v)| {
                     let step = Located {
                         line: 0,
+                        original: String::new(),
                         instruction: Instruction::Label(vec![(k.clone(), quote(v))]),
                     };
                     (format!("LABEL {k}={v}"), step)
@@ -229,6 +230,9 @@ impl BuildRun<'_> {
     }
 
     pub(super) fn next_step(&mut self, l: &Located) {
+        if !l.original.is_empty() {
+            return self.next_step_text(&l.original);
+        }
         let text = l.instruction.to_text();
         self.next_step_text(text.lines().next().unwrap_or(""));
     }
@@ -246,6 +250,7 @@ impl BuildRun<'_> {
     ) -> Result<String, BuildError> {
         let from = Located {
             line: stage.line,
+            original: stage.original.to_owned(),
             instruction: Instruction::From {
                 image: stage.image.to_owned(),
                 name: stage.name.map(str::to_owned),

@@ -48,8 +48,17 @@ pub(super) fn parse(text: &str) -> Result<Dockerfile, ParseError> {
     for pi in &parsed.instructions {
         let start = keyword_start(pi);
         let instruction = convert(&ctx, pi)?;
+        let heredoc = matches!(
+            &instruction,
+            Instruction::Run { heredocs, .. } if !heredocs.is_empty()
+        ) || matches!(
+            &instruction,
+            Instruction::Copy(c) | Instruction::Add(c)
+                if c.sources.iter().any(|s| matches!(s, crate::dockerfile::CopySource::Heredoc(_)))
+        );
         instructions.push(Located {
             line: ctx.line_of(start),
+            original: original_text(&text[start..], escape, heredoc),
             instruction,
         });
     }
@@ -58,6 +67,27 @@ pub(super) fn parse(text: &str) -> Result<Dockerfile, ParseError> {
         escape,
         instructions,
     })
+}
+
+/// moby's `node.Original` of the instruction that starts `rest`: the first line, then while
+/// a line ends with the escape character (blanks after it allowed) the next line is appended
+/// without it; comment lines and empty lines inside are dropped; the whole trimmed.
+fn original_text(rest: &str, escape: char, first_line_only: bool) -> String {
+    let mut out = String::new();
+    for (i, line) in rest.lines().enumerate() {
+        if i > 0 && (line.trim_start().starts_with('#') || line.trim().is_empty()) {
+            continue;
+        }
+        let trimmed = line.trim_end();
+        match trimmed.strip_suffix(escape) {
+            Some(head) if !first_line_only => out.push_str(head),
+            _ => {
+                out.push_str(line);
+                break;
+            }
+        }
+    }
+    out.trim().to_owned()
 }
 
 /// parse-dockerfile's messages, reworded the way Docker words them.

@@ -47,6 +47,10 @@ pub struct Dockerfile {
 pub struct Located {
     pub line: usize,
     pub instruction: Instruction,
+    /// The instruction's text as moby's parser keeps it (`node.Original`): its lines joined
+    /// with the continuations removed, comment lines dropped, trimmed; the first line only for
+    /// heredocs. Empty for instructions made by the builder.
+    pub original: String,
 }
 
 /// RUN/CMD/ENTRYPOINT/HEALTHCHECK command: JSON (exec) form or shell form.
@@ -191,6 +195,8 @@ impl Instruction {
 pub struct Stage<'a> {
     pub index: usize,
     pub line: usize,
+    /// The FROM line as written ([`Located::original`]).
+    pub original: &'a str,
     pub image: &'a str,
     pub name: Option<&'a str>,
     pub platform: Option<&'a str>,
@@ -244,6 +250,7 @@ impl Dockerfile {
                 Stage {
                     index,
                     line: located.line,
+                    original: &located.original,
                     image,
                     name: name.as_deref(),
                     platform: platform.as_deref(),

@@ -212,3 +212,23 @@ fn syntax_errors_use_dockers_words() {
         assert_eq!((e.line, e.message.as_str()), (line, msg), "{text:?}");
     }
 }
+
+#[test]
+fn original_text_is_the_line_as_moby_prints_it() {
+    let d = Dockerfile::parse(
+        "ARG BASE=busybox\nfrom $BASE AS one\nenv A 1\nRUN echo ran \\\n   && echo two \\\n# a comment\n\n   && echo three\nRUN <<EOF\necho hi\nEOF\nCMD [\"sh\"]   \n",
+    )
+    .unwrap();
+    let originals: Vec<&str> = d.instructions.iter().map(|l| l.original.as_str()).collect();
+    assert_eq!(
+        originals,
+        [
+            "ARG BASE=busybox",
+            "from $BASE AS one",
+            "env A 1",
+            "RUN echo ran    && echo two    && echo three",
+            "RUN <<EOF",
+            "CMD [\"sh\"]",
+        ]
+    );
+}
