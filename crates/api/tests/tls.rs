@@ -552,3 +552,56 @@ fn init_path_names_the_init_that_run_init_mounts() {
     let out = d.docker_ok(&["run", "--rm", "busybox", "sh", "-c", "echo $$"]);
     assert_eq!(out, "1\n");
 }
+
+/// docker-py (Python's ssl module, OpenSSL underneath, not Go's TLS) through `DOCKER_HOST`,
+/// `DOCKER_TLS_VERIFY` and `DOCKER_CERT_PATH`, hijacked exec included.
+#[test]
+fn docker_py_talks_to_the_tls_listener_with_its_client_certificate() {
+    let have = Command::new("python3")
+        .args(["-c", "import docker"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !have {
+        let st = Command::new("python3")
+            .args(["-m", "pip", "install", "--quiet", "docker"])
+            .status()
+            .expect("run pip");
+        assert!(st.success(), "pip install docker failed");
+    }
+    let pki = Pki::new();
+    let (d, port) = tcp_daemon(pki.server_args());
+    let tar = berth_testkit::images::busybox_archive(pki.dir.path(), "busybox:latest").unwrap();
+    d.docker_ok(&["load", "-i", tar.to_str().unwrap()]);
+    let certs = pki.dir.path().join("py-certs");
+    std::fs::create_dir(&certs).unwrap();
+    for (from, to) in [
+        ("ca.pem", "ca.pem"),
+        ("client-cert.pem", "cert.pem"),
+        ("client-key.pem", "key.pem"),
+    ] {
+        std::fs::copy(pki.dir.path().join(from), certs.join(to)).unwrap();
+    }
+    let script = r#"
+import sys
+import docker
+c = docker.from_env(timeout=60)
+assert c.version()["ApiVersion"] == "1.44"
+assert c.containers.run("busybox", ["echo", "hi"], remove=True) == b"hi\n"
+ct = c.containers.run("busybox", ["sleep", "60"], detach=True, name=sys.argv[1])
+code, out = ct.exec_run(["sh", "-c", "echo from-exec; exit 3"])
+assert (code, out) == (3, b"from-exec\n"), (code, out)
+ct.remove(force=True)
+print("docker-py over tls ok")
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script, &unique_name("pytls")])
+        .env("DOCKER_HOST", format!("tcp://127.0.0.1:{port}"))
+        .env("DOCKER_TLS_VERIFY", "1")
+        .env("DOCKER_CERT_PATH", &certs)
+        // requests lets these override docker-py's CA (docker/docker-py#2433).
+        .env_remove("REQUESTS_CA_BUNDLE")
+        .env_remove("CURL_CA_BUNDLE")
+        .output()
+        .expect("run python3");
+    assert_eq!(ok(&d, out, "docker-py"), "docker-py over tls ok\n");
+}
