@@ -237,6 +237,66 @@ fn logs_follow_reads_files_rotated_between_two_polls() {
 }
 
 #[test]
+fn labels_env_and_tag_become_attrs_shown_by_details() {
+    let (d, _t) = daemon_with_busybox();
+    let name = unique_name("attrs");
+    d.docker_ok(&[
+        "run",
+        "--name",
+        &name,
+        "--label",
+        "team=core",
+        "--label",
+        "other=x",
+        "-e",
+        "MODE=prod",
+        "-e",
+        "X_A=1 2",
+        "--log-opt",
+        "labels=team",
+        "--log-opt",
+        "env=MODE",
+        "--log-opt",
+        "env-regex=^X_",
+        "--log-opt",
+        "tag={{.Name}}/{{.ID}}",
+        "busybox",
+        "echo",
+        "hello",
+    ]);
+    let id = d.docker_ok(&["inspect", "-f", "{{.Id}}", &name]);
+    let id = id.trim();
+    let raw = std::fs::read_to_string(log_dir(&d, id).join(format!("{id}-json.log"))).unwrap();
+    let entry: serde_json::Value = serde_json::from_str(raw.lines().next().unwrap()).unwrap();
+    let tag = format!("{name}/{}", &id[..12]);
+    assert_eq!(
+        entry["attrs"],
+        serde_json::json!({"MODE": "prod", "X_A": "1 2", "tag": tag, "team": "core"}),
+        "{raw}"
+    );
+    let plain = d.docker_ok(&["logs", &name]);
+    assert_eq!(plain, "hello\n");
+    let details = d.docker_ok(&["logs", "--details", &name]);
+    assert_eq!(
+        details,
+        format!(
+            "MODE=prod,X_A=1+2,tag={name}%2F{},team=core hello\n",
+            &id[..12]
+        )
+    );
+
+    for (opt, msg) in [
+        ("env-regex=(", "error parsing regexp"),
+        ("tag={{.Nope}}", "can't evaluate field Nope"),
+    ] {
+        let out = d.docker_run(&["create", "--log-opt", opt, "busybox", "true"]);
+        assert!(!out.status.success(), "{opt} accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(msg), "{opt}: {err}");
+    }
+}
+
+#[test]
 fn log_driver_none_keeps_no_log() {
     let (d, _t) = daemon_with_busybox();
     let name = unique_name("nolog");

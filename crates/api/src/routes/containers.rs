@@ -217,6 +217,7 @@ async fn logs(
         until: query::time(&q, "until")?,
         timestamps: query::flag(&q, "timestamps"),
         tail,
+        details: query::flag(&q, "details"),
     };
     let ls = e.logs(&id, opts)?;
     let ct = hijack::stream_content_type(v, ls.tty);

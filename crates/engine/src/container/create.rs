@@ -73,7 +73,7 @@ fn adapt_host_config(hc: &mut crate::model::HostConfig) {
 
 fn validate(req: &CreateRequest) -> Result<()> {
     super::health::parse(req.config.healthcheck.as_ref(), &[])?;
-    super::logs::log_spec(&req.host_config.log_config)?;
+    super::logopts::log_spec(&req.host_config.log_config)?;
     let hc = &req.host_config;
     if hc.memory < 0 || hc.nano_cpus < 0 || hc.cpu_shares < 0 {
         return Err(Error::InvalidParameter(

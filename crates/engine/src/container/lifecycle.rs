@@ -281,7 +281,7 @@ impl Engine {
             open_stdin: rec.config.open_stdin,
             stdin_once: rec.config.stdin_once,
             log_path: rec.log_path.clone().into(),
-            log: super::logs::log_spec(&rec.host_config.log_config)?,
+            log: super::logopts::monitor_spec(rec)?,
             user: rec.config.user.clone(),
             console_size: rec
                 .host_config

@@ -1,7 +1,6 @@
 //! `GET /containers/{id}/logs`: the json-file log in Docker's wire format, with follow, since,
-//! until, tail, timestamps and stream selection; rotated files (`<log>.N`, `<log>.N.gz`) are
-//! read oldest first and a follower moves on to the new file after a rotation. Also the
-//! validation of `HostConfig.LogConfig` (drivers `json-file` and `none`, moby's log-opts).
+//! until, tail, timestamps, details and stream selection; rotated files (`<log>.N`,
+//! `<log>.N.gz`) are read oldest first and a follower moves on to the new file after a rotation.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
@@ -14,122 +13,7 @@ use tokio::sync::mpsc;
 
 use crate::Engine;
 use crate::error::{Error, Result};
-use crate::model::LogConfig;
-use crate::monitor::protocol::{LogSpec, frame_header};
-
-/// go-units `FromHumanSize`: decimal multiples (`10k` = 10000), optional `b`/`ib` after the unit.
-fn from_human_size(s: &str) -> std::result::Result<i64, String> {
-    let invalid = || format!("invalid size: '{s}'");
-    let Some(sep) = s.rfind(|c: char| c.is_ascii_digit() || c == '.' || c == ' ') else {
-        return Err(invalid());
-    };
-    let (num, sfx) = if s.as_bytes()[sep] == b' ' {
-        (&s[..sep], &s[sep + 1..])
-    } else {
-        (&s[..=sep], &s[sep + 1..])
-    };
-    let size: f64 = num
-        .parse()
-        .map_err(|_| format!("strconv.ParseFloat: parsing \"{num}\": invalid syntax"))?;
-    if size < 0.0 || !size.is_finite() {
-        return Err(invalid());
-    }
-    if sfx.is_empty() {
-        return Ok(size as i64);
-    }
-    let bad = || format!("invalid suffix: '{}'", sfx.to_lowercase());
-    let l = sfx.to_lowercase();
-    if l.len() > 3 {
-        return Err(bad());
-    }
-    if l == "b" {
-        return Ok(size as i64);
-    }
-    let mul: f64 = match l.as_bytes()[0] {
-        b'k' => 1e3,
-        b'm' => 1e6,
-        b'g' => 1e9,
-        b't' => 1e12,
-        b'p' => 1e15,
-        _ => return Err(bad()),
-    };
-    if (l.len() == 2 && &l[1..] != "b") || (l.len() == 3 && &l[1..] != "ib") {
-        return Err(bad());
-    }
-    Ok((size * mul) as i64)
-}
-
-/// Validates `LogConfig` as moby's `ValidateLogOpts` and json-file's `New` do, and turns it into
-/// what the monitor applies. An empty type means the default, `json-file`.
-pub fn log_spec(cfg: &LogConfig) -> Result<LogSpec> {
-    let bad = |m: String| Error::InvalidParameter(m);
-    let mut spec = LogSpec {
-        max_file: 1,
-        ..Default::default()
-    };
-    match cfg.kind.as_str() {
-        "none" => {
-            spec.none = true;
-            return Ok(spec);
-        }
-        "" | "json-file" => {}
-        other => {
-            return Err(bad(format!(
-                "logger: no log driver named '{other}' is registered"
-            )));
-        }
-    }
-    for key in cfg.config.keys() {
-        match key.as_str() {
-            "max-file" | "max-size" | "compress" | "labels" | "labels-regex" | "env"
-            | "env-regex" | "tag" | "mode" | "max-buffer-size" => {}
-            other => {
-                return Err(bad(format!(
-                    "unknown log opt '{other}' for json-file log driver"
-                )));
-            }
-        }
-    }
-    if let Some(mode) = cfg.config.get("mode")
-        && !["", "blocking", "non-blocking"].contains(&mode.as_str())
-    {
-        return Err(bad(format!("logger: logging mode not supported: {mode}")));
-    }
-    if let Some(v) = cfg.config.get("max-size") {
-        let n = from_human_size(v).map_err(bad)?;
-        if n <= 0 {
-            return Err(bad("max-size must be a positive number".into()));
-        }
-        spec.max_size = Some(n as u64);
-    }
-    if let Some(v) = cfg.config.get("max-file") {
-        let n: i64 = v
-            .parse()
-            .map_err(|_| bad(format!("strconv.Atoi: parsing \"{v}\": invalid syntax")))?;
-        if n < 1 {
-            return Err(bad("max-file cannot be less than 1".into()));
-        }
-        spec.max_file = u32::try_from(n).map_err(|_| bad(format!("max-file {v} is too large")))?;
-    }
-    if let Some(v) = cfg.config.get("compress") {
-        spec.compress = match v.as_str() {
-            "1" | "t" | "T" | "true" | "TRUE" | "True" => true,
-            "0" | "f" | "F" | "false" | "FALSE" | "False" => false,
-            _ => {
-                return Err(bad(format!(
-                    "strconv.ParseBool: parsing \"{v}\": invalid syntax"
-                )));
-            }
-        };
-        if spec.compress && (spec.max_file == 1 || spec.max_size.is_none()) {
-            return Err(bad(
-                "compress cannot be true when max-file is less than 2 or max-size is not set"
-                    .into(),
-            ));
-        }
-    }
-    Ok(spec)
-}
+use crate::monitor::protocol::frame_header;
 
 /// The rotated files of `log`, oldest (highest number) first; `<log>.N` is preferred to
 /// `<log>.N.gz` when both exist (compression in progress).
@@ -206,6 +90,8 @@ pub struct LogOptions {
     pub timestamps: bool,
     /// Lines from the end; None for all.
     pub tail: Option<usize>,
+    /// `details`: each line starts with its attrs (`k=v,k2=v2 `), as moby does.
+    pub details: bool,
 }
 
 #[derive(Deserialize)]
@@ -213,6 +99,23 @@ struct Entry {
     log: String,
     stream: String,
     time: String,
+    #[serde(default)]
+    attrs: std::collections::BTreeMap<String, String>,
+}
+
+/// Go's `url.QueryEscape`, which `docker logs --details` applies to attribute values.
+fn query_escape(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 pub struct LogStream {
@@ -238,6 +141,15 @@ fn render(e: &Entry, opts: &LogOptions, tty: bool) -> Option<Bytes> {
     let mut payload = Vec::new();
     if opts.timestamps {
         payload.extend_from_slice(e.time.as_bytes());
+        payload.push(b' ');
+    }
+    if opts.details {
+        let attrs: Vec<String> = e
+            .attrs
+            .iter()
+            .map(|(k, v)| format!("{k}={}", query_escape(v)))
+            .collect();
+        payload.extend_from_slice(attrs.join(",").as_bytes());
         payload.push(b' ');
     }
     payload.extend_from_slice(e.log.as_bytes());
@@ -353,39 +265,5 @@ impl Engine {
             }
         });
         Ok(LogStream { tty, rx })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn human_sizes_parse_as_go_units_does() {
-        assert_eq!(from_human_size("10k"), Ok(10_000));
-        assert_eq!(from_human_size("1.5MB"), Ok(1_500_000));
-        assert_eq!(from_human_size("2 KiB"), Ok(2_000));
-        assert_eq!(from_human_size("42"), Ok(42));
-        assert_eq!(from_human_size("abc"), Err("invalid size: 'abc'".into()));
-        assert_eq!(from_human_size("1kx"), Err("invalid suffix: 'kx'".into()));
-    }
-
-    #[test]
-    fn log_config_becomes_the_monitors_spec() {
-        let cfg = |kind: &str, opts: &[(&str, &str)]| LogConfig {
-            kind: kind.into(),
-            config: opts
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        };
-        let s = log_spec(&cfg("json-file", &[("max-size", "1m"), ("max-file", "3")])).unwrap();
-        assert_eq!(
-            (s.max_size, s.max_file, s.none),
-            (Some(1_000_000), 3, false)
-        );
-        assert!(log_spec(&cfg("none", &[])).unwrap().none);
-        assert!(log_spec(&cfg("", &[])).unwrap().max_size.is_none());
-        assert!(log_spec(&cfg("json-file", &[("max-file", "0")])).is_err());
     }
 }

@@ -12,6 +12,7 @@ pub mod table;
 
 pub mod attach;
 pub mod inspect;
+pub mod logopts;
 pub mod logs;
 pub(crate) mod monitor_client;
 mod reconcile;

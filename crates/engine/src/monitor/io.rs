@@ -78,11 +78,14 @@ impl JsonLog {
     }
 
     fn entry(&mut self, stream: u8, line: &[u8]) {
-        let rec = serde_json::json!({
+        let mut rec = serde_json::json!({
             "log": String::from_utf8_lossy(line),
             "stream": if stream == 2 { "stderr" } else { "stdout" },
             "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
         });
+        if let Some(a) = &self.spec.attrs {
+            rec["attrs"] = serde_json::Value::Object(a.clone());
+        }
         let mut out = rec.to_string().into_bytes();
         out.push(b'\n');
         if self.spec.max_size.is_some_and(|max| self.size >= max) {

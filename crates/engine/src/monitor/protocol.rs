@@ -69,6 +69,9 @@ pub struct LogSpec {
     /// `compress`: rotated files become `<log>.N.gz`.
     #[serde(default)]
     pub compress: bool,
+    /// `attrs` of every entry (the `labels`, `env`, `tag` log-opts), computed by the daemon.
+    #[serde(default)]
+    pub attrs: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
