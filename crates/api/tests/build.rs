@@ -380,3 +380,183 @@ fn docker_builder_prune_forgets_unused_then_all_cache() {
     assert!(again.contains("Running in"), "{again}");
     assert!(!again.contains("Using cache"), "{again}");
 }
+
+/// Processes whose command line contains `needle`, with their pids.
+fn pids_with(needle: &str) -> Vec<(i32, String)> {
+    let mut found = Vec::new();
+    for e in fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if let Ok(cmd) = fs::read(e.path().join("cmdline")) {
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            if cmd.contains(needle) {
+                found.push((pid, cmd));
+            }
+        }
+    }
+    found
+}
+
+fn processes_with(needle: &str) -> Vec<String> {
+    pids_with(needle).into_iter().map(|(_, c)| c).collect()
+}
+
+/// Kills what a failed run of the test left (the RUN's unique sleep).
+struct Reaper(String);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        for (pid, _) in pids_with(&self.0) {
+            // SAFETY: kill has no memory effects; the pid is one of this test's sleeps.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+}
+
+#[test]
+fn a_client_that_goes_away_cancels_the_build_and_its_run() {
+    use std::io::BufRead;
+    let (d, _dir) = common::daemon_with_busybox();
+    // A sleep no other test runs, so its process can be looked for.
+    let secs = 4000 + std::process::id() % 1000;
+    let ctx = context(&[(
+        "Dockerfile",
+        &format!("FROM busybox\nRUN echo started; sleep {secs}\nRUN echo never\n"),
+    )]);
+    let name = unique_name("cancelled");
+    let mut cli = d
+        .docker()
+        .env("DOCKER_BUILDKIT", "0")
+        .args(["build", "-t", &name])
+        .arg(ctx.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(cli.stdout.take().unwrap()).lines();
+    let mut seen = String::new();
+    for l in lines.by_ref() {
+        let l = l.unwrap();
+        seen.push_str(&l);
+        seen.push('\n');
+        if l == "started" {
+            break;
+        }
+    }
+    assert!(seen.contains("started"), "{seen}");
+    let needle = format!("sleep {secs}");
+    let _reaper = Reaper(needle.clone());
+    assert!(!processes_with(&needle).is_empty(), "the RUN is running");
+    cli.kill().unwrap();
+    cli.wait().unwrap();
+    // The daemon notices, kills the RUN's container and removes what the step made.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let build = d.data_root.join("build");
+    let empty = |sub: &str| {
+        fs::read_dir(build.join(sub))
+            .map(|r| r.count() == 0)
+            .unwrap_or(true)
+    };
+    loop {
+        let gone = processes_with(&needle).is_empty()
+            && empty("runtime")
+            && empty("bundles")
+            && empty("mnt");
+        if gone {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the cancelled build left {:?} and {:?}\n{}",
+            processes_with(&needle),
+            fs::read_dir(build.join("runtime"))
+                .map(|r| r.flatten().map(|e| e.file_name()).collect::<Vec<_>>())
+                .unwrap_or_default(),
+            d.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(!d.docker_run(&["image", "inspect", &name]).status.success());
+    // The daemon is fine: the next build works.
+    let ok = context(&[("Dockerfile", "FROM busybox\nRUN echo fine\n")]);
+    build_ok(&d, ok.path(), &[]);
+}
+
+#[test]
+fn docker_build_reads_compressed_contexts() {
+    let (d, _dir) = common::daemon_with_busybox();
+    let ctx = context(&[
+        (
+            "Dockerfile",
+            "FROM busybox\nCOPY hello.txt /\nCMD [\"cat\", \"/hello.txt\"]\n",
+        ),
+        ("hello.txt", "hello from a compressed context\n"),
+    ]);
+    // The context as tar, gzip, bzip2 and xz archives, made by GNU tar.
+    let archives = tempfile::tempdir().unwrap();
+    let mut made = Vec::new();
+    for (what, flag) in [("gzip", "-z"), ("bzip2", "-j"), ("xz", "-J")] {
+        let path = archives.path().join(format!("ctx.{what}"));
+        let ok = std::process::Command::new("tar")
+            .arg("-C")
+            .arg(ctx.path())
+            .args(["-c", flag, "-f"])
+            .arg(&path)
+            .arg(".")
+            .status()
+            .unwrap();
+        assert!(ok.success(), "tar {flag}");
+        made.push((what, fs::read(&path).unwrap()));
+    }
+    for (what, bytes) in made {
+        // `docker build -` sends an archive on stdin to the daemon as it is.
+        let name = unique_name(what);
+        let mut cli = d
+            .docker()
+            .env("DOCKER_BUILDKIT", "0")
+            .args(["build", "-q", "-t", &name, "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut cli.stdin.take().unwrap(), &bytes).unwrap();
+        let out = cli.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{what}: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            d.log()
+        );
+        assert_eq!(
+            d.docker_ok(&["run", "--rm", &name]),
+            "hello from a compressed context\n",
+            "{what}"
+        );
+    }
+    // `--compress`: the CLI gzips the context it tars.
+    let name = unique_name("compress");
+    build_ok(&d, ctx.path(), &["--compress", "-t", &name]);
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", &name]),
+        "hello from a compressed context\n"
+    );
+    // A corrupt xz stream is refused with a clear error.
+    let mut cli = d
+        .docker()
+        .env("DOCKER_BUILDKIT", "0")
+        .args(["build", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut bad = vec![0xfd, b'7', b'z', b'X', b'Z', 0];
+    bad.extend_from_slice(&[0x55; 600]);
+    std::io::Write::write_all(&mut cli.stdin.take().unwrap(), &bad).unwrap();
+    let out = cli.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("xz"), "{err}");
+}

@@ -90,13 +90,19 @@ fn run() -> Result<(), String> {
             .into(),
         ));
         let mut failed = None;
-        let id =
-            berth_build::api::serve_build(&builder, &query, &body[..], &no_pull, &mut |line| {
+        let id = berth_build::api::serve_build(
+            &builder,
+            &query,
+            &body[..],
+            &no_pull,
+            &Default::default(),
+            &mut |line| {
                 if line.contains("\"errorDetail\"") {
                     failed = Some(line.clone());
                 }
                 print!("{line}");
-            });
+            },
+        );
         match (id, failed) {
             (Some(id), _) => berth_build::BuildOutput {
                 image_id: id,

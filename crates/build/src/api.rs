@@ -73,16 +73,19 @@ pub fn event_json(e: &BuildEvent) -> String {
 /// Serves one `POST /build`: reads the tar context from `body`, builds, and hands every JSON
 /// stream line to `out` (`{"stream"}`, `{"aux"}`, and `{"errorDetail"}` on failure, which Docker
 /// also sends with status 200 once streaming started). Blocking: call it from a blocking thread.
-/// Returns the image ID when the build succeeded.
+/// Returns the image ID when the build succeeded. Setting `cancel` (the client went away)
+/// stops the build and kills a running RUN.
 pub fn serve_build(
     builder: &crate::Builder,
     query: &[(String, String)],
     body: impl std::io::Read + Send,
     pull: crate::Puller<'_>,
+    cancel: &crate::Cancel,
     out: &mut dyn FnMut(String),
 ) -> Option<String> {
     let _all = crate::timing::Phase::new("request", "");
-    let result = options_from_query(query).and_then(|opts| {
+    let result = options_from_query(query).and_then(|mut opts| {
+        opts.cancel = cancel.clone();
         let ctx = {
             let _p = crate::timing::Phase::new("context", "");
             builder.context_from_tar(body)?

@@ -23,7 +23,7 @@
 //! BuildContext::from_tar(reader: impl Read, scratch: &Path) -> Result<BuildContext, BuildError>
 //! BuildContext::from_dir(dir: &Path) -> Result<BuildContext, BuildError>
 //! api::serve_build(builder: &Builder, query: &[(String, String)], body: impl Read,
-//!                  pull: Puller<'_>, out: &mut dyn FnMut(String)) -> Option<String>
+//!                  pull: Puller<'_>, cancel: &Cancel, out: &mut dyn FnMut(String)) -> Option<String>
 //! api::options_from_query(&[(String, String)]) -> Result<BuildOptions, BuildError>
 //! api::event_json(&BuildEvent) -> String;  api::error_json(&str) -> String
 //! find_runtime() -> Option<PathBuf>       // BERTH_RUNTIME, next to the exe, or PATH
@@ -45,7 +45,7 @@ pub mod srcfs;
 mod timing;
 
 pub use builder::{
-    BuildEvent, BuildOptions, BuildOutput, Builder, CachePruneOptions, CachePruneReport,
+    BuildEvent, BuildOptions, BuildOutput, Builder, CachePruneOptions, CachePruneReport, Cancel,
     NetworkMode, Puller, find_runtime,
 };
 pub use context::BuildContext;

@@ -400,7 +400,10 @@ fn api_request_from_a_tar_context_streams_dockers_json() {
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     let mut lines = Vec::new();
-    let id = berth_build::api::serve_build(&b, &q, &body[..], &no_pull, &mut |l| lines.push(l));
+    let id =
+        berth_build::api::serve_build(&b, &q, &body[..], &no_pull, &Default::default(), &mut |l| {
+            lines.push(l)
+        });
     let id = id.unwrap_or_else(|| panic!("{lines:?}"));
     let text = lines.concat();
     assert!(
@@ -423,8 +426,10 @@ fn api_request_from_a_tar_context_streams_dockers_json() {
     let evil = tar_of(&[("Dockerfile", b"FROM busybox\n"), ("../../evil", b"x")]);
     let mut lines = Vec::new();
     assert!(
-        berth_build::api::serve_build(&b, &q, &evil[..], &no_pull, &mut |l| lines.push(l))
-            .is_none()
+        berth_build::api::serve_build(&b, &q, &evil[..], &no_pull, &Default::default(), &mut |l| {
+            lines.push(l)
+        })
+        .is_none()
     );
     assert!(lines.concat().contains("\"errorDetail\":{\"message\":\"invalid build context: entry \\\"../../evil\\\" is outside the context\"}"), "{lines:?}");
     b.shutdown();

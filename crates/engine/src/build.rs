@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-pub use berth_build::Builder;
 pub use berth_build::api::{error_json, serve_build};
+pub use berth_build::{Builder, Cancel};
 
 use crate::Engine;
 use crate::error::{Error, Result};

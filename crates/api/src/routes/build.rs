@@ -46,14 +46,29 @@ async fn build(
     let (tx, mut rx) = mpsc::unbounded_channel::<String>();
     let handle = tokio::runtime::Handle::current();
     let engine = e.clone();
+    // The client going away drops the response stream and its receiver: that cancels the
+    // build (as moby's request context does), killing a running RUN.
+    let cancel = berth_engine::build::Cancel::default();
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    let watcher = tx.clone();
+    let cancel_on_close = cancel.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = watcher.closed() => cancel_on_close.cancel(),
+            _ = done_rx => {}
+        }
+    });
     tokio::task::spawn_blocking(move || {
         let pull = |reference: &str, progress: &mut dyn FnMut(serde_json::Value)| {
             engine.pull_for_build(&handle, reference, progress)
         };
         let builder = engine.builder().clone();
-        berth_engine::build::serve_build(&builder, &query, reader, &pull, &mut |line| {
-            let _ = tx.send(line);
+        berth_engine::build::serve_build(&builder, &query, reader, &pull, &cancel, &mut |line| {
+            if tx.send(line).is_err() {
+                cancel.cancel();
+            }
         });
+        let _ = done_tx.send(());
     });
     // Nothing streamed yet: a failure now is the request's status, as in moby.
     let first = rx.recv().await;

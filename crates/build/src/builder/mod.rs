@@ -67,6 +67,31 @@ pub struct BuildOptions {
     pub network: NetworkMode,
     /// `SOURCE_DATE_EPOCH`: timestamps clamped for reproducible images.
     pub source_date_epoch: Option<i64>,
+    /// Set when the client went away: the build stops (a running RUN is killed) and fails
+    /// with "Build cancelled".
+    pub cancel: Cancel,
+}
+
+/// A build's cancellation flag, shared with whoever watches the client.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<std::sync::atomic::AtomicBool>);
+
+impl Cancel {
+    pub fn cancel(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// `Err("Build cancelled")` once cancelled (moby's error).
+    pub(crate) fn check(&self) -> Result<(), BuildError> {
+        if self.is_cancelled() {
+            return Err(BuildError::Other("Build cancelled".into()));
+        }
+        Ok(())
+    }
 }
 
 /// What the builder reports while it works.

@@ -200,6 +200,7 @@ pub fn run_step(
     runtime: &Path,
     state: &Path,
     spec: &RunSpec<'_>,
+    cancel: &super::Cancel,
     output: &mut dyn FnMut(&str),
 ) -> Result<i32, BuildError> {
     let err = |what: &str, e: std::io::Error| BuildError::Other(format!("{what}: {e}"));
@@ -246,6 +247,47 @@ pub fn run_step(
         .stderr(writer2)
         .spawn()
         .map_err(|e| err(&format!("start {}", runtime.display()), e))?;
+    // While the step runs, a watcher kills its container if the build is cancelled; the
+    // runtime's `run` then removes it and exits, which ends the output below.
+    let running = std::sync::atomic::AtomicBool::new(true);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while running.load(std::sync::atomic::Ordering::SeqCst) {
+                if cancel.is_cancelled() {
+                    let _ = Command::new(runtime)
+                        .arg("--root")
+                        .arg(state.join("runtime"))
+                        .args(["kill", spec.id, "KILL"])
+                        .stdout(Stdio::null())
+                        .stderr(Stdio::null())
+                        .status();
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        });
+        let r = forward_output(&mut reader, output);
+        running.store(false, std::sync::atomic::Ordering::SeqCst);
+        r
+    })?;
+    let status = child.wait().map_err(|e| err("wait for runtime", e))?;
+    for p in created {
+        if std::fs::metadata(&p).is_ok_and(|m| m.len() == 0) {
+            let _ = std::fs::remove_file(&p);
+        }
+    }
+    Ok(status.code().unwrap_or_else(|| {
+        use std::os::unix::process::ExitStatusExt;
+        128 + status.signal().unwrap_or(0)
+    }))
+}
+
+/// Forwards a step's output until the pipe closes, in whole UTF-8 pieces.
+fn forward_output(
+    reader: &mut std::io::PipeReader,
+    output: &mut dyn FnMut(&str),
+) -> Result<(), BuildError> {
+    let err = |what: &str, e: std::io::Error| BuildError::Other(format!("{what}: {e}"));
     let mut buf = [0u8; 8192];
     let mut pending = Vec::new();
     loop {
@@ -270,16 +312,7 @@ pub fn run_step(
     if !pending.is_empty() {
         output(&String::from_utf8_lossy(&pending));
     }
-    let status = child.wait().map_err(|e| err("wait for runtime", e))?;
-    for p in created {
-        if std::fs::metadata(&p).is_ok_and(|m| m.len() == 0) {
-            let _ = std::fs::remove_file(&p);
-        }
-    }
-    Ok(status.code().unwrap_or_else(|| {
-        use std::os::unix::process::ExitStatusExt;
-        128 + status.signal().unwrap_or(0)
-    }))
+    Ok(())
 }
 
 struct RemoveDir(PathBuf);

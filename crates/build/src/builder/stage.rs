@@ -229,6 +229,14 @@ impl BuildRun<'_> {
         expand_word(word, self.escape, &lookup)
     }
 
+    /// moby's check before each step: a cancelled build says so and stops.
+    fn cancelled(&mut self) -> Result<(), BuildError> {
+        if self.opts.cancel.is_cancelled() {
+            self.say("Build cancelled\n");
+        }
+        self.opts.cancel.check()
+    }
+
     pub(super) fn next_step(&mut self, l: &Located) {
         if !l.original.is_empty() {
             return self.next_step_text(&l.original);
@@ -293,11 +301,13 @@ impl BuildRun<'_> {
             }
         }
         for l in stage.instructions {
+            self.cancelled()?;
             self.next_step(l);
             let _p = crate::timing::Phase::new("step", self.step.to_string());
             self.dispatch(&mut state, l)?;
         }
         for (text, l) in extra {
+            self.cancelled()?;
             self.next_step_text(text);
             self.dispatch(&mut state, l)?;
         }

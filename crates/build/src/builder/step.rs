@@ -422,9 +422,10 @@ impl BuildRun<'_> {
             script,
         };
         let progress = &mut *self.progress;
-        let code = run_step(&b.runtime, &b.state, &spec, &mut |s| {
+        let code = run_step(&b.runtime, &b.state, &spec, &self.opts.cancel, &mut |s| {
             progress(super::BuildEvent::Stream(s.to_owned()))
         })?;
+        self.opts.cancel.check()?;
         if code != 0 {
             self.removed(&short, false);
             return Err(BuildError::Step(format!(
