@@ -258,7 +258,7 @@ impl Engine {
     ) -> Result<()> {
         let c = self.containers.get(name)?;
         let scratch = self.config().data_root.join("engine/uploads");
-        let spool = tokio::task::spawn_blocking(move || extract::spool(&mut tar, &scratch))
+        let spool = tokio::task::spawn_blocking(move || super::spool::spool(&mut tar, &scratch))
             .await
             .map_err(|e| Error::Internal(format!("upload task: {e}")))??;
         // Checked once the body is read: refusing mid-upload breaks the client's pipe. As moby:

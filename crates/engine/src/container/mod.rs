@@ -21,5 +21,7 @@ pub mod archive;
 pub mod commit;
 pub mod extract;
 mod rootfs;
+mod spool;
 mod tarwalk;
+mod trash;
 pub mod update;
