@@ -23,5 +23,4 @@ pub mod extract;
 mod rootfs;
 mod spool;
 mod tarwalk;
-mod trash;
 pub mod update;
