@@ -47,6 +47,7 @@ impl Engine {
             engine_id,
         });
         engine.clean_rootfs_scratch();
+        engine.empty_trash();
         engine.reconcile().await?;
         Ok(engine)
     }

@@ -70,6 +70,37 @@ impl ImageStore {
         Ok(())
     }
 
+    /// As [`ImageStore::remove_snapshot`], but only forgets the layer and moves its directory
+    /// under the store's `tmp/` (one rename); the caller deletes the returned directory when
+    /// convenient (`std::fs::remove_dir_all`), off the latency path. A crash before that
+    /// loses nothing: the store empties `tmp/` when it opens.
+    pub fn detach_snapshot(&self, key: &str) -> Result<Option<std::path::PathBuf>, Error> {
+        validate_key(key)?;
+        let n = self
+            .meta
+            .tx(|tx| Ok(tx.execute("DELETE FROM active WHERE key = ?1", [key])?))?;
+        let dir = self.snaps.active_dir(key);
+        if !dir.exists() {
+            return if n == 0 {
+                Err(Error::NoSuchSnapshot(key.to_owned()))
+            } else {
+                Ok(None)
+            };
+        }
+        let trash = self
+            .snaps
+            .root()
+            .join("tmp")
+            .join(format!("removed-{key}-{:08x}", rand::random::<u32>()));
+        match fs::rename(&dir, &trash) {
+            Ok(()) => Ok(Some(trash)),
+            Err(_) => {
+                fs::remove_dir_all(&dir).ctx(|| format!("remove {}", dir.display()))?;
+                Ok(None)
+            }
+        }
+    }
+
     /// Keys of every writable layer, with the image each was prepared from.
     pub fn snapshots(&self) -> Result<Vec<(String, String)>, Error> {
         Ok(self

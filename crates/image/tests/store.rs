@@ -451,3 +451,35 @@ fn loading_a_tag_that_exists_renames_the_old_image_like_docker() {
     let dangling = s.list().unwrap().into_iter().find(|i| i.id == old).unwrap();
     assert!(dangling.repo_tags.is_empty());
 }
+
+#[test]
+fn a_detached_snapshot_is_forgotten_at_once_and_its_files_go_with_the_next_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store_with_busybox(dir.path(), "busybox:latest");
+    let key = unique_name("c");
+    let mounts = s.prepare(&key, "busybox").unwrap();
+    let target = dir.path().join("rootfs");
+    fs::create_dir(&target).unwrap();
+    mount_all(&mounts, &target).unwrap();
+    fs::write(target.join("written"), b"data").unwrap();
+    unmount(&target).unwrap();
+    let moved = s
+        .detach_snapshot(&key)
+        .unwrap()
+        .expect("the layer's directory moves");
+    assert!(moved.join("upper/written").exists());
+    assert!(moved.starts_with(dir.path()));
+    assert!(matches!(s.mounts(&key), Err(Error::NoSuchSnapshot(_))));
+    assert!(s.snapshots().unwrap().iter().all(|(k, _)| k != &key));
+    assert!(matches!(
+        s.detach_snapshot(&key),
+        Err(Error::NoSuchSnapshot(_))
+    ));
+    // the key is free again at once
+    s.prepare(&key, "busybox").unwrap();
+    s.remove_snapshot(&key).unwrap();
+    // left behind (a crash before the caller deleted it): the next open empties it
+    drop(s);
+    let _s = ImageStore::open(&dir.path().join("image")).unwrap();
+    assert!(!moved.exists());
+}

@@ -725,19 +725,25 @@ impl Engine {
         let rootfs = run_dir.join("bundle/rootfs");
         let _ = berth_image::unmount(&rootfs);
         tracing::debug!(id = %c.id, us = t0.elapsed().as_micros(), "remove: rootfs unmounted");
+        // the slow recursive deletes happen after the remove answers (container/trash.rs)
         let key = c.id.clone();
-        match self
-            .with_images(move |s| Ok(s.remove_snapshot(&key)?))
+        let layer = match self
+            .with_images(move |s| Ok(s.detach_snapshot(&key)?))
             .await
         {
-            Ok(()) | Err(Error::NotFound(_)) => {}
+            Ok(p) => p,
+            Err(Error::NotFound(_)) => None,
             Err(e) => return Err(e),
-        }
-        let _ = std::fs::remove_dir_all(&run_dir);
-        let _ = std::fs::remove_dir_all(self.config().container_data_dir(&c.id));
-        tracing::debug!(id = %c.id, us = t0.elapsed().as_micros(), "remove: files removed");
+        };
+        let trashed: Vec<_> = layer
+            .into_iter()
+            .chain(self.to_trash(&run_dir))
+            .chain(self.to_trash(&self.config().container_data_dir(&c.id)))
+            .collect();
+        tracing::debug!(id = %c.id, us = t0.elapsed().as_micros(), "remove: files moved to the trash");
         self.store.delete_container(&c.id)?;
         tracing::debug!(id = %c.id, us = t0.elapsed().as_micros(), "remove: record deleted");
+        super::trash::delete_later(trashed);
         self.forget_execs(&c.id);
         self.containers.remove(&c.id);
         c.lifecycle.send_modify(|l| l.removed = true);

@@ -23,4 +23,5 @@ pub mod extract;
 mod rootfs;
 mod spool;
 mod tarwalk;
+mod trash;
 pub mod update;

@@ -1,0 +1,97 @@
+//! Removing a container answers before the recursive deletes (they go through a trash
+//! directory) and still leaves nothing behind: not after `run --rm`, not after a crash with
+//! something left in the trash.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::daemon_with_busybox;
+
+/// Entries of `dir` (none when it does not exist).
+fn entries(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn wait_empty(dir: &Path) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = entries(dir);
+        if left.is_empty() || Instant::now() > deadline {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn run_rm_and_rm_leave_no_directory_or_layer_behind() {
+    let (d, _dir) = daemon_with_busybox();
+    let data = d.root().join("data");
+    let exec = d.root().join("exec");
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hi > /f; echo done",
+    ]);
+    assert_eq!(out.trim(), "done");
+    let id = d
+        .docker_ok(&["create", "busybox", "true"])
+        .trim()
+        .to_string();
+    d.docker_ok(&["start", "-a", &id]);
+    assert!(data.join("engine/containers").join(&id).exists());
+    assert_eq!(entries(&data.join("image/overlay/active")).len(), 1);
+    d.docker_ok(&["rm", &id]);
+    // gone from the API at once
+    let inspect = d.docker_run(&["inspect", &id]);
+    assert!(!inspect.status.success());
+    assert!(
+        String::from_utf8_lossy(&inspect.stderr).contains("No such"),
+        "{inspect:?}"
+    );
+    // and from the disk soon after
+    for dir in [
+        exec.join("containers"),
+        data.join("engine/containers"),
+        data.join("image/overlay/active"),
+        exec.join("trash"),
+        data.join("engine/trash"),
+        data.join("image/overlay/tmp"),
+    ] {
+        assert_eq!(wait_empty(&dir), Vec::<String>::new(), "{}", dir.display());
+    }
+}
+
+#[test]
+fn what_a_crash_left_in_the_trash_is_deleted_at_the_next_start() {
+    let (mut d, _dir) = daemon_with_busybox();
+    d.kill();
+    let left = [
+        d.root().join("exec/trash/0123abcd-deadbeef"),
+        d.root().join("data/engine/trash/0123abcd-deadbeef"),
+    ];
+    for l in &left {
+        std::fs::create_dir_all(l.join("sub")).unwrap();
+        std::fs::write(l.join("sub/file"), b"x").unwrap();
+    }
+    d.restart();
+    for l in &left {
+        assert!(!l.exists(), "{} still there", l.display());
+    }
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", "busybox", "echo", "ok"])
+            .trim(),
+        "ok"
+    );
+}
