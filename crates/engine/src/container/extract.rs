@@ -341,16 +341,16 @@ pub fn check_and_unpack(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn tar_of(build: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> Vec<u8> {
+    pub(crate) fn tar_of(build: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> Vec<u8> {
         let mut b = tar::Builder::new(Vec::new());
         build(&mut b);
         b.into_inner().unwrap()
     }
 
-    fn file(b: &mut tar::Builder<Vec<u8>>, path: &str, data: &[u8]) {
+    pub(crate) fn file(b: &mut tar::Builder<Vec<u8>>, path: &str, data: &[u8]) {
         let mut h = tar::Header::new_gnu();
         h.set_size(data.len() as u64);
         h.set_mode(0o640);

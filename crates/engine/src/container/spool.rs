@@ -87,20 +87,7 @@ pub fn spool(mut upload: impl Read, scratch: &Path) -> Result<File> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn tar_of(build: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> Vec<u8> {
-        let mut b = tar::Builder::new(Vec::new());
-        build(&mut b);
-        b.into_inner().unwrap()
-    }
-
-    fn file(b: &mut tar::Builder<Vec<u8>>, path: &str, data: &[u8]) {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o640);
-        h.set_entry_type(tar::EntryType::Regular);
-        b.append_data(&mut h, path, data).unwrap();
-    }
+    use crate::container::extract::tests::{file, tar_of};
 
     #[test]
     fn compressed_uploads_are_spooled_as_plain_tars() {
