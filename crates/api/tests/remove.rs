@@ -95,3 +95,63 @@ fn what_a_crash_left_in_the_trash_is_deleted_at_the_next_start() {
         "ok"
     );
 }
+
+/// Processes whose command line names this daemon's exec root and `berth-monitor`.
+fn monitors_of(root: &Path) -> usize {
+    let needle = root.join("exec").to_string_lossy().into_owned();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|p| {
+            std::fs::read(p.path().join("cmdline")).is_ok_and(|c| {
+                let mut args = c.split(|b| *b == 0).map(String::from_utf8_lossy);
+                args.next().is_some_and(|a| a.ends_with("berth-monitor"))
+                    && args.next().is_some_and(|a| a.contains(&needle))
+            })
+        })
+        .count()
+}
+
+#[test]
+fn a_start_whose_port_is_taken_fails_and_leaves_no_monitor_or_namespace() {
+    let (d, _dir) = daemon_with_busybox();
+    // the endpoints are attached while the monitor creates the container: a failure of the
+    // network side must undo the created container too
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let name = berth_testkit::unique_name("taken");
+    let publish = format!("127.0.0.1:{port}:80");
+    let out = d.docker_run(&[
+        "run", "-d", "--name", &name, "-p", &publish, "busybox", "sleep", "100",
+    ]);
+    assert!(!out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&port.to_string()) && err.contains("already in use"),
+        "{err}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while monitors_of(d.root()) > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(monitors_of(d.root()), 0, "{}", d.log());
+    let state = d.docker_ok(&[
+        "inspect",
+        "-f",
+        "{{.State.Status}} {{.State.Running}}",
+        &name,
+    ]);
+    assert_eq!(state.trim(), "created false");
+    let id = d.docker_ok(&["inspect", "-f", "{{.Id}}", &name]);
+    let run_dir = d.root().join("exec/containers").join(id.trim());
+    assert!(!run_dir.join("netns").exists());
+    assert!(
+        !run_dir.join("bundle/rootfs/bin").exists(),
+        "rootfs left mounted"
+    );
+    // with the port free, the same container starts
+    drop(taken);
+    d.docker_ok(&["start", &name]);
+    assert_eq!(monitors_of(d.root()), 1);
+    d.docker_ok(&["rm", "-f", &name]);
+}

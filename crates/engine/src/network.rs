@@ -62,6 +62,14 @@ pub struct EndpointState {
 pub struct Sandbox {
     pub netns: Option<PathBuf>,
     pub state: NetworkState,
+    /// Set when endpoints are still to be attached ([`Engine::attach_network`]): what the
+    /// final /etc/hosts needs besides the addresses.
+    pending: Option<HostsInput>,
+}
+
+struct HostsInput {
+    hostname: String,
+    extra_hosts: Vec<(String, IpAddr)>,
 }
 
 /// berth-network's options for an engine configuration (the nft table follows the bridge, so
@@ -94,8 +102,11 @@ impl Engine {
             .ok_or_else(|| Error::Internal("networking is not available in this daemon".into()))
     }
 
-    /// Sets up the container's network before its monitor starts.
-    pub(crate) async fn setup_network(
+    /// Prepares the container's network before its monitor starts: the hostname and resolver
+    /// files and the namespace. For bridge networks the endpoints come after, from
+    /// [`Engine::attach_network`], which may run while the monitor creates the container (the
+    /// runtime only needs the namespace to exist).
+    pub(crate) async fn prepare_network(
         &self,
         rec: &ContainerRecord,
         run_dir: &Path,
@@ -140,6 +151,7 @@ impl Engine {
             return Ok(Sandbox {
                 netns: None,
                 state: NetworkState::default(),
+                pending: None,
             });
         }
         if let Some(other) = mode.strip_prefix("container:") {
@@ -166,6 +178,7 @@ impl Engine {
             return Ok(Sandbox {
                 netns,
                 state: NetworkState::default(),
+                pending: None,
             });
         }
         let netns = run_dir.join("netns");
@@ -174,7 +187,7 @@ impl Engine {
         tokio::task::spawn_blocking(move || berth_network::create_netns(&ns))
             .await
             .map_err(|e| Error::Internal(format!("netns task: {e}")))??;
-        let mut state = NetworkState {
+        let state = NetworkState {
             sandbox_key: netns.to_string_lossy().into_owned(),
             ..Default::default()
         };
@@ -190,30 +203,16 @@ impl Engine {
             return Ok(Sandbox {
                 netns: Some(netns),
                 state,
+                pending: None,
             });
         }
-        match self.attach_endpoints(rec, &mode, &netns, &mut state).await {
-            Ok(()) => {}
-            Err(e) => {
-                self.teardown_network(&rec.id, Some(&netns)).await;
-                return Err(e);
-            }
-        }
-        let addrs: Vec<std::net::Ipv4Addr> = state
-            .endpoints
-            .iter()
-            .filter_map(|e| e.ip.parse().ok())
-            .collect();
-        let embedded = mode != "bridge";
+        // the addresses are not known yet: /etc/hosts gets them in place (the runtime
+        // bind-mounts this inode) once the endpoints are attached
         write(
             "hosts",
-            berth_network::hosts_file(
-                &hostname,
-                Some(&rec.config.domainname),
-                &addrs,
-                &extra_hosts,
-            ),
+            berth_network::hosts_file(&hostname, Some(&rec.config.domainname), &[], &extra_hosts),
         )?;
+        let embedded = mode != "bridge";
         write(
             "resolv.conf",
             berth_network::resolv_conf(&host_resolv, embedded, &dns, &search, &options),
@@ -221,7 +220,47 @@ impl Engine {
         Ok(Sandbox {
             netns: Some(netns),
             state,
+            pending: Some(HostsInput {
+                hostname,
+                extra_hosts,
+            }),
         })
+    }
+
+    /// Attaches the endpoints a [`Engine::prepare_network`] left pending (bridge networks,
+    /// published ports) and writes their addresses into /etc/hosts, in place. On error
+    /// nothing of the endpoints is left; the namespace stays for the caller's teardown.
+    pub(crate) async fn attach_network(
+        &self,
+        rec: &ContainerRecord,
+        etc: &Path,
+        sandbox: &mut Sandbox,
+    ) -> Result<()> {
+        let (Some(pending), Some(netns)) = (sandbox.pending.take(), sandbox.netns.clone()) else {
+            return Ok(());
+        };
+        let mode = rec.host_config.network_mode.clone();
+        if let Err(e) = self
+            .attach_endpoints(rec, &mode, &netns, &mut sandbox.state)
+            .await
+        {
+            self.teardown_network(&rec.id, None).await;
+            return Err(e);
+        }
+        let addrs: Vec<std::net::Ipv4Addr> = sandbox
+            .state
+            .endpoints
+            .iter()
+            .filter_map(|e| e.ip.parse().ok())
+            .collect();
+        let hosts = berth_network::hosts_file(
+            &pending.hostname,
+            Some(&rec.config.domainname),
+            &addrs,
+            &pending.extra_hosts,
+        );
+        let path = etc.join("hosts");
+        std::fs::write(&path, hosts).map_err(|e| Error::io(format!("write {}", path.display()), e))
     }
 
     async fn attach_endpoints(

@@ -219,22 +219,47 @@ impl Engine {
         std::fs::create_dir_all(&etc)
             .map_err(|e| Error::io(format!("create {}", etc.display()), e))?;
         let t0 = std::time::Instant::now();
-        let sandbox = self.setup_network(rec, run_dir, &etc).await?;
-        tracing::debug!(id = %rec.id, us = t0.elapsed().as_micros(), "start: network ready");
+        let mut sandbox = self.prepare_network(rec, run_dir, &etc).await?;
         let netns = sandbox.netns.clone();
-        match self
-            .launch_monitor(rec, run_dir, &bundle, &etc, netns.as_deref())
-            .await
-        {
-            Ok(()) => Ok(sandbox.state),
-            Err(e) => {
-                if rec.host_config.network_mode.starts_with("container:") {
-                    self.teardown_network(&rec.id, None).await;
-                } else {
-                    self.teardown_network(&rec.id, netns.as_deref()).await;
-                }
+        // the endpoints (veth, address, ports) are attached while the monitor creates the
+        // container: the runtime needs only the namespace, and the process cannot run before
+        // `Start`
+        let (attached, launched) = tokio::join!(
+            async {
+                let r = self.attach_network(rec, &etc, &mut sandbox).await;
+                tracing::debug!(id = %rec.id, us = t0.elapsed().as_micros(), "start: network attached");
+                r
+            },
+            self.launch_monitor(rec, run_dir, &bundle, &etc, netns.as_deref()),
+        );
+        let res = match (attached, launched) {
+            (Ok(()), Ok(())) => return Ok(sandbox.state),
+            (Err(e), Ok(())) => {
+                self.abandon_created(run_dir).await;
                 Err(e)
             }
+            (_, Err(e)) => Err(e),
+        };
+        if rec.host_config.network_mode.starts_with("container:") {
+            self.teardown_network(&rec.id, None).await;
+        } else {
+            self.teardown_network(&rec.id, netns.as_deref()).await;
+        }
+        res
+    }
+
+    /// Kills a container its monitor created but that will not start, and waits for the
+    /// monitor to clean up and exit.
+    async fn abandon_created(&self, run_dir: &std::path::Path) {
+        let watch = monitor_client::request(run_dir, &Request::Watch).await;
+        let kill = Request::Kill {
+            signal: libc::SIGKILL,
+            all: true,
+        };
+        let _ = monitor_client::request(run_dir, &kill).await;
+        if let Ok(mut w) = watch {
+            let mut sink = Vec::new();
+            let _ = tokio::time::timeout(Duration::from_secs(10), w.read_to_end(&mut sink)).await;
         }
     }
 
