@@ -51,6 +51,9 @@ fn run_rm_and_rm_leave_no_directory_or_layer_behind() {
         .to_string();
     d.docker_ok(&["start", "-a", &id]);
     assert!(data.join("engine/containers").join(&id).exists());
+    // a stopped container keeps no mount (its monitor detached the rootfs before exiting)
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(&id), "{mounts}");
     assert_eq!(entries(&data.join("image/overlay/active")).len(), 1);
     d.docker_ok(&["rm", &id]);
     // gone from the API at once

@@ -752,9 +752,13 @@ impl Monitor {
         if let Some(c) = self.container.take() {
             let _ = c.delete(true);
         }
-        if !self.spec.rootfs_mounts.is_empty() {
-            let _ = berth_image::unmount(&self.spec.bundle.join("rootfs"));
-        }
+        // The rootfs is detached at once, but a reference is kept until the clients are told:
+        // the last unmount of an overlay syncs its upper filesystem (a journal commit, slow
+        // under I/O load), and that cost is paid when `_rootfs` drops, after the exit is
+        // known. The path no longer reaches the overlay, so the daemon may reuse it at once.
+        let _rootfs = (!self.spec.rootfs_mounts.is_empty())
+            .then(|| detach_keeping_reference(&self.spec.bundle.join("rootfs")))
+            .flatten();
         let rec = ExitRecord {
             exit_code: self.sessions[0].exit_code.unwrap_or(255),
             finished_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
@@ -774,6 +778,26 @@ impl Monitor {
             let _ = c.stream.shutdown(std::net::Shutdown::Both);
         }
         let _ = std::fs::remove_file(self.run_dir.join(PID_FILE));
+    }
+}
+
+/// Lazily unmounts `target` and returns an `O_PATH` descriptor of it, which holds the mount
+/// (and its filesystem) until dropped. Without the descriptor, a plain unmount.
+fn detach_keeping_reference(target: &Path) -> Option<OwnedFd> {
+    let fd = rustix::fs::open(
+        target,
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    );
+    match fd {
+        Ok(fd) => {
+            let _ = rustix::mount::unmount(target, rustix::mount::UnmountFlags::DETACH);
+            Some(fd)
+        }
+        Err(_) => {
+            let _ = berth_image::unmount(target);
+            None
+        }
     }
 }
 
