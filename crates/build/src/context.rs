@@ -68,7 +68,7 @@ fn temp_in(dir: &Path) -> Result<tempfile::TempDir, BuildError> {
 
 /// Runs `f` over the context stream decompressed as Docker's `DecompressStream` does: gzip,
 /// bzip2, xz or zstd, told apart by their magic bytes; anything else is read as a plain tar.
-fn decompressed<T>(
+pub(crate) fn decompressed<T>(
     reader: impl Read + Send,
     f: impl FnOnce(&mut dyn Read) -> Result<T, BuildError>,
 ) -> Result<T, BuildError> {

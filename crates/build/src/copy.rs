@@ -3,7 +3,7 @@
 //! without following its symlinks out of it.
 
 use std::fs;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::Read;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -564,27 +564,50 @@ fn is_tar_archive(fs: &dyn SrcFs, path: &Path) -> Result<bool, BuildError> {
         };
         return Ok(read_block(&mut d, &mut block));
     }
-    if (n >= 3 && &head[..3] == b"BZh") || (n >= 6 && head == [0xfd, b'7', b'z', b'X', b'Z', 0]) {
-        return Err(BuildError::Step(format!(
-            "ADD failed: {}: bzip2 and xz archives are not supported; use a gzip or zstd tarball",
-            path.display()
-        )));
+    if n >= 3 && &head[..3] == b"BZh" {
+        return Ok(read_block(
+            &mut bzip2::read::MultiBzDecoder::new(f),
+            &mut block,
+        ));
+    }
+    if n >= 6 && head == [0xfd, b'7', b'z', b'X', b'Z', 0] {
+        // lzma-rs only writes: keep the first block and stop it there.
+        let mut first = FirstBlock(Vec::with_capacity(512));
+        let _ = lzma_rs::xz_decompress(&mut std::io::BufReader::new(f), &mut first);
+        return Ok(first.0.len() == 512 && &first.0[257..262] == b"ustar");
     }
     Ok(read_block(&mut f, &mut block))
 }
 
+/// A writer that keeps the first 512 bytes, then refuses more.
+struct FirstBlock(Vec<u8>);
+
+impl std::io::Write for FirstBlock {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let room = 512 - self.0.len();
+        if room == 0 {
+            return Err(std::io::Error::other("first block read"));
+        }
+        let n = buf.len().min(room);
+        self.0.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Unpacks a local archive (plain, gzip, bzip2, xz or zstd, as moby's `DecompressStream`).
 fn extract_archive(path: &Path, dest: &Path) -> std::io::Result<()> {
-    let mut f = fs::File::open(path)?;
-    let mut magic = [0u8; 4];
-    let n = f.read(&mut magic)?;
-    f.seek(SeekFrom::Start(0))?;
-    let reader: Box<dyn Read> = if n >= 2 && magic[..2] == [0x1f, 0x8b] {
-        Box::new(flate2::read::GzDecoder::new(f))
-    } else if n == 4 && magic == [0x28, 0xb5, 0x2f, 0xfd] {
-        Box::new(zstd::stream::read::Decoder::new(f)?)
-    } else {
-        Box::new(f)
-    };
+    let f = fs::File::open(path)?;
+    crate::context::decompressed(f, |r| {
+        unpack_archive(r, dest).map_err(|e| BuildError::Other(e.to_string()))
+    })
+    .map_err(|e| std::io::Error::other(e.to_string()))
+}
+
+fn unpack_archive(reader: &mut dyn Read, dest: &Path) -> std::io::Result<()> {
     let mut a = tar::Archive::new(reader);
     a.set_preserve_permissions(true);
     a.set_preserve_ownerships(true);

@@ -513,15 +513,22 @@ fn config_instructions_add_archives_and_copy_from_an_image() {
     t.append_data(&mut h, "tool/run.sh", &b"ok\n"[..]).unwrap();
     let archive = t.into_inner().unwrap();
     let ctx = tempfile::tempdir().unwrap();
+    // ADD unpacks plain, bzip2 and xz tarballs alike (moby's DecompressStream).
+    let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+    std::io::Write::write_all(&mut bz, &archive).unwrap();
+    fs::write(ctx.path().join("pack.tar.bz2"), bz.finish().unwrap()).unwrap();
+    let mut xz = Vec::new();
+    lzma_rs::xz_compress(&mut &archive[..], &mut xz).unwrap();
+    fs::write(ctx.path().join("pack.tar.xz"), xz).unwrap();
     fs::write(ctx.path().join("pack.tar"), archive).unwrap();
     fs::write(
         ctx.path().join("Dockerfile"),
-        "FROM busybox\nWORKDIR /opt\nWORKDIR sub\nADD pack.tar .\nCOPY --from=busybox /bin/busybox /opt/bb\nRUN test -x /opt/sub/tool/run.sh && test -x /opt/bb && pwd\nSHELL [\"/bin/sh\", \"-ec\"]\nENTRYPOINT echo hi\nCMD [\"--x\"]\nHEALTHCHECK --interval=30s --retries=2 CMD true\nSTOPSIGNAL SIGINT\nVOLUME /data /logs\nUSER nobody\nMAINTAINER someone\n",
+        "FROM busybox\nWORKDIR /opt\nWORKDIR sub\nADD pack.tar .\nADD pack.tar.bz2 /bz/\nADD pack.tar.xz /xz/\nCOPY --from=busybox /bin/busybox /opt/bb\nRUN test -x /opt/sub/tool/run.sh && test -x /opt/bb && cat /bz/tool/run.sh /xz/tool/run.sh && pwd\nSHELL [\"/bin/sh\", \"-ec\"]\nENTRYPOINT echo hi\nCMD [\"--x\"]\nHEALTHCHECK --interval=30s --retries=2 CMD true\nSTOPSIGNAL SIGINT\nVOLUME /data /logs\nUSER nobody\nMAINTAINER someone\n",
     )
     .unwrap();
     let (id, out) = build(&e, ctx.path(), &opts());
     let id = id.unwrap_or_else(|err| panic!("{err}\n{out}"));
-    assert!(out.contains("/opt/sub\n"), "{out}");
+    assert!(out.contains("ok\nok\n/opt/sub\n"), "{out}");
     let img = e.store.resolve(&id).unwrap();
     assert_eq!(img.config.author.as_deref(), Some("someone"));
     let c = img.config.config.unwrap();
