@@ -36,6 +36,9 @@ pub struct VolumeMount {
     pub name: String,
     pub destination: String,
     pub read_only: bool,
+    /// `VolumeOptions.NoCopy`: never filled from the image.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_copy: bool,
 }
 
 /// Docker's rule for volume names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
@@ -188,18 +191,20 @@ impl Engine {
         Ok(json!({"VolumesDeleted": deleted, "SpaceReclaimed": reclaimed}))
     }
 
-    /// The volume mounts of a new container: `-v name:/dst` binds and the image's VOLUMEs not
-    /// covered by a bind (anonymous volumes).
+    /// The volume mounts of a new container: `-v name:/dst` binds, `type=volume` Mounts (named,
+    /// or anonymous without a Source) and the image's VOLUMEs not covered by a bind or a mount
+    /// (anonymous volumes). The Mounts were checked by `container::create` already.
     pub(crate) fn container_volumes(
         &self,
         binds: &[String],
+        mounts: &[crate::model::Mount],
         image_volumes: &[String],
     ) -> Result<Vec<VolumeMount>> {
         let mut out = vec![];
         let mut covered = vec![];
         for b in binds {
             let (src, dst, ro) = crate::container::spec::parse_bind(b)?;
-            covered.push(dst.clone());
+            covered.push(clean_path(&dst));
             if src.starts_with('/') {
                 continue;
             }
@@ -208,10 +213,34 @@ impl Engine {
                 name: v.name,
                 destination: dst,
                 read_only: ro,
+                no_copy: b
+                    .rsplit(':')
+                    .next()
+                    .is_some_and(|o| o.split(',').any(|o| o == "nocopy")),
+            });
+        }
+        for m in mounts {
+            let dst = clean_path(&m.target);
+            covered.push(dst.clone());
+            if m.kind != "volume" {
+                continue;
+            }
+            let opts = m.volume_options.clone().unwrap_or_default();
+            let labels = opts.labels.unwrap_or_default();
+            let v = if m.source.is_empty() {
+                self.create_volume(None, labels, true)?
+            } else {
+                self.create_volume(Some(&m.source), labels, false)?
+            };
+            out.push(VolumeMount {
+                name: v.name,
+                destination: dst,
+                read_only: m.read_only,
+                no_copy: opts.no_copy,
             });
         }
         for dst in image_volumes {
-            if covered.iter().any(|c| c == dst) {
+            if covered.iter().any(|c| *c == clean_path(dst)) {
                 continue;
             }
             let v = self.create_volume(None, BTreeMap::new(), true)?;
@@ -219,6 +248,7 @@ impl Engine {
                 name: v.name,
                 destination: dst.clone(),
                 read_only: false,
+                no_copy: false,
             });
         }
         Ok(out)
@@ -242,10 +272,33 @@ impl Engine {
                 v.mountpoint,
                 m.destination.clone(),
                 m.read_only,
-                !v.initialized && empty,
+                !m.no_copy && !v.initialized && empty,
             ));
         }
         Ok(out)
+    }
+}
+
+/// A container path as moby compares them (`path.Clean`): no `.`, no empty components, no
+/// trailing slash; `..` climbs (never above `/`).
+pub fn clean_path(p: &str) -> String {
+    let mut parts: Vec<&str> = vec![];
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    let joined = parts.join("/");
+    if p.starts_with('/') {
+        format!("/{joined}")
+    } else if joined.is_empty() {
+        ".".into()
+    } else {
+        joined
     }
 }
 

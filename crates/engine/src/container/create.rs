@@ -9,8 +9,9 @@ use super::ids;
 use super::record::{Container, ContainerRecord};
 use crate::Engine;
 use crate::error::{Error, Result};
-use crate::model::{ContainerState, CreateRequest, CreateResponse};
+use crate::model::{ContainerState, CreateRequest, CreateResponse, Mount};
 use crate::monitor::protocol::RootfsMount;
+use crate::volumes::clean_path;
 
 /// Docker's merge (moby `daemon/create.go`, `merge`): the image fills what the user left unset.
 pub fn merge_image_config(req: &mut CreateRequest, img: &ImageCfg) {
@@ -106,6 +107,7 @@ fn validate(req: &CreateRequest) -> Result<()> {
         }
         crate::volumes::validate_name(&src)?;
     }
+    validate_mounts(hc)?;
     for (port, bindings) in hc.port_bindings.iter().flatten() {
         super::ports::parse_port_key(port)?;
         for b in bindings.iter().flatten() {
@@ -118,6 +120,156 @@ fn validate(req: &CreateRequest) -> Result<()> {
         && (h > 65535 || w > 65535)
     {
         return Err(Error::InvalidParameter("console size out of range".into()));
+    }
+    Ok(())
+}
+
+/// moby's `errMountConfig`: `invalid mount config for type "T": ...`.
+fn mount_err(m: &Mount, msg: impl std::fmt::Display) -> Error {
+    Error::InvalidParameter(format!(
+        "invalid mount config for type \"{}\": {msg}",
+        m.kind
+    ))
+}
+
+/// moby's `linuxParser.ValidateMountConfig` for each `HostConfig.Mounts` entry, then the
+/// duplicate check of `registerMountPoints` across Binds, Mounts and Tmpfs.
+fn validate_mount(m: &Mount) -> Result<()> {
+    if m.target.is_empty() {
+        return Err(mount_err(m, "field Target must not be empty"));
+    }
+    if clean_path(&m.target) == "/" {
+        return Err(mount_err(
+            m,
+            "invalid specification: destination can't be '/'",
+        ));
+    }
+    let absolute = |p: &str| {
+        if p.starts_with('/') {
+            Ok(())
+        } else {
+            Err(mount_err(
+                m,
+                format!("invalid mount path: '{p}' mount path must be absolute"),
+            ))
+        }
+    };
+    absolute(&m.target)?;
+    match m.kind.as_str() {
+        "bind" => {
+            if m.source.is_empty() {
+                return Err(mount_err(m, "field Source must not be empty"));
+            }
+            if let Some(o) = &m.bind_options
+                && !o.propagation.is_empty()
+                && !PROPAGATIONS.contains(&o.propagation.as_str())
+            {
+                return Err(mount_err(
+                    m,
+                    format!("invalid propagation mode: {}", o.propagation),
+                ));
+            }
+            if m.volume_options.is_some() {
+                return Err(mount_err(m, "field VolumeOptions must not be specified"));
+            }
+            if m.tmpfs_options.is_some() {
+                return Err(mount_err(m, "field TmpfsOptions must not be specified"));
+            }
+            absolute(&m.source)?;
+            let create = m.bind_options.as_ref().is_some_and(|o| o.create_mountpoint);
+            if !create && !std::path::Path::new(&m.source).exists() {
+                return Err(mount_err(
+                    m,
+                    format!("bind source path does not exist: {}", m.source),
+                ));
+            }
+        }
+        "volume" => {
+            if m.bind_options.is_some() {
+                return Err(mount_err(m, "field BindOptions must not be specified"));
+            }
+            if m.tmpfs_options.is_some() {
+                return Err(mount_err(m, "field TmpfsOptions must not be specified"));
+            }
+            let anonymous = m.source.is_empty();
+            let opts = m.volume_options.clone().unwrap_or_default();
+            if !opts.subpath.is_empty() {
+                if anonymous {
+                    return Err(mount_err(
+                        m,
+                        "must not set Subpath when using anonymous volumes",
+                    ));
+                }
+                return Err(mount_err(m, "VolumeOptions.Subpath is not supported"));
+            }
+            if m.read_only && anonymous {
+                return Err(mount_err(
+                    m,
+                    "must not set ReadOnly mode when using anonymous volumes",
+                ));
+            }
+            if let Some(d) = &opts.driver_config
+                && !d.name.is_empty()
+                && d.name != "local"
+            {
+                return Err(Error::NotFound(format!(
+                    "error looking up volume plugin {0}: plugin \"{0}\" not found",
+                    d.name
+                )));
+            }
+            if !anonymous {
+                crate::volumes::validate_name(&m.source)?;
+            }
+        }
+        "tmpfs" => {
+            if m.bind_options.is_some() {
+                return Err(mount_err(m, "field BindOptions must not be specified"));
+            }
+            if m.volume_options.is_some() {
+                return Err(mount_err(m, "field VolumeOptions must not be specified"));
+            }
+            if !m.source.is_empty() {
+                return Err(mount_err(m, "field Source must not be specified"));
+            }
+            super::spec::tmpfs_options(m).map_err(|e| mount_err(m, e))?;
+        }
+        _ => return Err(mount_err(m, "mount type unknown")),
+    }
+    Ok(())
+}
+
+/// moby's Linux propagation modes (`linuxPropagationModes`).
+pub const PROPAGATIONS: &[&str] = &[
+    "private", "rprivate", "slave", "rslave", "shared", "rshared",
+];
+
+fn validate_mounts(hc: &crate::model::HostConfig) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    for b in hc.binds.iter().flatten() {
+        let (_, dst, _) = super::spec::parse_bind(b)?;
+        seen.insert(clean_path(&dst));
+    }
+    for m in hc.mounts.iter().flatten() {
+        validate_mount(m)?;
+        if !seen.insert(clean_path(&m.target)) {
+            return Err(Error::InvalidParameter(format!(
+                "Duplicate mount point: {}",
+                m.target
+            )));
+        }
+    }
+    let targets: Vec<String> = hc
+        .mounts
+        .iter()
+        .flatten()
+        .map(|m| clean_path(&m.target))
+        .collect();
+    for dst in hc.tmpfs.iter().flatten().map(|(d, _)| d) {
+        if targets.contains(&clean_path(dst)) {
+            return Err(Error::InvalidParameter(format!(
+                "Duplicate mount point: {dst}"
+            )));
+        }
     }
     Ok(())
 }
@@ -255,7 +407,8 @@ impl Engine {
             .flatten()
             .map(|(k, _)| k.clone())
             .collect();
-        match self.container_volumes(&binds, &image_vols) {
+        let spec_mounts = record.host_config.mounts.clone().unwrap_or_default();
+        match self.container_volumes(&binds, &spec_mounts, &image_vols) {
             Ok(v) => record.volumes = v,
             Err(e) => {
                 let key = id.clone();
@@ -264,6 +417,13 @@ impl Engine {
                     .await;
                 let _ = self.store.delete_container(&id);
                 return Err(e);
+            }
+        }
+        for m in spec_mounts.iter().filter(|m| m.kind == "bind") {
+            if m.bind_options.as_ref().is_some_and(|o| o.create_mountpoint) {
+                // moby's CreateMountpoint: the missing source is made, as `-v /src:/dst` does
+                std::fs::create_dir_all(&m.source)
+                    .map_err(|e| Error::io(format!("create bind source {}", m.source), e))?;
             }
         }
         self.store

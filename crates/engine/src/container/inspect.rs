@@ -1,6 +1,7 @@
 //! `GET /containers/{id}/json` and `GET /containers/json` in Docker's shapes.
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use serde_json::{Value, json};
 
@@ -8,6 +9,7 @@ use super::record::ContainerRecord;
 use crate::Engine;
 use crate::error::{Error, Result};
 use crate::model::ContainerSummary;
+use crate::volumes::clean_path;
 
 fn ports_json(rec: &ContainerRecord) -> Value {
     let mut ports = serde_json::Map::new();
@@ -78,7 +80,10 @@ fn ps_ports(rec: &ContainerRecord) -> Vec<Value> {
     out
 }
 
-fn mounts(rec: &ContainerRecord) -> Vec<Value> {
+/// `Mounts` of inspect and `ps`: `-v` binds and volumes, then the `HostConfig.Mounts` binds and
+/// tmpfs, as moby's `MountPoint`s show (a `--mount` has an empty Mode). `vol_root` is where the
+/// local volumes live (a volume's Source is its `_data`).
+fn mounts(rec: &ContainerRecord, vol_root: &Path) -> Vec<Value> {
     let mut out = vec![];
     for b in rec.host_config.binds.iter().flatten() {
         if let Ok((src, dst, ro)) = super::spec::parse_bind(b)
@@ -87,8 +92,34 @@ fn mounts(rec: &ContainerRecord) -> Vec<Value> {
             out.push(json!({"Type": "bind", "Source": src, "Destination": dst, "Mode": if ro { "ro" } else { "" }, "RW": !ro, "Propagation": "rprivate"}));
         }
     }
+    let spec = rec.host_config.mounts.as_deref().unwrap_or_default();
     for v in &rec.volumes {
-        out.push(json!({"Type": "volume", "Name": v.name, "Source": "", "Destination": v.destination, "Driver": "local", "Mode": if v.read_only { "ro" } else { "z" }, "RW": !v.read_only, "Propagation": ""}));
+        let from_spec = spec
+            .iter()
+            .any(|m| m.kind == "volume" && clean_path(&m.target) == v.destination);
+        let mode = match (from_spec, v.read_only) {
+            (true, _) => "",
+            (false, true) => "ro",
+            (false, false) => "z",
+        };
+        let source = vol_root.join(&v.name).join("_data");
+        out.push(json!({"Type": "volume", "Name": v.name, "Source": source, "Destination": v.destination, "Driver": "local", "Mode": mode, "RW": !v.read_only, "Propagation": ""}));
+    }
+    for m in spec {
+        let dst = clean_path(&m.target);
+        match m.kind.as_str() {
+            "bind" => {
+                let prop = m
+                    .bind_options
+                    .as_ref()
+                    .map(|o| o.propagation.as_str())
+                    .filter(|p| !p.is_empty())
+                    .unwrap_or("rprivate");
+                out.push(json!({"Type": "bind", "Source": clean_path(&m.source), "Destination": dst, "Mode": "", "RW": !m.read_only, "Propagation": prop}));
+            }
+            "tmpfs" => out.push(json!({"Type": "tmpfs", "Source": "", "Destination": dst, "Mode": "", "RW": !m.read_only, "Propagation": ""})),
+            _ => {}
+        }
     }
     out
 }
@@ -143,7 +174,7 @@ fn command_line(rec: &ContainerRecord) -> String {
     parts.join(" ")
 }
 
-pub fn inspect_json(rec: &ContainerRecord, exec_ids: Vec<String>) -> Value {
+pub fn inspect_json(rec: &ContainerRecord, exec_ids: Vec<String>, vol_root: &Path) -> Value {
     let mut state = serde_json::to_value(&rec.state).unwrap_or_default();
     if rec.removing {
         state["Status"] = json!("removing");
@@ -169,7 +200,7 @@ pub fn inspect_json(rec: &ContainerRecord, exec_ids: Vec<String>) -> Value {
         "ExecIDs": if exec_ids.is_empty() { Value::Null } else { json!(exec_ids) },
         "HostConfig": rec.host_config,
         "GraphDriver": {"Name": "overlay2", "Data": null},
-        "Mounts": mounts(rec),
+        "Mounts": mounts(rec, vol_root),
         "Config": rec.config,
         "NetworkSettings": network_settings(rec),
     })
@@ -269,6 +300,16 @@ fn matches(rec: &ContainerRecord, filters: &HashMap<String, Vec<String>>) -> Res
                     .iter()
                     .flatten()
                     .any(|b| b.split(':').take(2).any(|p| p == v))
+                    || rec
+                        .volumes
+                        .iter()
+                        .any(|m| m.name == *v || m.destination == *v)
+                    || rec
+                        .host_config
+                        .mounts
+                        .iter()
+                        .flatten()
+                        .any(|m| m.source == *v || clean_path(&m.target) == clean_path(v))
             }),
             "health" => super::health::filter_matches(rec, vals)?,
             "before" | "since" | "is-task" | "publish" | "expose" | "isolation" => true,
@@ -285,7 +326,8 @@ impl Engine {
     pub fn inspect_container(&self, name: &str) -> Result<Value> {
         let c = self.containers.get(name)?;
         let rec = c.snapshot();
-        Ok(inspect_json(&rec, self.execs.ids_of(&rec.id)))
+        let vol_root = self.config().engine_dir().join("volumes");
+        Ok(inspect_json(&rec, self.execs.ids_of(&rec.id), &vol_root))
     }
 
     /// `docker ps`: running ones unless `all`, newest first, `limit` rows.
@@ -296,6 +338,7 @@ impl Engine {
         filters: &str,
     ) -> Result<Vec<ContainerSummary>> {
         let filters = parse_filters(filters)?;
+        let vol_root = self.config().engine_dir().join("volumes");
         let mut recs: Vec<ContainerRecord> =
             self.containers.all().iter().map(|c| c.snapshot()).collect();
         recs.sort_by(|a, b| b.created.cmp(&a.created));
@@ -327,7 +370,7 @@ impl Engine {
                 status: human_status(&rec),
                 host_config: json!({"NetworkMode": rec.host_config.network_mode}),
                 network_settings: json!({"Networks": network_settings(&rec)["Networks"]}),
-                mounts: mounts(&rec),
+                mounts: mounts(&rec, &vol_root),
                 size_rw: None,
                 size_root_fs: None,
             });

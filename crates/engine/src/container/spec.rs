@@ -182,6 +182,75 @@ pub fn parse_bind(spec: &str) -> Result<(String, String, bool)> {
     Ok((src.to_string(), dst.to_string(), ro))
 }
 
+/// The OCI mount of a `HostConfig.Mounts` bind or tmpfs (volumes come resolved through
+/// `volume_mounts`), with moby's options: the bind's propagation (rprivate by default), `ro`,
+/// `bind` instead of `rbind` for `NonRecursive`; tmpfs `nosuid,nodev,noexec` then its size, mode
+/// and options.
+fn spec_mount(m: &crate::model::Mount) -> Result<Option<Value>> {
+    let dst = crate::volumes::clean_path(&m.target);
+    match m.kind.as_str() {
+        "bind" => {
+            let b = m.bind_options.clone().unwrap_or_default();
+            let mut o = vec![if b.non_recursive { "bind" } else { "rbind" }.to_string()];
+            o.push(if b.propagation.is_empty() {
+                "rprivate".into()
+            } else {
+                b.propagation
+            });
+            if m.read_only {
+                o.push("ro".into());
+            }
+            Ok(Some(
+                json!({"destination": dst, "type": "bind", "source": m.source, "options": o}),
+            ))
+        }
+        "tmpfs" => {
+            let mut o: Vec<String> = vec!["nosuid".into(), "nodev".into(), "noexec".into()];
+            let data = tmpfs_options(m).map_err(Error::InvalidParameter)?;
+            o.extend(data.split(',').filter(|s| !s.is_empty()).map(str::to_owned));
+            Ok(Some(
+                json!({"destination": dst, "type": "tmpfs", "source": "tmpfs", "options": o}),
+            ))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// moby's `ConvertTmpfsOptions`: `ro`, `mode=<octal>`, `size=<n>[kmg]` (the largest unit that
+/// divides evenly) and the `exec`/`noexec` options, comma-joined.
+pub fn tmpfs_options(m: &crate::model::Mount) -> std::result::Result<String, String> {
+    let mut raw: Vec<String> = vec![];
+    if m.read_only {
+        raw.push("ro".into());
+    }
+    let t = m.tmpfs_options.clone().unwrap_or_default();
+    if t.mode != 0 {
+        raw.push(format!("mode={:o}", t.mode));
+    }
+    if t.size_bytes < 0 {
+        return Err(format!("invalid tmpfs size: {}", t.size_bytes));
+    }
+    if t.size_bytes != 0 {
+        let (mut size, mut suffix) = (t.size_bytes, "");
+        for (s, d) in [("g", 1i64 << 30), ("m", 1 << 20), ("k", 1 << 10)] {
+            if size % d == 0 {
+                size /= d;
+                suffix = s;
+                break;
+            }
+        }
+        raw.push(format!("size={size}{suffix}"));
+    }
+    for opt in t.options.iter().flatten() {
+        match opt.as_slice() {
+            [k] | [k, _] if k == "exec" || k == "noexec" => raw.push(opt.join("=")),
+            [k] | [k, _] => return Err(format!("invalid option: {k}")),
+            _ => return Err("invalid option array length".into()),
+        }
+    }
+    Ok(raw.join(","))
+}
+
 /// The OCI `linux.resources` of a HostConfig, as moby builds them (`getMemoryResources`,
 /// `getCPUResources`, `getPidsLimit`, blkio weight): used for the bundle at start and for
 /// `update` on a running container, so both apply the same rules. Zero means "not set";
@@ -317,19 +386,33 @@ pub fn oci_config(
             ));
         }
     }
+    let mut user = vec![];
     for (src, dst, ro) in volume_mounts {
         let opts: &[&str] = if *ro {
             &["rprivate", "ro"]
         } else {
             &["rprivate"]
         };
-        mounts.push(bind_mount(dst, src, opts));
+        user.push(bind_mount(dst, src, opts));
     }
     for (dst, opts) in hc.tmpfs.iter().flatten() {
         let mut o: Vec<String> = vec!["nosuid".into(), "nodev".into(), "noexec".into()];
         o.extend(opts.split(',').filter(|s| !s.is_empty()).map(str::to_owned));
-        mounts.push(json!({"destination": dst, "type": "tmpfs", "source": "tmpfs", "options": o}));
+        user.push(json!({"destination": dst, "type": "tmpfs", "source": "tmpfs", "options": o}));
     }
+    for m in hc.mounts.iter().flatten() {
+        if let Some(v) = spec_mount(m)? {
+            user.push(v);
+        }
+    }
+    // as moby's `sortMounts`: a parent before what is mounted below it
+    user.sort_by_key(|m| {
+        m["destination"]
+            .as_str()
+            .map(|d| crate::volumes::clean_path(d).matches('/').count())
+            .unwrap_or(0)
+    });
+    mounts.extend(user);
     let mut namespaces = vec![
         json!({"type": "pid"}),
         json!({"type": "ipc"}),

@@ -1,0 +1,423 @@
+//! End to end: `HostConfig.Mounts` (`docker run --mount type=...`): volumes, binds and tmpfs
+//! through the stock CLI, their inspect shapes, and the daemon's refusals of bad specs.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+
+use berth_testkit::daemon::Daemon;
+use berth_testkit::unique_name;
+use common::daemon_with_busybox;
+use serde_json::{Value, json};
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// One raw `POST` to the daemon: (status code, the error's message or the body).
+fn post(d: &Daemon, path: &str, body: &Value) -> (u16, String) {
+    let mut s = UnixStream::connect(&d.socket).unwrap();
+    let body = body.to_string();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let code = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = out.split_once("\r\n\r\n").map(|x| x.1).unwrap_or_default();
+    let message = serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|v| v["message"].as_str().map(str::to_owned));
+    (code, message.unwrap_or_else(|| body.to_string()))
+}
+
+fn inspect(d: &Daemon, name: &str) -> Value {
+    let out = d.docker_ok(&["inspect", name]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    v[0].clone()
+}
+
+fn mount_at<'a>(c: &'a Value, dst: &str) -> &'a Value {
+    c["Mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["Destination"] == dst)
+        .unwrap_or_else(|| panic!("no mount at {dst}: {}", c["Mounts"]))
+}
+
+#[test]
+fn volume_mount_keeps_data_is_in_use_and_is_filled_from_the_image() {
+    let (d, _t) = daemon_with_busybox();
+    let vol = unique_name("mvol");
+    d.docker_ok(&[
+        "run",
+        "--rm",
+        "--mount",
+        &format!("type=volume,src={vol},dst=/data,volume-label=team=berth"),
+        "busybox",
+        "sh",
+        "-c",
+        "echo kept > /data/f",
+    ]);
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--mount",
+        &format!("type=volume,src={vol},dst=/data,readonly"),
+        "busybox",
+        "cat",
+        "/data/f",
+    ]);
+    assert_eq!(out, "kept\n");
+    let ro = d.docker_run(&[
+        "run",
+        "--rm",
+        "--mount",
+        &format!("type=volume,src={vol},dst=/data,readonly"),
+        "busybox",
+        "touch",
+        "/data/x",
+    ]);
+    assert!(
+        !ro.status.success(),
+        "a read-only volume must refuse writes"
+    );
+    let labels = d.docker_ok(&["volume", "inspect", "-f", "{{json .Labels}}", &vol]);
+    assert_eq!(labels.trim(), r#"{"team":"berth"}"#);
+
+    // a new volume is filled from the image at its mount point, unless volume-nocopy
+    let filled = unique_name("mfill");
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--mount",
+        &format!("type=volume,src={filled},dst=/etc"),
+        "busybox",
+        "head",
+        "-c",
+        "5",
+        "/etc/passwd",
+    ]);
+    assert_eq!(out, "root:");
+    let bare = unique_name("mbare");
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--mount",
+        &format!("type=volume,src={bare},dst=/etc,volume-nocopy"),
+        "busybox",
+        "ls",
+        "-A",
+        "/etc",
+    ]);
+    assert_eq!(out, "", "volume-nocopy must leave the volume empty");
+
+    // in use: refused removal, found by ps --filter volume=
+    let name = unique_name("muse");
+    d.docker_ok(&[
+        "create",
+        "--name",
+        &name,
+        "--mount",
+        &format!("type=volume,source={vol},target=/data"),
+        "busybox",
+        "true",
+    ]);
+    let busy = d.docker_run(&["volume", "rm", &vol]);
+    assert!(!busy.status.success());
+    assert!(
+        stderr(&busy).contains("volume is in use"),
+        "{}",
+        stderr(&busy)
+    );
+    let ps = d.docker_ok(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("volume={vol}"),
+        "--format",
+        "{{.Names}}",
+    ]);
+    assert_eq!(ps.trim(), name);
+    d.docker_ok(&["rm", &name]);
+    for v in [&vol, &filled, &bare] {
+        d.docker_ok(&["volume", "rm", v]);
+    }
+}
+
+#[test]
+fn anonymous_volume_mount_goes_with_rm_v_and_inspect_shows_every_mount() {
+    let (d, _t) = daemon_with_busybox();
+    let host = tempfile::tempdir().unwrap();
+    let vol = unique_name("mins");
+    let name = unique_name("mshape");
+    d.docker_ok(&[
+        "create",
+        "--name",
+        &name,
+        "--mount",
+        "type=volume,dst=/anon",
+        "--mount",
+        &format!("type=volume,src={vol},dst=/named/,readonly"),
+        "--mount",
+        &format!(
+            "type=bind,src={},dst=/b,bind-propagation=rslave",
+            host.path().display()
+        ),
+        "--mount",
+        "type=tmpfs,dst=/t,tmpfs-size=1m,tmpfs-mode=1770",
+        "busybox",
+        "true",
+    ]);
+    let c = inspect(&d, &name);
+    assert_eq!(c["Mounts"].as_array().unwrap().len(), 4, "{}", c["Mounts"]);
+    let anon = mount_at(&c, "/anon");
+    let anon_name = anon["Name"].as_str().unwrap().to_string();
+    assert_eq!(anon_name.len(), 64, "{anon}");
+    assert_eq!(anon["Type"], "volume");
+    assert_eq!(anon["Driver"], "local");
+    assert_eq!(anon["RW"], true);
+    let named = mount_at(&c, "/named");
+    assert_eq!(named["Name"], vol.as_str());
+    assert_eq!(named["RW"], false);
+    assert_eq!(named["Mode"], "");
+    let mountpoint = d.docker_ok(&["volume", "inspect", "-f", "{{.Mountpoint}}", &vol]);
+    assert_eq!(named["Source"], mountpoint.trim());
+    assert_eq!(
+        *mount_at(&c, "/b"),
+        json!({"Type": "bind", "Source": host.path(), "Destination": "/b", "Mode": "",
+               "RW": true, "Propagation": "rslave"})
+    );
+    assert_eq!(
+        *mount_at(&c, "/t"),
+        json!({"Type": "tmpfs", "Source": "", "Destination": "/t", "Mode": "", "RW": true,
+               "Propagation": ""})
+    );
+    // HostConfig.Mounts round-trips what the CLI sent
+    let spec = c["HostConfig"]["Mounts"].as_array().unwrap();
+    assert_eq!(spec.len(), 4);
+    assert_eq!(spec[0], json!({"Type": "volume", "Target": "/anon"}));
+    assert_eq!(
+        spec[1],
+        json!({"Type": "volume", "Source": vol, "Target": "/named/", "ReadOnly": true})
+    );
+    assert_eq!(spec[2]["BindOptions"], json!({"Propagation": "rslave"}));
+    assert_eq!(
+        spec[3]["TmpfsOptions"],
+        json!({"SizeBytes": 1048576, "Mode": 0o1770})
+    );
+    let busy = d.docker_run(&["volume", "rm", &anon_name]);
+    assert!(
+        stderr(&busy).contains("volume is in use"),
+        "{}",
+        stderr(&busy)
+    );
+    d.docker_ok(&["rm", "-v", &name]);
+    assert!(
+        !d.docker_run(&["volume", "inspect", &anon_name])
+            .status
+            .success(),
+        "rm -v must remove the anonymous volume"
+    );
+    // a named one stays
+    d.docker_ok(&["volume", "rm", &vol]);
+}
+
+#[test]
+fn bind_and_tmpfs_mounts_behave_in_the_container() {
+    let (d, _t) = daemon_with_busybox();
+    let host = tempfile::tempdir().unwrap();
+    std::fs::write(host.path().join("in"), "from-host\n").unwrap();
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--mount",
+        &format!("type=bind,src={},dst=/x", host.path().display()),
+        "busybox",
+        "sh",
+        "-c",
+        "cat /x/in; echo back > /x/out",
+    ]);
+    assert_eq!(out, "from-host\n");
+    assert_eq!(
+        std::fs::read_to_string(host.path().join("out")).unwrap(),
+        "back\n"
+    );
+    let ro = d.docker_run(&[
+        "run",
+        "--rm",
+        "--mount",
+        &format!("type=bind,src={},dst=/x,readonly", host.path().display()),
+        "busybox",
+        "sh",
+        "-c",
+        "cat /x/in && touch /x/new",
+    ]);
+    assert!(!ro.status.success(), "a read-only bind must refuse writes");
+    assert_eq!(String::from_utf8_lossy(&ro.stdout), "from-host\n");
+    assert!(
+        stderr(&ro).contains("Read-only file system"),
+        "{}",
+        stderr(&ro)
+    );
+    assert!(!host.path().join("new").exists());
+
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--mount",
+        "type=tmpfs,dst=/t,tmpfs-size=1m,tmpfs-mode=1770",
+        "busybox",
+        "sh",
+        "-c",
+        "grep ' /t tmpfs' /proc/mounts; stat -c %a /t; echo x > /t/f && cat /t/f",
+    ]);
+    let mut lines = out.lines();
+    let line = lines.next().unwrap_or_default();
+    assert!(line.contains("size=1024k"), "{out}");
+    assert!(line.contains("noexec"), "{out}");
+    assert_eq!(lines.next(), Some("1770"), "{out}");
+    assert_eq!(lines.next(), Some("x"), "{out}");
+    let ro = d.docker_run(&[
+        "run",
+        "--rm",
+        "--mount",
+        "type=tmpfs,dst=/t,readonly",
+        "busybox",
+        "touch",
+        "/t/f",
+    ]);
+    assert!(!ro.status.success(), "a read-only tmpfs must refuse writes");
+}
+
+#[test]
+fn bad_mounts_are_refused_with_mobys_messages_and_nothing_is_created() {
+    let (d, _t) = daemon_with_busybox();
+    let name = unique_name("mbad");
+    let missing = format!("/nonexistent-{}", unique_name("src"));
+    let bad = d.docker_run(&[
+        "run",
+        "--name",
+        &name,
+        "--mount",
+        &format!("type=bind,src={missing},dst=/x"),
+        "busybox",
+        "true",
+    ]);
+    assert!(!bad.status.success());
+    assert!(
+        stderr(&bad).contains(&format!(
+            "invalid mount config for type \"bind\": bind source path does not exist: {missing}"
+        )),
+        "{}",
+        stderr(&bad)
+    );
+    let vol = unique_name("mdup");
+    let dup = d.docker_run(&[
+        "run",
+        "--name",
+        &name,
+        "-v",
+        "/tmp:/x",
+        "--mount",
+        &format!("type=volume,src={vol},dst=/x"),
+        "busybox",
+        "true",
+    ]);
+    assert!(
+        stderr(&dup).contains("Duplicate mount point: /x"),
+        "{}",
+        stderr(&dup)
+    );
+    assert!(
+        !d.docker_run(&["volume", "inspect", &vol]).status.success(),
+        "a refused create must not make its volumes"
+    );
+    let dup = d.docker_run(&[
+        "run",
+        "--name",
+        &name,
+        "--tmpfs",
+        "/t",
+        "--mount",
+        "type=tmpfs,dst=/t",
+        "busybox",
+        "true",
+    ]);
+    assert!(
+        stderr(&dup).contains("Duplicate mount point: /t"),
+        "{}",
+        stderr(&dup)
+    );
+    let all = d.docker_ok(&["ps", "-a", "--format", "{{.Names}}"]);
+    assert!(!all.contains(&name), "{all}");
+
+    // what the CLI would not send: the daemon checks it all the same
+    let cases = [
+        (
+            json!({"Type": "bind", "Source": "/tmp"}),
+            "invalid mount config for type \"bind\": field Target must not be empty",
+        ),
+        (
+            json!({"Type": "bind", "Source": "/tmp", "Target": "rel"}),
+            "invalid mount config for type \"bind\": invalid mount path: 'rel' mount path must be absolute",
+        ),
+        (
+            json!({"Type": "bind", "Target": "/x"}),
+            "invalid mount config for type \"bind\": field Source must not be empty",
+        ),
+        (
+            json!({"Type": "bind", "Source": "/tmp", "Target": "/x", "VolumeOptions": {}}),
+            "invalid mount config for type \"bind\": field VolumeOptions must not be specified",
+        ),
+        (
+            json!({"Type": "bind", "Source": "/tmp", "Target": "/x", "BindOptions": {"Propagation": "sideways"}}),
+            "invalid mount config for type \"bind\": invalid propagation mode: sideways",
+        ),
+        (
+            json!({"Type": "tmpfs", "Source": "x", "Target": "/x"}),
+            "invalid mount config for type \"tmpfs\": field Source must not be specified",
+        ),
+        (
+            json!({"Type": "tmpfs", "Target": "/x", "TmpfsOptions": {"Options": [["suid"]]}}),
+            "invalid mount config for type \"tmpfs\": invalid option: suid",
+        ),
+        (
+            json!({"Type": "volume", "Target": "/x", "ReadOnly": true}),
+            "invalid mount config for type \"volume\": must not set ReadOnly mode when using anonymous volumes",
+        ),
+        (
+            json!({"Type": "volume", "Source": "a/b", "Target": "/x"}),
+            "includes invalid characters for a local volume name",
+        ),
+        (
+            json!({"Type": "volume", "Source": "abc", "Target": "/"}),
+            "invalid mount config for type \"volume\": invalid specification: destination can't be '/'",
+        ),
+        (
+            json!({"Type": "npipe", "Source": "x", "Target": "/x"}),
+            "invalid mount config for type \"npipe\": mount type unknown",
+        ),
+        (
+            json!({"Type": "volume", "Target": "/x", "VolumeOptions": {"NoCopy": "yes"}}),
+            "invalid type: string \"yes\", expected a boolean",
+        ),
+    ];
+    for (m, want) in cases {
+        let body = json!({"Image": "busybox", "Cmd": ["true"], "HostConfig": {"Mounts": [m]}});
+        let (code, text) = post(&d, &format!("/containers/create?name={name}"), &body);
+        assert_eq!(code, 400, "{m}: {text}");
+        assert!(text.contains(want), "{m}: want {want:?}, got {text}");
+    }
+    let all = d.docker_ok(&["ps", "-a", "--format", "{{.Names}}"]);
+    assert!(!all.contains(&name), "{all}");
+}
