@@ -313,3 +313,17 @@ pub fn dir_size(p: &std::path::Path) -> u64 {
         .map(|d| d.flatten().map(|e| dir_size(&e.path())).sum())
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_clean_as_go_does() {
+        assert_eq!(clean_path("/a/b/"), "/a/b");
+        assert_eq!(clean_path("/a//./b/../c"), "/a/c");
+        assert_eq!(clean_path("/.."), "/");
+        assert_eq!(clean_path("/"), "/");
+        assert_eq!(clean_path("rel/x/"), "rel/x");
+    }
+}

@@ -459,6 +459,58 @@ mod tests {
         serde_json::from_str(body).unwrap()
     }
 
+    fn mount_err_of(body: &str) -> String {
+        validate(&req(body)).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn mounts_are_checked_as_moby_does() {
+        assert!(
+            validate(&req(
+                r#"{"HostConfig":{"Mounts":[{"Type":"bind","Source":"/tmp","Target":"/a"},
+                {"Type":"volume","Target":"/b"},{"Type":"tmpfs","Target":"/c",
+                "TmpfsOptions":{"SizeBytes":4096,"Options":[["exec"]]}}]}}"#
+            ))
+            .is_ok()
+        );
+        assert_eq!(
+            mount_err_of(
+                r#"{"HostConfig":{"Binds":["/tmp:/x/"],"Mounts":[{"Type":"tmpfs","Target":"/x"}]}}"#
+            ),
+            "Duplicate mount point: /x"
+        );
+        assert_eq!(
+            mount_err_of(
+                r#"{"HostConfig":{"Mounts":[{"Type":"volume","Target":"/y"},{"Type":"volume","Target":"/y/."}]}}"#
+            ),
+            "Duplicate mount point: /y/."
+        );
+        assert_eq!(
+            mount_err_of(
+                r#"{"HostConfig":{"Tmpfs":{"/z":""},"Mounts":[{"Type":"volume","Target":"/z"}]}}"#
+            ),
+            "Duplicate mount point: /z"
+        );
+        assert!(
+            mount_err_of(
+                r#"{"HostConfig":{"Mounts":[{"Type":"bind","Source":"/tmp","Target":"/a","TmpfsOptions":{}}]}}"#
+            )
+            .contains("field TmpfsOptions must not be specified")
+        );
+        assert!(
+            mount_err_of(
+                r#"{"HostConfig":{"Mounts":[{"Type":"volume","Source":"v1","Target":"/a","VolumeOptions":{"DriverConfig":{"Name":"nfs"}}}]}}"#
+            )
+            .contains("plugin \"nfs\" not found")
+        );
+        assert!(
+            mount_err_of(
+                r#"{"HostConfig":{"Mounts":[{"Type":"volume","Target":"/a","VolumeOptions":{"Subpath":"x"}}]}}"#
+            )
+            .contains("must not set Subpath when using anonymous volumes")
+        );
+    }
+
     #[test]
     fn image_cmd_fills_in_when_the_user_gives_none() {
         let mut r = req(r#"{"Image":"x"}"#);

@@ -499,6 +499,51 @@ mod tests {
         assert!(check_memory_and_blkio(&hc, false).is_err());
     }
 
+    fn mount(j: &str) -> crate::model::Mount {
+        serde_json::from_str(j).unwrap()
+    }
+
+    #[test]
+    fn tmpfs_options_read_like_mobys() {
+        let m = mount(
+            r#"{"Type":"tmpfs","Target":"/t","ReadOnly":true,"TmpfsOptions":{"SizeBytes":1048576,"Mode":1016,"Options":[["exec"]]}}"#,
+        );
+        assert_eq!(tmpfs_options(&m).unwrap(), "ro,mode=1770,size=1m,exec");
+        let m = mount(r#"{"Type":"tmpfs","Target":"/t","TmpfsOptions":{"SizeBytes":1000}}"#);
+        assert_eq!(tmpfs_options(&m).unwrap(), "size=1000");
+        let m = mount(r#"{"Type":"tmpfs","Target":"/t","TmpfsOptions":{"SizeBytes":3221225472}}"#);
+        assert_eq!(tmpfs_options(&m).unwrap(), "size=3g");
+        let m =
+            mount(r#"{"Type":"tmpfs","Target":"/t","TmpfsOptions":{"Options":[["a","b","c"]]}}"#);
+        assert_eq!(
+            tmpfs_options(&m).unwrap_err(),
+            "invalid option array length"
+        );
+        let m = mount(r#"{"Type":"tmpfs","Target":"/t","TmpfsOptions":{"SizeBytes":-1}}"#);
+        assert!(tmpfs_options(&m).is_err());
+    }
+
+    #[test]
+    fn bind_mounts_carry_propagation_and_recursion() {
+        let m = mount(
+            r#"{"Type":"bind","Source":"/s","Target":"/d/","ReadOnly":true,"BindOptions":{"Propagation":"rshared","NonRecursive":true}}"#,
+        );
+        assert_eq!(
+            spec_mount(&m).unwrap().unwrap(),
+            json!({"destination": "/d", "type": "bind", "source": "/s", "options": ["bind", "rshared", "ro"]})
+        );
+        let m = mount(r#"{"Type":"bind","Source":"/s","Target":"/d"}"#);
+        assert_eq!(
+            spec_mount(&m).unwrap().unwrap()["options"],
+            json!(["rbind", "rprivate"])
+        );
+        assert!(
+            spec_mount(&mount(r#"{"Type":"volume","Target":"/v"}"#))
+                .unwrap()
+                .is_none()
+        );
+    }
+
     #[test]
     fn binds_parse_and_bad_ones_are_named() {
         assert_eq!(
