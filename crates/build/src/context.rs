@@ -727,6 +727,13 @@ mod tests {
         );
         assert_eq!(std::fs::read(ctx.root().join("hard")).unwrap(), b"a");
         assert_eq!(copy_hash(&ctx, &["."]), copy_hash(&small, &["."]));
+        // Empty files count too: a tar of many of them cannot hold memory unbounded.
+        let empties: Vec<(String, &[u8])> = (0..100).map(|i| (format!("e{i}"), &b""[..])).collect();
+        let refs: Vec<(&str, &[u8])> = empties.iter().map(|(n, d)| (n.as_str(), *d)).collect();
+        let t = tar_with(&refs);
+        let many =
+            BuildContext::from_tar_limited(&t[..], disk.path(), mem.path(), 512 * 50).unwrap();
+        assert!(!many.in_memory() && many.root().join("e99").is_file());
         // Entries after the switch are still checked.
         let mut b = tar::Builder::new(Vec::new());
         let mut h = tar::Header::new_gnu();

@@ -35,6 +35,9 @@ pub(crate) struct MemoryTree {
     bytes: u64,
 }
 
+/// What an entry costs besides its content, for [`MemoryTree::bytes`].
+const NODE_COST: u64 = 512;
+
 fn not_dir(rel: &Path) -> io::Error {
     io::Error::other(format!("{}: not a directory", rel.display()))
 }
@@ -57,9 +60,10 @@ impl MemoryTree {
         }
     }
 
-    /// File bytes held.
+    /// Bytes held: file contents plus a header's worth per entry (so a tar of millions of
+    /// empty files also counts against the memory limit).
     pub(crate) fn bytes(&self) -> u64 {
-        self.bytes
+        self.bytes + NODE_COST * self.nodes.len() as u64
     }
 
     /// Where the tree answers (and is written out to); the root takes that folder's mode.
