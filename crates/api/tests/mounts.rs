@@ -421,3 +421,118 @@ fn bad_mounts_are_refused_with_mobys_messages_and_nothing_is_created() {
     let all = d.docker_ok(&["ps", "-a", "--format", "{{.Names}}"]);
     assert!(!all.contains(&name), "{all}");
 }
+
+/// A host directory bind-mounted onto itself and made a shared mount, with a tmpfs mounted below
+/// it later; unmounted (lazily) on drop, even when the test fails.
+struct SharedDir {
+    dir: tempfile::TempDir,
+    sub_mounted: bool,
+}
+
+fn run_ok(cmd: &str, args: &[&str]) {
+    let out = std::process::Command::new(cmd).args(args).output().unwrap();
+    assert!(out.status.success(), "{cmd} {args:?}: {}", stderr(&out));
+}
+
+impl SharedDir {
+    fn new() -> SharedDir {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().to_str().unwrap().to_string();
+        run_ok("mount", &["--bind", &p, &p]);
+        let d = SharedDir {
+            dir,
+            sub_mounted: false,
+        };
+        run_ok("mount", &["--make-shared", &p]);
+        std::fs::create_dir(d.dir.path().join("sub")).unwrap();
+        d
+    }
+
+    fn path(&self) -> String {
+        self.dir.path().to_str().unwrap().to_string()
+    }
+
+    fn mount_sub(&mut self) {
+        let sub = format!("{}/sub", self.path());
+        run_ok("mount", &["-t", "tmpfs", "-o", "size=64k", "tmpfs", &sub]);
+        self.sub_mounted = true;
+    }
+}
+
+impl Drop for SharedDir {
+    fn drop(&mut self) {
+        if self.sub_mounted {
+            let _ = std::process::Command::new("umount")
+                .args(["-l", &format!("{}/sub", self.path())])
+                .status();
+        }
+        let _ = std::process::Command::new("umount")
+            .args(["-l", &self.path()])
+            .status();
+    }
+}
+
+#[test]
+fn bind_propagation_rslave_sees_host_mounts_and_rprivate_does_not() {
+    let (d, _t) = daemon_with_busybox();
+    let mut shared = SharedDir::new();
+    let slave = unique_name("mslave");
+    let private = unique_name("mpriv");
+    for (name, prop) in [(&slave, "rslave"), (&private, "rprivate")] {
+        d.docker_ok(&[
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--mount",
+            &format!(
+                "type=bind,src={},dst=/b,bind-propagation={prop}",
+                shared.path()
+            ),
+            "busybox",
+            "sleep",
+            "60",
+        ]);
+    }
+    shared.mount_sub();
+    let seen = |name: &str| {
+        d.docker_ok(&["exec", name, "grep", "-c", " /b/sub tmpfs", "/proc/mounts"])
+            .trim()
+            .to_string()
+    };
+    let slave_sees = seen(&slave);
+    let private_out = d.docker_run(&[
+        "exec",
+        &private,
+        "grep",
+        "-c",
+        " /b/sub tmpfs",
+        "/proc/mounts",
+    ]);
+    d.docker_ok(&["rm", "-f", &slave, &private]);
+    // an rshared bind runs (kept rslave: host mounts reach it)
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--mount",
+        &format!(
+            "type=bind,src={},dst=/b,bind-propagation=rshared",
+            shared.path()
+        ),
+        "busybox",
+        "grep",
+        "-c",
+        " /b/sub tmpfs",
+        "/proc/mounts",
+    ]);
+    assert_eq!(out.trim(), "1");
+    assert_eq!(
+        slave_sees, "1",
+        "an rslave bind must see a mount made on the host later"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&private_out.stdout).trim(),
+        "0",
+        "an rprivate bind must not see it"
+    );
+}

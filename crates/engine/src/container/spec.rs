@@ -216,6 +216,23 @@ fn spec_mount(m: &crate::model::Mount) -> Result<Option<Value>> {
     }
 }
 
+/// moby's `setMounts`: a slave bind needs the rootfs rslave (the runtime's default too), so
+/// that host mounts made later below its source reach the container. moby makes the rootfs
+/// rshared for a shared bind; berth-runtime's pivot_root refuses an rshared rootfs today (it
+/// does not make the rootfs' parent private as runc does), so a shared bind stays rslave: host
+/// mounts reach the container, the container's do not reach the host.
+fn rootfs_propagation(hc: &HostConfig) -> Option<&'static str> {
+    hc.mounts
+        .iter()
+        .flatten()
+        .filter(|m| m.kind == "bind")
+        .filter_map(|m| m.bind_options.as_ref())
+        .any(|o| {
+            o.propagation != "private" && o.propagation != "rprivate" && !o.propagation.is_empty()
+        })
+        .then_some("rslave")
+}
+
 /// moby's `ConvertTmpfsOptions`: `ro`, `mode=<octal>`, `size=<n>[kmg]` (the largest unit that
 /// divides evenly) and the `exec`/`noexec` options, comma-joined.
 pub fn tmpfs_options(m: &crate::model::Mount) -> std::result::Result<String, String> {
@@ -443,6 +460,9 @@ pub fn oci_config(
         "cgroupsPath": format!("/berth/{}", rec.id),
         "resources": resources,
     });
+    if let Some(p) = rootfs_propagation(hc) {
+        linux["rootfsPropagation"] = json!(p);
+    }
     if !hc.privileged {
         linux["maskedPaths"] = json!(MASKED);
         linux["readonlyPaths"] = json!(READONLY);
