@@ -84,11 +84,17 @@ pub fn serve_build(
     out: &mut dyn FnMut(String),
 ) -> Option<String> {
     let _all = crate::timing::Phase::new("request", "");
+    let mut body = body;
     let result = options_from_query(query).and_then(|mut opts| {
         opts.cancel = cancel.clone();
         let ctx = {
             let _p = crate::timing::Phase::new("context", "");
-            builder.context_from_tar(body)?
+            let ctx = builder.context_from_tar(&mut body);
+            // The tar reader stops at the archive's end marker (or at a refused entry): read
+            // what the client still sends, so an early answer does not meet a client that
+            // is still writing (it would see a broken pipe instead of the error).
+            drain(&mut body);
+            ctx?
         };
         let r = builder.build(&ctx, &opts, pull, &mut |e| out(event_json(&e)));
         // Deleting the unpacked context can take a while; the response does not wait for it.
@@ -102,6 +108,14 @@ pub fn serve_build(
             None
         }
     }
+}
+
+/// Reads and drops what is left of a request body, up to 64 MiB.
+fn drain(body: &mut impl std::io::Read) {
+    let _ = std::io::copy(
+        &mut std::io::Read::take(body, 64 << 20),
+        &mut std::io::sink(),
+    );
 }
 
 /// The stream line for a failed build.
