@@ -536,3 +536,69 @@ fn bind_propagation_rslave_sees_host_mounts_and_rprivate_does_not() {
         "an rprivate bind must not see it"
     );
 }
+
+#[test]
+fn a_mount_over_an_image_volume_replaces_its_anonymous_volume() {
+    let (d, _t) = daemon_with_busybox();
+    let image = format!("{}:1", unique_name("mimgvol"));
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("rootfs");
+    std::fs::create_dir(&root).unwrap();
+    berth_testkit::busybox_rootfs(&root).unwrap();
+    std::fs::create_dir_all(root.join("data")).unwrap();
+    std::fs::write(root.join("data/seed"), "seeded\n").unwrap();
+    let tar = dir.path().join("rootfs.tar");
+    berth_testkit::images::layer_tar(&root, &tar).unwrap();
+    d.docker_ok(&[
+        "import",
+        "-c",
+        "VOLUME /data",
+        "-c",
+        "VOLUME /cache",
+        "-c",
+        "CMD [\"sh\"]",
+        tar.to_str().unwrap(),
+        &image,
+    ]);
+    let vol = unique_name("mover");
+    let name = unique_name("mimg");
+    let out = d.docker_ok(&[
+        "run",
+        "--name",
+        &name,
+        "--mount",
+        &format!("type=volume,src={vol},dst=/data/"),
+        "--mount",
+        "type=tmpfs,dst=/cache",
+        &image,
+        "sh",
+        "-c",
+        "cat /data/seed; grep -c ' /cache tmpfs' /proc/mounts",
+    ]);
+    assert_eq!(
+        out, "seeded\n1\n",
+        "the named volume is filled from the image"
+    );
+    let c = inspect(&d, &name);
+    let mounts = c["Mounts"].as_array().unwrap();
+    assert_eq!(
+        mounts.len(),
+        2,
+        "no anonymous volume under a mount: {mounts:?}"
+    );
+    assert_eq!(mount_at(&c, "/data")["Name"], vol.as_str());
+    assert_eq!(mount_at(&c, "/cache")["Type"], "tmpfs");
+    d.docker_ok(&["rm", "-v", &name]);
+    // rm -v leaves a named volume
+    let kept = d.docker_ok(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{vol}:/v"),
+        "busybox",
+        "cat",
+        "/v/seed",
+    ]);
+    assert_eq!(kept, "seeded\n");
+    d.docker_ok(&["volume", "rm", &vol]);
+}
