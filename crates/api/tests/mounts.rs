@@ -358,6 +358,39 @@ fn bad_mounts_are_refused_with_mobys_messages_and_nothing_is_created() {
         "{}",
         stderr(&dup)
     );
+    // the CLI passes these through: the daemon's messages come back
+    for (spec, want) in [
+        (
+            "type=bogus,dst=/x",
+            "invalid mount config for type \"bogus\": mount type unknown",
+        ),
+        (
+            "type=tmpfs,src=x,dst=/t",
+            "invalid mount config for type \"tmpfs\": field Source must not be specified",
+        ),
+        (
+            "type=volume,dst=rel",
+            "invalid mount config for type \"volume\": invalid mount path: 'rel' mount path must be absolute",
+        ),
+        (
+            "type=bind,src=/tmp,dst=/",
+            "invalid mount config for type \"bind\": invalid specification: destination can't be '/'",
+        ),
+        (
+            "type=volume,dst=/x,readonly",
+            "must not set ReadOnly mode when using anonymous volumes",
+        ),
+    ] {
+        let out = d.docker_run(&[
+            "create", "--name", &name, "--mount", spec, "busybox", "true",
+        ]);
+        assert!(!out.status.success(), "{spec}");
+        assert!(
+            stderr(&out).contains(want),
+            "{spec}: want {want:?}, got {}",
+            stderr(&out)
+        );
+    }
     let all = d.docker_ok(&["ps", "-a", "--format", "{{.Names}}"]);
     assert!(!all.contains(&name), "{all}");
 
