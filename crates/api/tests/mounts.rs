@@ -635,3 +635,44 @@ fn a_mount_over_an_image_volume_replaces_its_anonymous_volume() {
     assert_eq!(kept, "seeded\n");
     d.docker_ok(&["volume", "rm", &vol]);
 }
+
+#[test]
+fn a_bind_source_gone_before_start_is_named_and_create_mountpoint_makes_it() {
+    let (d, _t) = daemon_with_busybox();
+    let host = tempfile::tempdir().unwrap();
+    let src = host.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    let name = unique_name("mgone");
+    d.docker_ok(&[
+        "create",
+        "--name",
+        &name,
+        "--mount",
+        &format!("type=bind,src={},dst=/x", src.display()),
+        "busybox",
+        "true",
+    ]);
+    std::fs::remove_dir(&src).unwrap();
+    let out = d.docker_run(&["start", &name]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains(&format!(
+            "invalid mount config for type \"bind\": bind source path does not exist: {}",
+            src.display()
+        )),
+        "{}",
+        stderr(&out)
+    );
+    d.docker_ok(&["rm", &name]);
+
+    // BindOptions.CreateMountpoint (what compose sends): the source is made
+    let made = host.path().join("made/deep");
+    let body = json!({"Image": "busybox", "Cmd": ["true"], "HostConfig": {"Mounts": [
+        {"Type": "bind", "Source": made, "Target": "/m", "BindOptions": {"CreateMountpoint": true}}
+    ]}});
+    let (code, text) = post(&d, &format!("/containers/create?name={name}"), &body);
+    assert_eq!(code, 201, "{text}");
+    assert!(made.is_dir());
+    d.docker_ok(&["start", "-a", &name]);
+    d.docker_ok(&["rm", &name]);
+}

@@ -191,6 +191,17 @@ fn spec_mount(m: &crate::model::Mount) -> Result<Option<Value>> {
     match m.kind.as_str() {
         "bind" => {
             let b = m.bind_options.clone().unwrap_or_default();
+            // checked at create already; the source may have gone since (moby checks again)
+            if !Path::new(&m.source).exists() {
+                if !b.create_mountpoint {
+                    return Err(Error::InvalidParameter(format!(
+                        "invalid mount config for type \"bind\": bind source path does not exist: {}",
+                        m.source
+                    )));
+                }
+                std::fs::create_dir_all(&m.source)
+                    .map_err(|e| Error::io(format!("create bind source {}", m.source), e))?;
+            }
             let mut o = vec![if b.non_recursive { "bind" } else { "rbind" }.to_string()];
             o.push(if b.propagation.is_empty() {
                 "rprivate".into()
@@ -546,13 +557,13 @@ mod tests {
     #[test]
     fn bind_mounts_carry_propagation_and_recursion() {
         let m = mount(
-            r#"{"Type":"bind","Source":"/s","Target":"/d/","ReadOnly":true,"BindOptions":{"Propagation":"rshared","NonRecursive":true}}"#,
+            r#"{"Type":"bind","Source":"/tmp","Target":"/d/","ReadOnly":true,"BindOptions":{"Propagation":"rshared","NonRecursive":true}}"#,
         );
         assert_eq!(
             spec_mount(&m).unwrap().unwrap(),
-            json!({"destination": "/d", "type": "bind", "source": "/s", "options": ["bind", "rshared", "ro"]})
+            json!({"destination": "/d", "type": "bind", "source": "/tmp", "options": ["bind", "rshared", "ro"]})
         );
-        let m = mount(r#"{"Type":"bind","Source":"/s","Target":"/d"}"#);
+        let m = mount(r#"{"Type":"bind","Source":"/tmp","Target":"/d"}"#);
         assert_eq!(
             spec_mount(&m).unwrap().unwrap()["options"],
             json!(["rbind", "rprivate"])
