@@ -676,3 +676,58 @@ fn a_bind_source_gone_before_start_is_named_and_create_mountpoint_makes_it() {
     d.docker_ok(&["start", "-a", &name]);
     d.docker_ok(&["rm", &name]);
 }
+
+/// docker-py's `Mount` (it sends `"Source": null` for tmpfs and anonymous volumes).
+const DOCKER_PY: &str = r#"
+import sys, docker
+from docker.types import Mount
+p = sys.argv[1]
+c = docker.from_env()
+vol = p + "-v"
+out = c.containers.run("busybox", ["sh", "-c", "echo hi > /data/f; grep ' /t tmpfs' /proc/mounts"],
+    remove=True, mounts=[Mount("/data", vol, labels={"k": "v"}),
+                         Mount("/t", None, type="tmpfs", tmpfs_size="2m", tmpfs_mode=0o700)])
+assert b"size=2048k" in out and b"mode=700" in out, out
+assert c.volumes.get(vol).attrs["Labels"] == {"k": "v"}
+out = c.containers.run("busybox", ["cat", "/data/f"], remove=True,
+    mounts=[Mount("/data", vol, read_only=True)])
+assert out == b"hi\n", out
+ctr = c.containers.create("busybox", "true", mounts=[Mount("/anon", None)])
+ctr.reload()
+assert [m["Type"] for m in ctr.attrs["Mounts"]] == ["volume"], ctr.attrs["Mounts"]
+ctr.remove(v=True)
+try:
+    c.containers.create("busybox", "true", mounts=[Mount("/x", "/nonexistent-" + p, type="bind")])
+    raise SystemExit("a bind of a missing source was accepted")
+except docker.errors.APIError as e:
+    assert e.status_code == 400 and "bind source path does not exist" in str(e), e
+c.volumes.get(vol).remove()
+print("done")
+"#;
+
+#[test]
+fn docker_py_mounts_work() {
+    let ok = std::process::Command::new("python3")
+        .args(["-c", "import docker"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        let st = std::process::Command::new("python3")
+            .args(["-m", "pip", "install", "--quiet", "docker"])
+            .status()
+            .expect("run pip");
+        assert!(st.success(), "pip install docker failed");
+    }
+    let (d, _t) = daemon_with_busybox();
+    let out = std::process::Command::new("python3")
+        .args(["-c", DOCKER_PY, &unique_name("mpy")])
+        .env("DOCKER_HOST", d.host())
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("done"),
+        "docker-py mounts failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        stderr(&out)
+    );
+}

@@ -137,15 +137,31 @@ pub struct HostConfig {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct Mount {
-    #[serde(rename = "Type", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "Type",
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "null_as_default"
+    )]
     pub kind: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "null_as_default"
+    )]
     pub source: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "null_as_default"
+    )]
     pub target: String,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(
+        skip_serializing_if = "std::ops::Not::not",
+        deserialize_with = "null_as_default"
+    )]
     pub read_only: bool,
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "null_as_default"
+    )]
     pub consistency: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bind_options: Option<BindOptions>,
@@ -160,11 +176,20 @@ pub struct Mount {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct BindOptions {
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "null_as_default"
+    )]
     pub propagation: String,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(
+        skip_serializing_if = "std::ops::Not::not",
+        deserialize_with = "null_as_default"
+    )]
     pub non_recursive: bool,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(
+        skip_serializing_if = "std::ops::Not::not",
+        deserialize_with = "null_as_default"
+    )]
     pub create_mountpoint: bool,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -173,11 +198,17 @@ pub struct BindOptions {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct VolumeOptions {
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(
+        skip_serializing_if = "std::ops::Not::not",
+        deserialize_with = "null_as_default"
+    )]
     pub no_copy: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub labels: Option<BTreeMap<String, String>>,
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "null_as_default"
+    )]
     pub subpath: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub driver_config: Option<MountDriver>,
@@ -188,7 +219,10 @@ pub struct VolumeOptions {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct MountDriver {
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "null_as_default"
+    )]
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub options: Option<BTreeMap<String, String>>,
@@ -197,10 +231,13 @@ pub struct MountDriver {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct TmpfsOptions {
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "is_zero", deserialize_with = "null_as_default")]
     pub size_bytes: i64,
     /// An `os.FileMode`: the permission bits as a number (`tmpfs-mode=1770` arrives as 1016).
-    #[serde(skip_serializing_if = "is_zero_u32")]
+    #[serde(
+        skip_serializing_if = "is_zero_u32",
+        deserialize_with = "null_as_default"
+    )]
     pub mode: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub options: Option<Vec<Vec<String>>>,
@@ -330,6 +367,21 @@ mod tests {
         assert_eq!(r.config.extra.get("Foo"), Some(&Value::from(1)));
         let r: CreateRequest = serde_json::from_str(r#"{"Cmd":["a","b"]}"#).unwrap();
         assert_eq!(r.config.cmd.unwrap().len(), 2);
+    }
+
+    #[test]
+    fn mounts_take_nulls_as_go_does_and_round_trip() {
+        let r: CreateRequest = serde_json::from_str(
+            r#"{"HostConfig":{"Mounts":[{"Target":"/t","Source":null,"Type":"tmpfs",
+                "ReadOnly":false,"TmpfsOptions":{"SizeBytes":1024,"Mode":null},"X":1}]}}"#,
+        )
+        .unwrap();
+        let m = &r.host_config.mounts.as_ref().unwrap()[0];
+        assert_eq!((m.kind.as_str(), m.source.as_str()), ("tmpfs", ""));
+        assert_eq!(
+            serde_json::to_value(m).unwrap(),
+            serde_json::json!({"Type":"tmpfs","Target":"/t","TmpfsOptions":{"SizeBytes":1024},"X":1})
+        );
     }
 
     #[test]
