@@ -350,3 +350,37 @@ fn put_archive_takes_compressed_tars_as_moby_does() {
         assert!(body.contains("leads out of the destination"), "{body}");
     }
 }
+
+#[test]
+fn cp_reaches_a_mount_bind_of_a_stopped_container() {
+    let (d, t) = daemon_with_busybox();
+    let name = unique_name("cpm");
+    let _c = cleanup(&d, &[&name], &[]);
+    let host = t.path();
+    let bind = host.join("mbind");
+    std::fs::create_dir(&bind).unwrap();
+    std::fs::write(bind.join("hostfile"), "through --mount\n").unwrap();
+    d.docker_ok(&[
+        "create",
+        "--name",
+        &name,
+        "--mount",
+        &format!("type=bind,src={},dst=/mnt/m", bind.display()),
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(
+        cat_via_cp(&d, &name, "/mnt/m/hostfile", host),
+        "through --mount\n"
+    );
+    std::fs::write(host.join("up"), "copied in\n").unwrap();
+    d.docker_ok(&[
+        "cp",
+        host.join("up").to_str().unwrap(),
+        &format!("{name}:/mnt/m/up"),
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(bind.join("up")).unwrap(),
+        "copied in\n"
+    );
+}

@@ -156,6 +156,16 @@ impl Engine {
                 });
             }
         }
+        // `--mount type=bind` (volumes from `Mounts` are in `rec.volumes`)
+        for m in rec.host_config.mounts.iter().flatten() {
+            if m.kind == "bind" && m.source.starts_with('/') {
+                out.push(CpMount {
+                    source: m.source.clone().into(),
+                    destination: m.target.clone(),
+                    read_only: m.read_only,
+                });
+            }
+        }
         for v in &rec.volumes {
             // A volume removed under a stopped container is made again at its next start.
             if let Ok(vol) = self.inspect_volume(&v.name) {
