@@ -543,7 +543,40 @@ fn bind_propagation_rslave_sees_host_mounts_and_rprivate_does_not() {
         "/proc/mounts",
     ]);
     d.docker_ok(&["rm", "-f", &slave, &private]);
-    // an rshared bind runs (kept rslave: host mounts reach it)
+    // an rshared bind makes the rootfs rshared (moby): a mount made in the container reaches
+    // the host
+    let sharer = unique_name("mshared");
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        &sharer,
+        "--privileged",
+        "--mount",
+        &format!(
+            "type=bind,src={},dst=/b,bind-propagation=rshared",
+            shared.path()
+        ),
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /b/fromc && mount -t tmpfs -o size=64k fromc /b/fromc && touch /b/fromc/mounted && sleep 60",
+    ]);
+    let marker = std::path::Path::new(&shared.path()).join("fromc/mounted");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !marker.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let host_mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let _ = std::process::Command::new("umount")
+        .args(["-l", &format!("{}/fromc", shared.path())])
+        .status();
+    d.docker_ok(&["rm", "-f", &sharer]);
+    assert!(
+        host_mounts.contains(&format!("{}/fromc ", shared.path())),
+        "the container's mount did not reach the host"
+    );
+    // and host mounts reach an rshared bind
     let out = d.docker_ok(&[
         "run",
         "--rm",

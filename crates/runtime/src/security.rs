@@ -95,8 +95,13 @@ pub(crate) fn cap_masks(c: Option<&LinuxCapabilities>) -> R<CapMasks> {
 }
 
 /// Drops the bounding set, switches to the process user, then sets the remaining sets.
+///
+/// Capabilities this process does not hold itself (a runtime started with a reduced bounding
+/// set, e.g. inside another container) cannot be given; they are left out, as runc ignores
+/// unavailable capabilities, instead of failing a `--privileged` container.
 pub(crate) fn switch_user_and_caps(p: &Process, masks: &CapMasks) -> R {
     let last = masks.last;
+    let held = sys::capget_permitted().unwrap_or(u64::MAX);
     for i in 0..=last {
         if masks.bounding & (1 << i) == 0 {
             sys::prctl(libc::PR_CAPBSET_DROP, i as libc::c_ulong)
@@ -122,15 +127,19 @@ pub(crate) fn switch_user_and_caps(p: &Process, masks: &CapMasks) -> R {
     sys::setresgid(u.gid()).map_err(|e| format!("setgid {}: {e}", u.gid()))?;
     sys::setresuid(u.uid()).map_err(|e| format!("setuid {}: {e}", u.uid()))?;
     sys::prctl(libc::PR_SET_KEEPCAPS, 0).map_err(|e| format!("keepcaps: {e}"))?;
-    sys::capset(masks.effective, masks.permitted, masks.inheritable)
-        .map_err(|e| format!("capset: {e}"))?;
+    sys::capset(
+        masks.effective & held,
+        masks.permitted & held,
+        masks.inheritable & held,
+    )
+    .map_err(|e| format!("capset: {e}"))?;
     sys::prctl(
         libc::PR_CAP_AMBIENT,
         libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
     )
     .map_err(|e| format!("clear ambient: {e}"))?;
     for i in 0..=last {
-        if masks.ambient & (1 << i) != 0 {
+        if masks.ambient & held & (1 << i) != 0 {
             // SAFETY: prctl with integer arguments.
             let r = unsafe {
                 libc::prctl(

@@ -227,21 +227,25 @@ fn spec_mount(m: &crate::model::Mount) -> Result<Option<Value>> {
     }
 }
 
-/// moby's `setMounts`: a slave bind needs the rootfs rslave (the runtime's default too), so
-/// that host mounts made later below its source reach the container. moby makes the rootfs
-/// rshared for a shared bind; berth-runtime's pivot_root refuses an rshared rootfs today (it
-/// does not make the rootfs' parent private as runc does), so a shared bind stays rslave: host
-/// mounts reach the container, the container's do not reach the host.
+/// moby's `setMounts`: a shared bind needs the rootfs rshared (so mounts made in the
+/// container reach the host and back), a slave bind rslave (the runtime's default too), so
+/// that host mounts made later below its source reach the container.
 fn rootfs_propagation(hc: &HostConfig) -> Option<&'static str> {
-    hc.mounts
+    let props: Vec<&str> = hc
+        .mounts
         .iter()
         .flatten()
         .filter(|m| m.kind == "bind")
         .filter_map(|m| m.bind_options.as_ref())
-        .any(|o| {
-            o.propagation != "private" && o.propagation != "rprivate" && !o.propagation.is_empty()
-        })
-        .then_some("rslave")
+        .map(|o| o.propagation.as_str())
+        .collect();
+    if props.iter().any(|p| *p == "shared" || *p == "rshared") {
+        Some("rshared")
+    } else if props.iter().any(|p| *p == "slave" || *p == "rslave") {
+        Some("rslave")
+    } else {
+        None
+    }
 }
 
 /// moby's `ConvertTmpfsOptions`: `ro`, `mode=<octal>`, `size=<n>[kmg]` (the largest unit that

@@ -2,6 +2,7 @@
 //! resolved inside the rootfs), default devices, pivot_root, then masked and read-only paths.
 
 mod devices;
+mod parent;
 pub(crate) mod mountopts;
 pub(crate) mod resolve;
 
@@ -37,6 +38,7 @@ impl Rootfs<'_> {
         let prop =
             mountopts::root_propagation(linux.and_then(|l| l.rootfs_propagation().as_deref()))?;
         sys::mount(None, Path::new("/"), None, prop, None).map_err(|e| err("make / rslave", e))?;
+        parent::make_parent_private(self.rootfs)?;
         sys::mount(
             Some(self.rootfs),
             self.rootfs,
