@@ -2,8 +2,8 @@
 //! resolved inside the rootfs), default devices, pivot_root, then masked and read-only paths.
 
 mod devices;
-mod parent;
 pub(crate) mod mountopts;
+mod parent;
 pub(crate) mod resolve;
 
 use std::os::fd::{AsFd, OwnedFd};
