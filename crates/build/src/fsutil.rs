@@ -122,58 +122,6 @@ fn outside_link(path: &str, target: &Path) -> io::Error {
     )
 }
 
-/// Sets every mtime under `dir` later than `epoch` to `epoch` (symlinks not followed), so a
-/// layer made from it does not depend on when it was built (`SOURCE_DATE_EPOCH`).
-pub fn clamp_mtimes(dir: &Path, epoch: i64) -> io::Result<()> {
-    use std::os::unix::ffi::OsStrExt;
-    use std::os::unix::fs::MetadataExt;
-    let mut stack = vec![dir.to_path_buf()];
-    let mut all = Vec::new();
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d)? {
-            let e = e?;
-            let p = e.path();
-            if e.file_type()?.is_dir() {
-                stack.push(p.clone());
-            }
-            all.push(p);
-        }
-    }
-    all.push(dir.to_path_buf());
-    // Children first so setting a directory's time is not undone by touching its entries.
-    all.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
-    for p in all {
-        let m = std::fs::symlink_metadata(&p)?;
-        if m.mtime() <= epoch {
-            continue;
-        }
-        let c = std::ffi::CString::new(p.as_os_str().as_bytes()).map_err(io::Error::other)?;
-        let ts = [
-            libc::timespec {
-                tv_sec: epoch,
-                tv_nsec: 0,
-            },
-            libc::timespec {
-                tv_sec: epoch,
-                tv_nsec: 0,
-            },
-        ];
-        // SAFETY: `c` is a valid NUL-terminated path and `ts` points to two timespecs.
-        let r = unsafe {
-            libc::utimensat(
-                libc::AT_FDCWD,
-                c.as_ptr(),
-                ts.as_ptr(),
-                libc::AT_SYMLINK_NOFOLLOW,
-            )
-        };
-        if r != 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -309,6 +309,7 @@ fn source_date_epoch_gives_the_same_image_twice() {
     let o = BuildOptions {
         no_cache: true,
         source_date_epoch: Some(1_700_000_000),
+        tags: vec!["repro:1".into()],
         ..opts()
     };
     let (a, out) = build(&e, ctx.path(), &o);
@@ -318,6 +319,36 @@ fn source_date_epoch_gives_the_same_image_twice() {
     assert_eq!(a, b.unwrap());
     let img = e.store.resolve(&a).unwrap();
     assert_eq!(img.config.created.as_deref(), Some("2023-11-14T22:13:20Z"));
+    assert_eq!(img.config.container, None);
+    // Built directly: every step's image is the parent of the next, down to busybox.
+    let base = e.store.resolve("busybox").unwrap().id;
+    let mut chain = vec![a.clone()];
+    loop {
+        let p = e.store.parent(chain.last().unwrap()).unwrap();
+        if p.is_empty() {
+            break;
+        }
+        chain.push(p);
+    }
+    // RUN, COPY and ENV, then busybox.
+    assert_eq!(chain.len(), 4, "{chain:?}");
+    assert_eq!(chain.last(), Some(&base));
+    for id in &chain[..3] {
+        let step = e.store.resolve(id).unwrap();
+        assert_eq!(step.config.created.as_deref(), Some("2023-11-14T22:13:20Z"));
+        let last = step.config.history.last().unwrap();
+        assert_eq!(last.created.as_deref(), Some("2023-11-14T22:13:20Z"));
+    }
+    // Nothing is left dangling (`docker images -f dangling=true`).
+    let dangling: Vec<String> = e
+        .store
+        .list_images(false)
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.repo_tags.is_empty() && i.repo_digests.is_empty())
+        .map(|i| i.id)
+        .collect();
+    assert!(dangling.is_empty(), "{dangling:?}");
     // Without the epoch the timestamps differ, and so do the IDs.
     let plain = BuildOptions {
         no_cache: true,

@@ -14,7 +14,7 @@ use crate::meta::LayerBlob;
 use crate::reference::Reference;
 use crate::snapshot::validate_key;
 use crate::store::{ImageStore, now_rfc3339};
-use crate::types::{Change, ChangeKind, CommitOptions, History, Manifest};
+use crate::types::{Change, ChangeKind, CommitOptions, CommitStamp, History, Manifest};
 use crate::unpack::OPAQUE_XATTR;
 
 fn is_whiteout(m: &fs::Metadata) -> bool {
@@ -113,6 +113,18 @@ impl ImageStore {
         opts: &CommitOptions,
         reference: Option<&str>,
     ) -> Result<String, Error> {
+        self.commit_stamped(key, opts, &CommitStamp::default(), reference)
+    }
+
+    /// [`commit`](Self::commit) with a fixed time and without the per-run container key, so
+    /// the same content committed twice gives the same image ID (`SOURCE_DATE_EPOCH`).
+    pub fn commit_stamped(
+        &self,
+        key: &str,
+        opts: &CommitOptions,
+        stamp: &CommitStamp,
+        reference: Option<&str>,
+    ) -> Result<String, Error> {
         let _busy = self.busy();
         let (image_id, _) = self
             .meta
@@ -134,14 +146,18 @@ impl ImageStore {
             })?);
         }
         let mut config = parent.config.clone();
-        let created = now_rfc3339();
+        let created = match stamp.created {
+            Some(t) => t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            None => now_rfc3339(),
+        };
+        let clamp = stamp.created.map(|t| t.timestamp());
         let empty = opts.empty_layer_if_unchanged && self.changes(key)?.is_empty();
         if !empty {
             let tmp = self.snaps.temp()?;
             let tar_path = tmp.path().join("layer.tar");
             let f = File::create(&tar_path).ctx(|| format!("create {}", tar_path.display()))?;
             let (upper, _) = self.upper_and_lowers(key)?;
-            write_layer_tar(&upper, std::io::BufWriter::new(f))?;
+            layer_tar(&upper, std::io::BufWriter::new(f), clamp)?;
             let f = File::open(&tar_path).ctx(|| format!("open {}", tar_path.display()))?;
             let chains = parent.chain_ids();
             let got = self.ingest_layer(
@@ -164,7 +180,7 @@ impl ImageStore {
         config.created = Some(created.clone());
         config.author = opts.author.clone().or(config.author);
         config.comment = opts.comment.clone();
-        config.container = Some(key.to_owned());
+        config.container = (!stamp.omit_container).then(|| key.to_owned());
         config.history.push(History {
             created: Some(created),
             created_by: opts.created_by.clone(),
@@ -189,6 +205,15 @@ impl ImageStore {
 
 /// Writes `root` as a layer tar (sorted, hardlinks kept, whiteouts translated).
 pub fn write_layer_tar(root: &Path, out: impl Write) -> Result<(), Error> {
+    layer_tar(root, out, None)
+}
+
+/// [`write_layer_tar`] with every mtime later than `clamp` (seconds) written as `clamp`.
+fn layer_tar(root: &Path, out: impl Write, clamp: Option<i64>) -> Result<(), Error> {
+    let mtime = |m: &fs::Metadata| {
+        let t = clamp.map_or(m.mtime(), |c| m.mtime().min(c));
+        t.max(0) as u64
+    };
     let mut b = tar::Builder::new(out);
     b.follow_symlinks(false);
     let mut links: HashMap<(u64, u64), PathBuf> = HashMap::new();
@@ -199,7 +224,7 @@ pub fn write_layer_tar(root: &Path, out: impl Write) -> Result<(), Error> {
         h.set_mode(m.mode() & 0o7777);
         h.set_uid(m.uid() as u64);
         h.set_gid(m.gid() as u64);
-        h.set_mtime(m.mtime().max(0) as u64);
+        h.set_mtime(mtime(&m));
         h.set_size(0);
         if is_whiteout(&m) {
             let name = rel
@@ -222,7 +247,7 @@ pub fn write_layer_tar(root: &Path, out: impl Write) -> Result<(), Error> {
                 oh.set_entry_type(tar::EntryType::Regular);
                 oh.set_mode(0o600);
                 oh.set_size(0);
-                oh.set_mtime(m.mtime().max(0) as u64);
+                oh.set_mtime(mtime(&m));
                 b.append_data(&mut oh, rel.join(".wh..wh..opq"), std::io::empty())
                     .map_err(werr)?;
             }

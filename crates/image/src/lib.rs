@@ -42,6 +42,7 @@
 //! diff(&self, key: &str, out: impl Write) -> Result<(), Error>        // upper layer as a layer tar
 //! changes(&self, key: &str) -> Result<Vec<Change>, Error>             // docker diff
 //! commit(&self, key: &str, opts: &CommitOptions, reference: Option<&str>) -> Result<String, Error>
+//! commit_stamped(&self, key, opts, stamp: &CommitStamp { created, omit_container }, reference)  // SOURCE_DATE_EPOCH
 //! mount_all(mounts: &[Mount], target: &Path) -> Result<(), Error>;  unmount(target: &Path) -> Result<(), Error>
 //! import::apply_changes(cfg: &mut ContainerConfig, changes: &[String]) -> Result<(), Error>
 //! registry::{load_credentials, store_credentials, erase_credentials}(config_json, registry, ..)

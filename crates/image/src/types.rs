@@ -420,6 +420,20 @@ pub struct CommitOptions {
     pub empty_layer_if_unchanged: bool,
 }
 
+/// How [`ImageStore::commit_stamped`](crate::ImageStore::commit_stamped) stamps what it records.
+/// The default is `docker commit`'s: the time now, the container's ID in the config. Set both
+/// fields (`SOURCE_DATE_EPOCH`) and two commits of the same files, config and parent give the
+/// same image ID.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CommitStamp {
+    /// The image's `created` and its new history entry's (instead of now); layer entries
+    /// modified after it get it as their mtime.
+    pub created: Option<chrono::DateTime<chrono::Utc>>,
+    /// Leaves the committed container's key (`container`, different on every run) out of the
+    /// image config.
+    pub omit_container: bool,
+}
+
 /// Where a snapshot's mounts come from and how it is mounted.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mount {

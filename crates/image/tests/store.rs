@@ -6,7 +6,9 @@ mod common;
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 
-use berth_image::{ChangeKind, CommitOptions, Error, ImageStore, RemovedItem, mount_all, unmount};
+use berth_image::{
+    ChangeKind, CommitOptions, CommitStamp, Error, ImageStore, RemovedItem, mount_all, unmount,
+};
 use berth_testkit::unique_name;
 use common::*;
 
@@ -482,4 +484,78 @@ fn a_detached_snapshot_is_forgotten_at_once_and_its_files_go_with_the_next_open(
     drop(s);
     let _s = ImageStore::open(&dir.path().join("image")).unwrap();
     assert!(!moved.exists());
+}
+
+/// Writes `/x` and `/d/y` into a new snapshot of `from` and commits it with `stamp`; returns
+/// the new image ID and the snapshot's key.
+fn commit_files(
+    s: &ImageStore,
+    dir: &std::path::Path,
+    from: &str,
+    stamp: &CommitStamp,
+) -> (String, String) {
+    let key = unique_name("c");
+    let target = dir.join(&key);
+    fs::create_dir(&target).unwrap();
+    mount_all(&s.prepare(&key, from).unwrap(), &target).unwrap();
+    let g = Mounted(target.clone());
+    fs::write(target.join("x"), "same\n").unwrap();
+    fs::create_dir(target.join("d")).unwrap();
+    fs::write(target.join("d/y"), "y\n").unwrap();
+    drop(g);
+    let opts = CommitOptions {
+        created_by: Some("/bin/sh -c echo same > /x".into()),
+        ..Default::default()
+    };
+    let id = s.commit_stamped(&key, &opts, stamp, None).unwrap();
+    s.remove_snapshot(&key).unwrap();
+    (id, key)
+}
+
+#[test]
+fn stamped_commits_of_the_same_content_give_the_same_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store_with_busybox(dir.path(), "busybox:latest");
+    let base = s.resolve("busybox").unwrap().id;
+    let stamp = CommitStamp {
+        created: chrono::DateTime::from_timestamp(1_700_000_000, 0),
+        omit_container: true,
+    };
+    let (a, _) = commit_files(&s, dir.path(), "busybox", &stamp);
+    // The files of the second commit are written a second later: their mtimes are clamped.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let (b, _) = commit_files(&s, dir.path(), "busybox", &stamp);
+    assert_eq!(a, b);
+    assert_eq!(s.parent(&a).unwrap(), base);
+    let img = s.resolve(&a).unwrap();
+    assert_eq!(img.config.created.as_deref(), Some("2023-11-14T22:13:20Z"));
+    let last = img.config.history.last().unwrap();
+    assert_eq!(last.created.as_deref(), Some("2023-11-14T22:13:20Z"));
+    assert_eq!(img.config.container, None);
+    // The layer carries the epoch as the files' mtime.
+    let key = unique_name("c");
+    let target = dir.path().join(&key);
+    fs::create_dir(&target).unwrap();
+    mount_all(&s.prepare(&key, &a).unwrap(), &target).unwrap();
+    let g = Mounted(target.clone());
+    for p in ["x", "d", "d/y"] {
+        let m = fs::symlink_metadata(target.join(p)).unwrap();
+        assert_eq!(m.mtime(), 1_700_000_000, "{p}");
+    }
+    drop(g);
+    s.remove_snapshot(&key).unwrap();
+
+    // The default stamps now and the container's key: the same content gives another ID.
+    let before = chrono::Utc::now() - chrono::Duration::seconds(1);
+    let (c, key_c) = commit_files(&s, dir.path(), "busybox", &CommitStamp::default());
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let (d, _) = commit_files(&s, dir.path(), "busybox", &CommitStamp::default());
+    assert_ne!(c, d);
+    assert_ne!(c, a);
+    let img = s.resolve(&c).unwrap();
+    assert_eq!(img.config.container.as_deref(), Some(key_c.as_str()));
+    let created = img.config.created.unwrap();
+    let t = chrono::DateTime::parse_from_rfc3339(&created).unwrap();
+    assert!(t >= before && t <= chrono::Utc::now(), "{created}");
+    assert_eq!(img.config.history.last().unwrap().created, Some(created));
 }

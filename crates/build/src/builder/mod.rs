@@ -373,6 +373,8 @@ impl Builder {
         pull: Puller<'_>,
         progress: &mut dyn FnMut(BuildEvent),
     ) -> Result<BuildOutput, BuildError> {
+        // An epoch out of range fails before any step runs.
+        reproducible::stamp(opts.source_date_epoch)?;
         let parse = crate::timing::Phase::new("parse", "");
         let text = ctx.dockerfile(&opts.dockerfile)?;
         let df = Dockerfile::parse(&text)?;
@@ -401,11 +403,7 @@ impl Builder {
             meta_args: BTreeMap::new(),
             stages: Stages::default(),
         };
-        let mut id = run.build(&df)?;
-        if let Some(epoch) = opts.source_date_epoch {
-            id = reproducible::restamp(&self.store, &self.state.join("contexts"), &id, epoch)?;
-            (run.progress)(BuildEvent::Aux(id.clone()));
-        }
+        let id = run.build(&df)?;
         let unused: Vec<&String> = opts
             .build_args
             .keys()

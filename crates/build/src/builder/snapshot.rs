@@ -32,7 +32,6 @@ pub(super) struct Snapshot<'a> {
     pub(super) builder: &'a super::Builder,
     pub(super) key: String,
     pub(super) dir: PathBuf,
-    pub(super) upper: Option<PathBuf>,
     pub(super) mounted: bool,
 }
 
@@ -45,16 +44,10 @@ impl<'a> Snapshot<'a> {
         let key = new_key();
         let state = &builder.state;
         let mounts = builder.store.prepare(&key, image)?;
-        let upper = mounts
-            .iter()
-            .flat_map(|m| m.options.iter())
-            .find_map(|o| o.strip_prefix("upperdir="))
-            .map(PathBuf::from);
         let mut s = Snapshot {
             builder,
             key,
             dir: state.join("mnt").join(&new_hex()[..16]),
-            upper,
             mounted: false,
         };
         if mount {

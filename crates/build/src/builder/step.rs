@@ -11,7 +11,7 @@ use super::{BuildRun, PROXY_ARGS, StageState, cache_key, short_id, step_error};
 use crate::dockerfile::{CommandLine, HealthcheckArgs, Heredoc, Instruction, Located};
 use crate::error::BuildError;
 use crate::expand::expand_words;
-use crate::fsutil::{Scope, clamp_mtimes};
+use crate::fsutil::Scope;
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -286,11 +286,11 @@ impl BuildRun<'_> {
         opts: &CommitOptions,
     ) -> Result<String, BuildError> {
         snap.unmount()?;
-        if let (Some(epoch), Some(upper)) = (self.opts.source_date_epoch, &snap.upper) {
-            clamp_mtimes(upper, epoch)
-                .map_err(|e| BuildError::Other(format!("clamp timestamps: {e}")))?;
-        }
-        Ok(self.builder.store.commit(&snap.key, opts, None)?)
+        let stamp = super::reproducible::stamp(self.opts.source_date_epoch)?;
+        Ok(self
+            .builder
+            .store
+            .commit_stamped(&snap.key, opts, &stamp, None)?)
     }
 
     pub(super) fn finish(
