@@ -15,6 +15,33 @@ const CONTROLLERS: &[&str] = &[
     "cpu", "cpuacct", "memory", "pids", "blkio", "devices", "freezer",
 ];
 
+/// controller → mount point for `wanted`: the usual `/sys/fs/cgroup/<controller>` when it is
+/// a cgroup v1 mount of that controller (its real directory, after symlinks, is named after
+/// the controllers it holds, e.g. `cpu,cpuacct`), else from /proc/self/mountinfo. Reading
+/// mountinfo costs in proportion to the host's mounts (every running container's overlay
+/// with its long options), so the common layout is checked without it.
+fn mounts_of(wanted: &[&str]) -> Result<BTreeMap<String, PathBuf>> {
+    let mut out = BTreeMap::new();
+    for c in wanted {
+        let Ok(real) = fs::canonicalize(Path::new(super::CGROUP_ROOT).join(c)) else {
+            return mounts();
+        };
+        let named = real
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.split(',').any(|x| x == *c));
+        let is_v1 = rustix::fs::statfs(&real).is_ok_and(|s| s.f_type == CGROUP_SUPER_MAGIC);
+        let is_root = real.parent() == Some(Path::new(super::CGROUP_ROOT));
+        if !(named && is_v1 && is_root) {
+            return mounts();
+        }
+        out.insert(c.to_string(), real);
+    }
+    Ok(out)
+}
+
+const CGROUP_SUPER_MAGIC: i64 = 0x0027_e0eb;
+
 /// controller → mount point, from /proc/self/mountinfo (read once).
 fn mounts() -> Result<BTreeMap<String, PathBuf>> {
     let info = fs::read_to_string("/proc/self/mountinfo")
@@ -45,7 +72,6 @@ pub(super) fn create(
     wants_cpuset: bool,
     wants_hugetlb: bool,
 ) -> Result<BTreeMap<String, PathBuf>> {
-    let mounts = mounts()?;
     let rel = rel.strip_prefix("/").unwrap_or(rel);
     let mut paths = BTreeMap::new();
     let mut created: Vec<PathBuf> = vec![];
@@ -56,6 +82,7 @@ pub(super) fn create(
     if wants_hugetlb {
         wanted.push("hugetlb");
     }
+    let mounts = mounts_of(&wanted)?;
     let result = (|| {
         for c in wanted {
             let Some(m) = mounts.get(c) else { continue };

@@ -38,7 +38,14 @@ impl Rootfs<'_> {
         let prop =
             mountopts::root_propagation(linux.and_then(|l| l.rootfs_propagation().as_deref()))?;
         sys::mount(None, Path::new("/"), None, prop, None).map_err(|e| err("make / rslave", e))?;
-        parent::make_parent_private(self.rootfs)?;
+        // after a recursive slave/private `/` no mount is shared any more; otherwise the
+        // rootfs' mount may be (reading mountinfo costs in proportion to the host's mounts,
+        // so it is skipped when it cannot matter)
+        let all_unshared =
+            prop & libc::MS_REC != 0 && prop & (libc::MS_SLAVE | libc::MS_PRIVATE) != 0;
+        if !all_unshared {
+            parent::make_parent_private(self.rootfs)?;
+        }
         sys::mount(
             Some(self.rootfs),
             self.rootfs,
