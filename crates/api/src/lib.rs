@@ -10,6 +10,7 @@ pub mod body;
 pub mod error;
 pub mod hijack;
 pub mod listen;
+pub mod memory;
 pub mod routes;
 pub mod tls;
 pub mod version;

@@ -34,6 +34,7 @@ fn split_version(path: &str) -> Option<(&str, &str)> {
 }
 
 pub async fn negotiate(mut req: Request, next: Next) -> Response {
+    crate::memory::note_request();
     let mut version = ApiVersion::current();
     if let Some((v, tail)) = split_version(req.uri().path()) {
         let Some(parsed) = ApiVersion::parse(v) else {

@@ -151,6 +151,7 @@ fn main() -> anyhow::Result<()> {
         std::fs::write(&args.pidfile, format!("{}\n", std::process::id()))
             .with_context(|| format!("write {}", args.pidfile.display()))?;
     }
+    berth_api::memory::limit_arenas();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -177,6 +178,7 @@ fn main() -> anyhow::Result<()> {
                 _ => None,
             })
             .collect();
+        tokio::spawn(berth_api::memory::trim_when_idle());
         let mut tasks = tokio::task::JoinSet::new();
         for b in bound {
             let engine = engine.clone();
