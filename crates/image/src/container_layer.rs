@@ -57,15 +57,8 @@ impl ImageStore {
 
     /// Removes a writable layer (unmount it first).
     pub fn remove_snapshot(&self, key: &str) -> Result<(), Error> {
-        validate_key(key)?;
-        let n = self
-            .meta
-            .tx(|tx| Ok(tx.execute("DELETE FROM active WHERE key = ?1", [key])?))?;
-        let dir = self.snaps.active_dir(key);
-        if dir.exists() {
+        if let Some(dir) = self.detach_snapshot(key)? {
             fs::remove_dir_all(&dir).ctx(|| format!("remove {}", dir.display()))?;
-        } else if n == 0 {
-            return Err(Error::NoSuchSnapshot(key.to_owned()));
         }
         Ok(())
     }

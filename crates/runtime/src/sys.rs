@@ -208,61 +208,43 @@ pub(crate) fn setrlimit(resource: libc::c_int, soft: u64, hard: u64) -> io::Resu
     check(unsafe { libc::setrlimit64(resource as _, &lim) }).map(drop)
 }
 
+/// capget/capset's v3 header and per-word data (two words make each 64-bit set).
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+const CAP_V3: CapHeader = CapHeader {
+    version: 0x2008_0522,
+    pid: 0,
+};
+
 /// capset(2) with the v3 header: each set is a 64-bit mask.
 pub(crate) fn capset(effective: u64, permitted: u64, inheritable: u64) -> io::Result<()> {
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: i32,
-    }
-    #[repr(C)]
-    #[derive(Clone, Copy)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
-    }
-    let hdr = Header {
-        version: 0x2008_0522,
-        pid: 0,
+    let word = |shift: u32| CapData {
+        effective: (effective >> shift) as u32,
+        permitted: (permitted >> shift) as u32,
+        inheritable: (inheritable >> shift) as u32,
     };
-    let lo = |m: u64| m as u32;
-    let hi = |m: u64| (m >> 32) as u32;
-    let data = [
-        Data {
-            effective: lo(effective),
-            permitted: lo(permitted),
-            inheritable: lo(inheritable),
-        },
-        Data {
-            effective: hi(effective),
-            permitted: hi(permitted),
-            inheritable: hi(inheritable),
-        },
-    ];
+    let data = [word(0), word(32)];
     // SAFETY: header and a two-element data array, as capset v3 expects.
-    check(unsafe { libc::syscall(libc::SYS_capset, &hdr, data.as_ptr()) as libc::c_int }).map(drop)
+    check(unsafe { libc::syscall(libc::SYS_capset, &CAP_V3, data.as_ptr()) as libc::c_int })
+        .map(drop)
 }
 
 /// capget(2) of the calling thread's permitted set, as a 64-bit mask.
 pub(crate) fn capget_permitted() -> io::Result<u64> {
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: i32,
-    }
-    #[repr(C)]
-    #[derive(Clone, Copy, Default)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
-    }
-    let mut hdr = Header {
-        version: 0x2008_0522,
-        pid: 0,
-    };
-    let mut data = [Data::default(); 2];
+    let mut hdr = CAP_V3;
+    let mut data = [CapData::default(); 2];
     // SAFETY: header and a two-element data array, as capget v3 expects.
     check(unsafe { libc::syscall(libc::SYS_capget, &mut hdr, data.as_mut_ptr()) as libc::c_int })?;
     Ok(u64::from(data[0].permitted) | (u64::from(data[1].permitted) << 32))

@@ -251,16 +251,8 @@ impl Engine {
     /// Kills a container its monitor created but that will not start, and waits for the
     /// monitor to clean up and exit.
     async fn abandon_created(&self, run_dir: &std::path::Path) {
-        let watch = monitor_client::request(run_dir, &Request::Watch).await;
-        let kill = Request::Kill {
-            signal: libc::SIGKILL,
-            all: true,
-        };
-        let _ = monitor_client::request(run_dir, &kill).await;
-        if let Ok(mut w) = watch {
-            let mut sink = Vec::new();
-            let _ = tokio::time::timeout(Duration::from_secs(10), w.read_to_end(&mut sink)).await;
-        }
+        let watch = monitor_client::request(run_dir, &Request::Watch).await.ok();
+        kill_created(run_dir, watch).await;
     }
 
     async fn launch_monitor(
@@ -774,6 +766,20 @@ impl Engine {
         c.lifecycle.send_modify(|l| l.removed = true);
         self.container_event(c, "destroy", &[]);
         Ok(())
+    }
+}
+
+/// SIGKILLs a created container through its monitor and waits (up to 10 s) for the end of the
+/// monitor's `watch` connection, i.e. for the monitor to have cleaned up and exited.
+pub(crate) async fn kill_created(run_dir: &std::path::Path, watch: Option<tokio::net::UnixStream>) {
+    let kill = Request::Kill {
+        signal: libc::SIGKILL,
+        all: true,
+    };
+    let _ = monitor_client::request(run_dir, &kill).await;
+    if let Some(mut w) = watch {
+        let mut sink = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(10), w.read_to_end(&mut sink)).await;
     }
 }
 

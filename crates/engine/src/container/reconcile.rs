@@ -39,21 +39,7 @@ impl Engine {
                     }
                     Ok(watch) => {
                         // a start cut short by the crash: the process never ran; undo it
-                        let _ = monitor_client::request(
-                            &run_dir,
-                            &Request::Kill {
-                                signal: libc::SIGKILL,
-                                all: true,
-                            },
-                        )
-                        .await;
-                        let mut watch = watch;
-                        let mut sink = Vec::new();
-                        let _ = tokio::time::timeout(
-                            std::time::Duration::from_secs(10),
-                            tokio::io::AsyncReadExt::read_to_end(&mut watch, &mut sink),
-                        )
-                        .await;
+                        super::lifecycle::kill_created(&run_dir, Some(watch)).await;
                         self.teardown_network(&c.id, Some(&run_dir.join("netns")))
                             .await;
                         let _ =
