@@ -68,7 +68,12 @@ pub async fn negotiate(mut req: Request, next: Next) -> Response {
         }
     }
     req.extensions_mut().insert(version);
-    with_headers(next.run(req).await)
+    // as dockerd's "Calling METHOD PATH" debug line, with the time to the response's headers
+    let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    let t0 = std::time::Instant::now();
+    let resp = next.run(req).await;
+    tracing::debug!(%method, %path, status = resp.status().as_u16(), us = t0.elapsed().as_micros(), "served");
+    with_headers(resp)
 }
 
 fn with_headers(mut resp: Response) -> Response {
