@@ -14,11 +14,11 @@ use std::process::{Command, Stdio};
 
 use berth_testkit::daemon::Daemon;
 use berth_testkit::unique_name;
-use common::daemon_with_busybox;
 use common::files::{
-    cat_via_cp, cleanup, docker_bytes, fails_with, http, in_volume, raw_tar, stderr_of, tar_list,
+    cat_via_cp, cleanup, docker_bytes, fails_with, in_volume, raw_tar, stderr_of, tar_list,
     wait_exec,
 };
+use common::{daemon_with_busybox, http};
 
 fn mountpoint(d: &Daemon, volume: &str) -> std::path::PathBuf {
     d.docker_ok(&["volume", "inspect", "-f", "{{.Mountpoint}}", volume])
@@ -311,7 +311,7 @@ fn put_archive_takes_compressed_tars_as_moby_does() {
     let _c = cleanup(&d, &[&name], &[]);
     d.docker_ok(&["create", "--name", &name, "busybox", "sleep", "1000"]);
     let put = |body: &[u8]| {
-        http(
+        http::request(
             &d,
             "PUT",
             &format!("/v1.44/containers/{name}/archive?path=/tmp"),

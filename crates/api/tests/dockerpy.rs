@@ -5,22 +5,7 @@ mod common;
 use std::process::Command;
 
 use berth_testkit::unique_name;
-use common::daemon_with_busybox;
-
-/// Installs docker-py for this user when it is missing (PyPI is reachable here).
-fn ensure_docker_py() {
-    let ok = Command::new("python3")
-        .args(["-c", "import docker"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        let st = Command::new("python3")
-            .args(["-m", "pip", "install", "--quiet", "docker"])
-            .status()
-            .expect("run pip");
-        assert!(st.success(), "pip install docker failed");
-    }
-}
+use common::{daemon_with_busybox, ensure_docker_py};
 
 /// Runs `tests/py/<script>` against a fresh daemon with busybox loaded, with a unique name
 /// prefix as its argument, and checks that it succeeds and prints `done`.

@@ -2,21 +2,24 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use berth_testkit::daemon::Daemon;
 use berth_testkit::unique_name;
-use common::daemon_with_busybox;
+use common::{
+    daemon_with_busybox, expect_health, health_log, inspect_f, poll, run_detached, run_with_check,
+    stderr,
+};
 
-/// Polls `State.Health.Status` until it is `want` (or a minute passed).
-fn wait_health(d: &berth_testkit::daemon::Daemon, name: &str, want: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let s = d.docker_ok(&["inspect", "-f", "{{.State.Health.Status}}", name]);
-        if s.trim() == want || Instant::now() > deadline {
-            return s.trim().to_string();
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
+/// `docker ps`'s STATUS column for `name` (ends with the health in parentheses).
+fn ps_status(d: &Daemon, name: &str) -> String {
+    d.docker_ok(&[
+        "ps",
+        "--filter",
+        &format!("name={name}"),
+        "--format",
+        "{{.Status}}",
+    ])
 }
 
 #[test]
@@ -24,43 +27,21 @@ fn passing_check_makes_the_container_healthy() {
     let (d, _t) = daemon_with_busybox();
     let start = chrono::Utc::now().timestamp().to_string();
     let name = unique_name("hok");
-    d.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
+    run_with_check(&d, &name, "echo probe-ok", &["--health-retries", "2"]);
+    expect_health(&d, &name, "healthy");
+    let out = inspect_f(
+        &d,
         &name,
-        "--health-cmd",
-        "echo probe-ok",
-        "--health-interval",
-        "1s",
-        "--health-retries",
-        "2",
-        "busybox",
-        "sleep",
-        "300",
-    ]);
-    assert_eq!(wait_health(&d, &name, "healthy"), "healthy", "{}", d.log());
-    let out = d.docker_ok(&[
-        "inspect",
-        "-f",
         "{{.State.Health.FailingStreak}} {{(index .State.Health.Log 0).ExitCode}} {{(index .State.Health.Log 0).Output}}",
+    );
+    assert_eq!(out, "0 0 probe-ok");
+    let cfg = inspect_f(
+        &d,
         &name,
-    ]);
-    assert_eq!(out.trim(), "0 0 probe-ok");
-    let cfg = d.docker_ok(&[
-        "inspect",
-        "-f",
         "{{json .Config.Healthcheck.Test}} {{.Config.Healthcheck.Interval}}",
-        &name,
-    ]);
-    assert_eq!(cfg.trim(), r#"["CMD-SHELL","echo probe-ok"] 1s"#);
-    let ps = d.docker_ok(&[
-        "ps",
-        "--filter",
-        &format!("name={name}"),
-        "--format",
-        "{{.Status}}",
-    ]);
+    );
+    assert_eq!(cfg, r#"["CMD-SHELL","echo probe-ok"] 1s"#);
+    let ps = ps_status(&d, &name);
     assert!(ps.trim().ends_with("(healthy)"), "{ps}");
     let until = (chrono::Utc::now().timestamp() + 1).to_string();
     let ev = d.docker_ok(&[
@@ -78,8 +59,7 @@ fn passing_check_makes_the_container_healthy() {
 
     // the log keeps the last five results
     std::thread::sleep(Duration::from_secs(6));
-    let n = d.docker_ok(&["inspect", "-f", "{{len .State.Health.Log}}", &name]);
-    assert_eq!(n.trim(), "5");
+    assert_eq!(inspect_f(&d, &name, "{{len .State.Health.Log}}"), "5");
     d.docker_ok(&["rm", "-f", &name]);
 }
 
@@ -87,83 +67,46 @@ fn passing_check_makes_the_container_healthy() {
 fn failing_check_makes_the_container_unhealthy_after_retries() {
     let (d, _t) = daemon_with_busybox();
     let name = unique_name("hbad");
-    d.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
+    run_with_check(
+        &d,
         &name,
-        "--health-cmd",
         "echo failing; exit 3",
-        "--health-interval",
-        "1s",
-        "--health-retries",
-        "3",
-        "busybox",
-        "sleep",
-        "300",
-    ]);
-    assert_eq!(
-        wait_health(&d, &name, "unhealthy"),
-        "unhealthy",
-        "{}",
-        d.log()
+        &["--health-retries", "3"],
     );
-    let out = d.docker_ok(&[
-        "inspect",
-        "-f",
-        "{{.State.Health.FailingStreak}} {{len .State.Health.Log}} {{(index .State.Health.Log 0).ExitCode}} {{(index .State.Health.Log 0).Output}}",
+    expect_health(&d, &name, "unhealthy");
+    let out = inspect_f(
+        &d,
         &name,
-    ]);
+        "{{.State.Health.FailingStreak}} {{len .State.Health.Log}} {{(index .State.Health.Log 0).ExitCode}} {{(index .State.Health.Log 0).Output}}",
+    );
     let f: Vec<&str> = out.split_whitespace().collect();
     assert_eq!(f.len(), 4, "{out}");
     let streak: i64 = f[0].parse().expect("streak");
     assert!(streak >= 3, "{out}");
     assert_eq!(f[1..], ["3", "3", "failing"][..], "{out}");
-    let ps = d.docker_ok(&[
-        "ps",
-        "--filter",
-        &format!("name={name}"),
-        "--format",
-        "{{.Status}}",
-    ]);
+    let ps = ps_status(&d, &name);
     assert!(ps.trim().ends_with("(unhealthy)"), "{ps}");
 
     // a check not due yet shows as starting; NONE disables the image's or none at all
     let slow = unique_name("hslow");
-    d.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
+    run_detached(
+        &d,
         &slow,
-        "--health-cmd",
-        "true",
-        "--health-interval",
-        "1h",
-        "busybox",
-        "sleep",
-        "300",
-    ]);
-    let ps = d.docker_ok(&[
-        "ps",
-        "--filter",
-        &format!("name={slow}"),
-        "--format",
-        "{{.Status}}",
-    ]);
+        &[
+            "--health-cmd",
+            "true",
+            "--health-interval",
+            "1h",
+            "busybox",
+            "sleep",
+            "300",
+        ],
+    );
+    let ps = ps_status(&d, &slow);
     assert!(ps.trim().ends_with("(health: starting)"), "{ps}");
     let plain = unique_name("hnone");
-    d.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
-        &plain,
-        "--no-healthcheck",
-        "busybox",
-        "sleep",
-        "300",
-    ]);
-    let h = d.docker_ok(&["inspect", "-f", "{{json .State.Health}}", &plain]);
-    assert_eq!(h.trim(), "null");
+    run_detached(&d, &plain, &["--no-healthcheck", "busybox", "sleep", "300"]);
+    assert_eq!(inspect_f(&d, &plain, "{{json .State.Health}}"), "null");
 
     let bad = d.docker_run(&[
         "run",
@@ -203,36 +146,19 @@ fn failing_check_makes_the_container_unhealthy_after_retries() {
 fn slow_check_times_out_and_counts_as_a_failure() {
     let (d, _t) = daemon_with_busybox();
     let name = unique_name("hslow");
-    d.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
+    run_with_check(
+        &d,
         &name,
-        "--health-cmd",
         "sleep 3",
-        "--health-timeout",
-        "300ms",
-        "--health-interval",
-        "1s",
-        "--health-retries",
-        "1",
-        "busybox",
-        "sleep",
-        "300",
-    ]);
-    assert_eq!(
-        wait_health(&d, &name, "unhealthy"),
-        "unhealthy",
-        "{}",
-        d.log()
+        &["--health-timeout", "300ms", "--health-retries", "1"],
     );
-    let out = d.docker_ok(&[
-        "inspect",
-        "-f",
-        "{{(index .State.Health.Log 0).ExitCode}} {{(index .State.Health.Log 0).Output}}",
+    expect_health(&d, &name, "unhealthy");
+    let out = inspect_f(
+        &d,
         &name,
-    ]);
-    assert_eq!(out.trim(), "-1 Health check exceeded timeout (300ms)");
+        "{{(index .State.Health.Log 0).ExitCode}} {{(index .State.Health.Log 0).Output}}",
+    );
+    assert_eq!(out, "-1 Health check exceeded timeout (300ms)");
     d.docker_ok(&["rm", "-f", &name]);
 }
 
@@ -253,62 +179,31 @@ fn image_healthcheck_is_inherited_and_can_be_overridden() {
         .arg(ctx.path())
         .output()
         .expect("docker build");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", stderr(&out));
 
     let inherit = unique_name("hinh");
-    d.docker_ok(&["run", "-d", "--name", &inherit, &tag, "sleep", "300"]);
-    assert_eq!(
-        wait_health(&d, &inherit, "healthy"),
-        "healthy",
-        "{}",
-        d.log()
-    );
-    let o = d.docker_ok(&[
-        "inspect",
-        "-f",
-        "{{(index .State.Health.Log 0).Output}}",
-        &inherit,
-    ]);
-    assert_eq!(o.trim(), "from-image");
+    run_detached(&d, &inherit, &[&tag, "sleep", "300"]);
+    expect_health(&d, &inherit, "healthy");
+    let o = inspect_f(&d, &inherit, "{{(index .State.Health.Log 0).Output}}");
+    assert_eq!(o, "from-image");
 
     // a longer interval from the CLI keeps the image's command
     let slow = unique_name("hover");
-    d.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
+    run_detached(
+        &d,
         &slow,
-        "--health-interval",
-        "1h",
-        &tag,
-        "sleep",
-        "300",
-    ]);
-    let cfg = d.docker_ok(&[
-        "inspect",
-        "-f",
+        &["--health-interval", "1h", &tag, "sleep", "300"],
+    );
+    let cfg = inspect_f(
+        &d,
+        &slow,
         "{{json .Config.Healthcheck.Test}} {{.State.Health.Status}}",
-        &slow,
-    ]);
-    assert_eq!(cfg.trim(), r#"["CMD","echo","from-image"] starting"#);
+    );
+    assert_eq!(cfg, r#"["CMD","echo","from-image"] starting"#);
 
     let off = unique_name("hoff");
-    d.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
-        &off,
-        "--no-healthcheck",
-        &tag,
-        "sleep",
-        "300",
-    ]);
-    let h = d.docker_ok(&["inspect", "-f", "{{json .State.Health}}", &off]);
-    assert_eq!(h.trim(), "null");
+    run_detached(&d, &off, &["--no-healthcheck", &tag, "sleep", "300"]);
+    assert_eq!(inspect_f(&d, &off, "{{json .State.Health}}"), "null");
     d.docker_ok(&["rm", "-f", &inherit, &slow, &off]);
 }
 
@@ -316,39 +211,33 @@ fn image_healthcheck_is_inherited_and_can_be_overridden() {
 fn health_checks_resume_after_a_daemon_restart() {
     let (mut d, _t) = daemon_with_busybox();
     let name = unique_name("hres");
-    d.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
+    run_detached(
+        &d,
         &name,
-        "--health-cmd",
-        "cat /tmp/ok",
-        "--health-interval",
-        "1s",
-        "--health-retries",
-        "1",
-        "busybox",
-        "sh",
-        "-c",
-        "echo fine > /tmp/ok; sleep 300",
-    ]);
-    assert_eq!(wait_health(&d, &name, "healthy"), "healthy", "{}", d.log());
+        &[
+            "--health-cmd",
+            "cat /tmp/ok",
+            "--health-interval",
+            "1s",
+            "--health-retries",
+            "1",
+            "busybox",
+            "sh",
+            "-c",
+            "echo fine > /tmp/ok; sleep 300",
+        ],
+    );
+    expect_health(&d, &name, "healthy");
     d.restart();
     // the re-adopted container's checks run again: break it and it turns unhealthy
     d.docker_ok(&["exec", &name, "rm", "/tmp/ok"]);
-    assert_eq!(
-        wait_health(&d, &name, "unhealthy"),
-        "unhealthy",
-        "{}",
-        d.log()
-    );
+    expect_health(&d, &name, "unhealthy");
     d.docker_ok(&["exec", &name, "sh", "-c", "echo back > /tmp/ok"]);
-    assert_eq!(wait_health(&d, &name, "healthy"), "healthy", "{}", d.log());
-    let log = d.docker_ok(&["inspect", "-f", "{{json .State.Health.Log}}", &name]);
-    let log: serde_json::Value = serde_json::from_str(&log).expect("log json");
-    let last = log.as_array().and_then(|l| l.last()).expect("a result");
-    assert_eq!(last["Output"], "back\n", "{log}");
-    assert_eq!(last["ExitCode"], 0, "{log}");
+    expect_health(&d, &name, "healthy");
+    let log = health_log(&d, &name);
+    let last = log.last().expect("a result");
+    assert_eq!(last["Output"], "back\n", "{log:?}");
+    assert_eq!(last["ExitCode"], 0, "{log:?}");
     d.docker_ok(&["rm", "-f", &name]);
 }
 
@@ -356,39 +245,30 @@ fn health_checks_resume_after_a_daemon_restart() {
 fn failures_in_the_start_period_do_not_count() {
     let (d, _t) = daemon_with_busybox();
     let name = unique_name("hstart");
-    d.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
+    run_with_check(
+        &d,
         &name,
-        "--health-cmd",
         "exit 1",
-        "--health-interval",
-        "1s",
-        "--health-start-period",
-        "1h",
-        "--health-start-interval",
-        "1s",
-        "--health-retries",
-        "1",
-        "busybox",
-        "sleep",
-        "300",
-    ]);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let n = d.docker_ok(&["inspect", "-f", "{{len .State.Health.Log}}", &name]);
-        if n.trim().parse::<usize>().unwrap_or(0) >= 2 || Instant::now() > deadline {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let out = d.docker_ok(&[
-        "inspect",
-        "-f",
-        "{{.State.Health.Status}} {{.State.Health.FailingStreak}} {{(index .State.Health.Log 0).ExitCode}}",
+        &[
+            "--health-start-period",
+            "1h",
+            "--health-start-interval",
+            "1s",
+            "--health-retries",
+            "1",
+        ],
+    );
+    poll(
+        Duration::from_secs(60),
+        Duration::from_millis(200),
+        || health_log(&d, &name).len(),
+        |n| *n >= 2,
+    );
+    let out = inspect_f(
+        &d,
         &name,
-    ]);
-    assert_eq!(out.trim(), "starting 0 1");
+        "{{.State.Health.Status}} {{.State.Health.FailingStreak}} {{(index .State.Health.Log 0).ExitCode}}",
+    );
+    assert_eq!(out, "starting 0 1");
     d.docker_ok(&["rm", "-f", &name]);
 }

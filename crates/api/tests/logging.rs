@@ -4,32 +4,12 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use berth_testkit::daemon::Daemon;
 use berth_testkit::unique_name;
-use common::daemon_with_busybox;
-
-/// One HTTP request on the daemon's socket; returns (status, body).
-fn raw(d: &Daemon, method: &str, path: &str, body: &str) -> (u16, String) {
-    let mut s = UnixStream::connect(&d.socket).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: berth\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let status = out
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (status, out)
-}
+use common::{daemon_with_busybox, http, inspect_f, poll, run_detached};
 
 fn log_dir(d: &Daemon, id: &str) -> PathBuf {
     d.data_root.join("engine/containers").join(id)
@@ -68,25 +48,43 @@ fn wait_exit(d: &Daemon, name: &str) {
     assert_eq!(code.trim(), "0");
 }
 
+/// A script printing `line-0` to `line-{n-1}`, `pause` after each.
+fn lines_script(n: u32, pause: &str) -> String {
+    format!("i=0; while [ $i -lt {n} ]; do echo line-$i; i=$((i+1)); {pause}done")
+}
+
+/// Runs `busybox sh -c SCRIPT` detached as `name`, each of `opts` given as a `--log-opt`;
+/// returns the container's ID.
+fn run_logging(d: &Daemon, name: &str, opts: &[&str], script: &str) -> String {
+    let mut args = vec![];
+    for o in opts {
+        args.extend_from_slice(&["--log-opt", o]);
+    }
+    args.extend_from_slice(&["busybox", "sh", "-c", script]);
+    run_detached(d, name, &args)
+}
+
+/// `docker logs -f NAME` to its end (the container's exit): the line numbers it printed.
+fn follow_numbers(d: &Daemon, name: &str) -> Vec<u32> {
+    let out = d
+        .docker()
+        .args(["logs", "-f", name])
+        .output()
+        .expect("docker logs -f");
+    assert!(out.status.success());
+    numbers(&String::from_utf8_lossy(&out.stdout))
+}
+
 #[test]
 fn rotation_keeps_max_file_files_and_logs_reads_them_oldest_first() {
     let (d, _t) = daemon_with_busybox();
     let name = unique_name("rot");
-    let id = d.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
+    let id = run_logging(
+        &d,
         &name,
-        "--log-opt",
-        "max-size=10k",
-        "--log-opt",
-        "max-file=3",
-        "busybox",
-        "sh",
-        "-c",
-        "i=0; while [ $i -lt 2000 ]; do echo line-$i; i=$((i+1)); done",
-    ]);
-    let id = id.trim().to_string();
+        &["max-size=10k", "max-file=3"],
+        &lines_script(2000, ""),
+    );
     wait_exit(&d, &name);
     let base = format!("{id}-json.log");
     assert_eq!(
@@ -105,32 +103,19 @@ fn rotation_keeps_max_file_files_and_logs_reads_them_oldest_first() {
     assert!(n.len() > 200 && n.len() < 600, "{} lines kept", n.len());
     let tail = d.docker_ok(&["logs", "--tail", "5", &name]);
     assert_eq!(numbers(&tail), (1995..2000).collect::<Vec<_>>());
-    let inspect = d.docker_ok(&[
-        "inspect",
-        "-f",
-        "{{.HostConfig.LogConfig.Type}} {{index .HostConfig.LogConfig.Config \"max-size\"}} {{index .HostConfig.LogConfig.Config \"max-file\"}}",
+    let inspect = inspect_f(
+        &d,
         &name,
-    ]);
-    assert_eq!(inspect.trim(), "json-file 10k 3");
+        "{{.HostConfig.LogConfig.Type}} {{index .HostConfig.LogConfig.Config \"max-size\"}} {{index .HostConfig.LogConfig.Config \"max-file\"}}",
+    );
+    assert_eq!(inspect, "json-file 10k 3");
 }
 
 #[test]
 fn max_file_one_truncates_and_compress_gzips_rotated_files() {
     let (d, _t) = daemon_with_busybox();
     let one = unique_name("rot1");
-    let id = d.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
-        &one,
-        "--log-opt",
-        "max-size=2k",
-        "busybox",
-        "sh",
-        "-c",
-        "i=0; while [ $i -lt 500 ]; do echo line-$i; i=$((i+1)); done",
-    ]);
-    let id = id.trim().to_string();
+    let id = run_logging(&d, &one, &["max-size=2k"], &lines_script(500, ""));
     wait_exit(&d, &one);
     assert_eq!(log_files(&d, &id), vec![format!("{id}-json.log")]);
     let n = numbers(&d.docker_ok(&["logs", &one]));
@@ -138,23 +123,12 @@ fn max_file_one_truncates_and_compress_gzips_rotated_files() {
     assert!(n.len() < 40, "{} lines kept in one 2k file", n.len());
 
     let gz = unique_name("rotgz");
-    let id = d.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
+    let id = run_logging(
+        &d,
         &gz,
-        "--log-opt",
-        "max-size=5k",
-        "--log-opt",
-        "max-file=4",
-        "--log-opt",
-        "compress=true",
-        "busybox",
-        "sh",
-        "-c",
-        "i=0; while [ $i -lt 1000 ]; do echo line-$i; i=$((i+1)); done",
-    ]);
-    let id = id.trim().to_string();
+        &["max-size=5k", "max-file=4", "compress=true"],
+        &lines_script(1000, ""),
+    );
     wait_exit(&d, &gz);
     let base = format!("{id}-json.log");
     // the compressing child may still be finishing the newest rotated file
@@ -164,13 +138,13 @@ fn max_file_one_truncates_and_compress_gzips_rotated_files() {
         format!("{base}.2.gz"),
         format!("{base}.3.gz"),
     ];
-    for _ in 0..50 {
-        if log_files(&d, &id) == want {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    assert_eq!(log_files(&d, &id), want);
+    let files = poll(
+        Duration::from_secs(5),
+        Duration::from_millis(100),
+        || log_files(&d, &id),
+        |f| *f == want,
+    );
+    assert_eq!(files, want);
     let n = numbers(&d.docker_ok(&["logs", &gz]));
     assert_eq!(*n.last().unwrap(), 999);
     assert!(n.len() > 150, "{} lines kept", n.len());
@@ -180,29 +154,14 @@ fn max_file_one_truncates_and_compress_gzips_rotated_files() {
 fn logs_follow_goes_on_across_rotations() {
     let (d, _t) = daemon_with_busybox();
     let name = unique_name("rotf");
-    d.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
+    run_logging(
+        &d,
         &name,
-        "--log-opt",
-        "max-size=2k",
-        "--log-opt",
-        "max-file=2",
-        "busybox",
-        "sh",
-        "-c",
-        "sleep 1; i=0; while [ $i -lt 300 ]; do echo line-$i; i=$((i+1)); usleep 5000; done",
-    ]);
+        &["max-size=2k", "max-file=2"],
+        &format!("sleep 1; {}", lines_script(300, "usleep 5000; ")),
+    );
     // started before the first line: every line must arrive, across about 15 rotations
-    let out = d
-        .docker()
-        .args(["logs", "-f", &name])
-        .output()
-        .expect("docker logs -f");
-    assert!(out.status.success());
-    let out = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(numbers(&out), (0..300).collect::<Vec<_>>());
+    assert_eq!(follow_numbers(&d, &name), (0..300).collect::<Vec<_>>());
 }
 
 #[test]
@@ -211,29 +170,14 @@ fn logs_follow_reads_files_rotated_between_two_polls() {
     let name = unique_name("rotb");
     // bursts of 30 lines (about 2.4 kB): two or three 1k rotations at a time, faster than the
     // follower polls; four files keep a whole burst on disk
-    d.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
+    run_logging(
+        &d,
         &name,
-        "--log-opt",
-        "max-size=1k",
-        "--log-opt",
-        "max-file=4",
-        "busybox",
-        "sh",
-        "-c",
+        &["max-size=1k", "max-file=4"],
         "sleep 1; i=0; while [ $i -lt 300 ]; do echo line-$i; i=$((i+1)); \
          [ $((i % 30)) = 0 ] && sleep 0.3; done; true",
-    ]);
-    let out = d
-        .docker()
-        .args(["logs", "-f", &name])
-        .output()
-        .expect("docker logs -f");
-    assert!(out.status.success());
-    let out = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(numbers(&out), (0..300).collect::<Vec<_>>());
+    );
+    assert_eq!(follow_numbers(&d, &name), (0..300).collect::<Vec<_>>());
 }
 
 #[test]
@@ -331,7 +275,7 @@ fn log_driver_none_keeps_no_log() {
         .map(|r| r.count())
         .unwrap_or(0);
     assert_eq!(files, 0, "a none-driver container wrote files");
-    let (status, body) = raw(&d, "GET", &format!("/containers/{name}/logs?stdout=1"), "");
+    let (status, body) = http::json(&d, "GET", &format!("/containers/{name}/logs?stdout=1"), "");
     assert_eq!(status, 501, "{body}");
 }
 
@@ -378,7 +322,7 @@ fn bad_log_options_are_refused_with_dockers_messages() {
         // nothing half-made
         assert!(!d.docker_run(&["inspect", &name]).status.success());
     }
-    let (status, body) = raw(
+    let (status, body) = http::json(
         &d,
         "POST",
         "/containers/create",

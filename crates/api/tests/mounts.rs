@@ -3,40 +3,19 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
-
 use berth_testkit::daemon::Daemon;
 use berth_testkit::unique_name;
-use common::daemon_with_busybox;
+use common::volumes::{
+    assert_volume_in_use, bind_round_trip, import_busybox_with_seed,
+    volume_keeps_data_and_read_only_refuses_writes,
+};
+use common::{daemon_with_busybox, ensure_docker_py, http, stderr};
 use serde_json::{Value, json};
 
-fn stderr(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// One raw `POST` to the daemon: (status code, the error's message or the body).
+/// One raw `POST` of JSON to the daemon: (status code, the error's message or the body).
 fn post(d: &Daemon, path: &str, body: &Value) -> (u16, String) {
-    let mut s = UnixStream::connect(&d.socket).unwrap();
-    let body = body.to_string();
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let code = out
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = out.split_once("\r\n\r\n").map(|x| x.1).unwrap_or_default();
-    let message = serde_json::from_str::<Value>(body)
-        .ok()
-        .and_then(|v| v["message"].as_str().map(str::to_owned));
-    (code, message.unwrap_or_else(|| body.to_string()))
+    let (code, body) = http::json(d, "POST", path, &body.to_string());
+    (code, http::message(&body))
 }
 
 fn inspect(d: &Daemon, name: &str) -> Value {
@@ -58,39 +37,9 @@ fn mount_at<'a>(c: &'a Value, dst: &str) -> &'a Value {
 fn volume_mount_keeps_data_is_in_use_and_is_filled_from_the_image() {
     let (d, _t) = daemon_with_busybox();
     let vol = unique_name("mvol");
-    d.docker_ok(&[
-        "run",
-        "--rm",
-        "--mount",
-        &format!("type=volume,src={vol},dst=/data,volume-label=team=berth"),
-        "busybox",
-        "sh",
-        "-c",
-        "echo kept > /data/f",
-    ]);
-    let out = d.docker_ok(&[
-        "run",
-        "--rm",
-        "--mount",
-        &format!("type=volume,src={vol},dst=/data,readonly"),
-        "busybox",
-        "cat",
-        "/data/f",
-    ]);
-    assert_eq!(out, "kept\n");
-    let ro = d.docker_run(&[
-        "run",
-        "--rm",
-        "--mount",
-        &format!("type=volume,src={vol},dst=/data,readonly"),
-        "busybox",
-        "touch",
-        "/data/x",
-    ]);
-    assert!(
-        !ro.status.success(),
-        "a read-only volume must refuse writes"
-    );
+    let rw = format!("type=volume,src={vol},dst=/data,volume-label=team=berth");
+    let ro = format!("type=volume,src={vol},dst=/data,readonly");
+    volume_keeps_data_and_read_only_refuses_writes(&d, &["--mount", &rw], &["--mount", &ro]);
     let labels = d.docker_ok(&["volume", "inspect", "-f", "{{json .Labels}}", &vol]);
     assert_eq!(labels.trim(), r#"{"team":"berth"}"#);
 
@@ -132,13 +81,7 @@ fn volume_mount_keeps_data_is_in_use_and_is_filled_from_the_image() {
         "busybox",
         "true",
     ]);
-    let busy = d.docker_run(&["volume", "rm", &vol]);
-    assert!(!busy.status.success());
-    assert!(
-        stderr(&busy).contains("volume is in use"),
-        "{}",
-        stderr(&busy)
-    );
+    assert_volume_in_use(&d, &vol);
     let ps = d.docker_ok(&[
         "ps",
         "-a",
@@ -215,12 +158,7 @@ fn anonymous_volume_mount_goes_with_rm_v_and_inspect_shows_every_mount() {
         spec[3]["TmpfsOptions"],
         json!({"SizeBytes": 1048576, "Mode": 0o1770})
     );
-    let busy = d.docker_run(&["volume", "rm", &anon_name]);
-    assert!(
-        stderr(&busy).contains("volume is in use"),
-        "{}",
-        stderr(&busy)
-    );
+    assert_volume_in_use(&d, &anon_name);
     d.docker_ok(&["rm", "-v", &name]);
     assert!(
         !d.docker_run(&["volume", "inspect", &anon_name])
@@ -236,22 +174,9 @@ fn anonymous_volume_mount_goes_with_rm_v_and_inspect_shows_every_mount() {
 fn bind_and_tmpfs_mounts_behave_in_the_container() {
     let (d, _t) = daemon_with_busybox();
     let host = tempfile::tempdir().unwrap();
-    std::fs::write(host.path().join("in"), "from-host\n").unwrap();
-    let out = d.docker_ok(&[
-        "run",
-        "--rm",
-        "--mount",
-        &format!("type=bind,src={},dst=/x", host.path().display()),
-        "busybox",
-        "sh",
-        "-c",
-        "cat /x/in; echo back > /x/out",
-    ]);
+    let bind = format!("type=bind,src={},dst=/x", host.path().display());
+    let out = bind_round_trip(&d, host.path(), &["--mount", &bind], "");
     assert_eq!(out, "from-host\n");
-    assert_eq!(
-        std::fs::read_to_string(host.path().join("out")).unwrap(),
-        "back\n"
-    );
     let ro = d.docker_run(&[
         "run",
         "--rm",
@@ -607,25 +532,11 @@ fn bind_propagation_rslave_sees_host_mounts_and_rprivate_does_not() {
 fn a_mount_over_an_image_volume_replaces_its_anonymous_volume() {
     let (d, _t) = daemon_with_busybox();
     let image = format!("{}:1", unique_name("mimgvol"));
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("rootfs");
-    std::fs::create_dir(&root).unwrap();
-    berth_testkit::busybox_rootfs(&root).unwrap();
-    std::fs::create_dir_all(root.join("data")).unwrap();
-    std::fs::write(root.join("data/seed"), "seeded\n").unwrap();
-    let tar = dir.path().join("rootfs.tar");
-    berth_testkit::images::layer_tar(&root, &tar).unwrap();
-    d.docker_ok(&[
-        "import",
-        "-c",
-        "VOLUME /data",
-        "-c",
-        "VOLUME /cache",
-        "-c",
-        "CMD [\"sh\"]",
-        tar.to_str().unwrap(),
+    import_busybox_with_seed(
+        &d,
         &image,
-    ]);
+        &["VOLUME /data", "VOLUME /cache", "CMD [\"sh\"]"],
+    );
     let vol = unique_name("mover");
     let name = unique_name("mimg");
     let out = d.docker_ok(&[
@@ -740,17 +651,7 @@ print("done")
 
 #[test]
 fn docker_py_mounts_work() {
-    let ok = std::process::Command::new("python3")
-        .args(["-c", "import docker"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        let st = std::process::Command::new("python3")
-            .args(["-m", "pip", "install", "--quiet", "docker"])
-            .status()
-            .expect("run pip");
-        assert!(st.success(), "pip install docker failed");
-    }
+    ensure_docker_py();
     let (d, _t) = daemon_with_busybox();
     let out = std::process::Command::new("python3")
         .args(["-c", DOCKER_PY, &unique_name("mpy")])

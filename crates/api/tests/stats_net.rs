@@ -3,25 +3,15 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
-
 use berth_testkit::daemon::Daemon;
 use berth_testkit::unique_name;
-use common::daemon_with_busybox;
+use common::{daemon_with_busybox, http};
 
 /// A one-shot stats object over raw HTTP (the body of a `Connection: close` response).
 fn stats_json(d: &Daemon, name: &str) -> serde_json::Value {
-    let mut s = UnixStream::connect(&d.socket).unwrap();
-    write!(
-        s,
-        "GET /containers/{name}/stats?stream=false HTTP/1.1\r\nHost: berth\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
-    let body = &out[out.find("\r\n\r\n").unwrap() + 4..];
+    let path = format!("/containers/{name}/stats?stream=false");
+    let (status, body) = http::json(d, "GET", &path, "");
+    assert_eq!(status, 200, "{body}");
     let start = body.find('{').unwrap();
     let end = body.rfind('}').unwrap();
     serde_json::from_str(&body[start..=end]).unwrap_or_else(|e| panic!("{e}: {body}"))

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use berth_testkit::daemon::{Daemon, Options};
 use berth_testkit::unique_name;
 
+mod common;
 #[path = "tls/pki.rs"]
 mod pki;
 
@@ -449,17 +450,7 @@ fn init_path_names_the_init_that_run_init_mounts() {
 /// `DOCKER_TLS_VERIFY` and `DOCKER_CERT_PATH`, hijacked exec included.
 #[test]
 fn docker_py_talks_to_the_tls_listener_with_its_client_certificate() {
-    let have = Command::new("python3")
-        .args(["-c", "import docker"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !have {
-        let st = Command::new("python3")
-            .args(["-m", "pip", "install", "--quiet", "docker"])
-            .status()
-            .expect("run pip");
-        assert!(st.success(), "pip install docker failed");
-    }
+    common::ensure_docker_py();
     let pki = Pki::new();
     let (d, port) = tcp_daemon(pki.server_args());
     let tar = berth_testkit::images::busybox_archive(pki.dir.path(), "busybox:latest").unwrap();

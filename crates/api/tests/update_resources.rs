@@ -5,15 +5,7 @@
 mod common;
 
 use berth_testkit::unique_name;
-use common::daemon_with_busybox;
-
-fn cgroup_file(ctrl: &str, id: &str, file: &str) -> String {
-    let p = format!("/sys/fs/cgroup/{ctrl}/berth/{id}/{file}");
-    std::fs::read_to_string(&p)
-        .unwrap_or_else(|e| panic!("read {p}: {e}"))
-        .trim()
-        .to_string()
-}
+use common::{cgroup_file, daemon_with_busybox};
 
 fn blkio_weight(id: &str) -> String {
     let dir = format!("/sys/fs/cgroup/blkio/berth/{id}");

@@ -3,51 +3,24 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 use berth_testkit::daemon::Daemon;
 use berth_testkit::unique_name;
-use common::daemon_with_busybox;
+use common::{daemon_with_busybox, http};
 
-/// One HTTP request on the daemon's socket, read to the end; returns (status, raw response).
+/// `POST PATH` with no body: (status, body).
 fn post(d: &Daemon, path: &str) -> (u16, String) {
-    let mut s = UnixStream::connect(&d.socket).unwrap();
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nHost: berth\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let status = out
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (status, out)
+    http::json(d, "POST", path, "")
 }
 
-/// Starts a wait in a thread; the returned handle yields (status, response, seconds taken).
+/// Starts a wait in a thread; the returned handle yields (status, body, time taken).
 fn wait_async(d: &Daemon, path: String) -> std::thread::JoinHandle<(u16, String, Duration)> {
     let socket = d.socket.clone();
     std::thread::spawn(move || {
         let t = Instant::now();
-        let mut s = UnixStream::connect(&socket).unwrap();
-        write!(
-            s,
-            "POST {path} HTTP/1.1\r\nHost: berth\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
-        )
-        .unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).unwrap();
-        let status = out
-            .split(' ')
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        (status, out, t.elapsed())
+        let (status, body) = http::request_at(&socket, "POST", &path, "application/json", b"");
+        (status, body, t.elapsed())
     })
 }
 

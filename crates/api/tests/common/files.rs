@@ -1,9 +1,8 @@
 //! Helpers of the file-copy tests (`archive.rs`, `archive_volumes.rs`): containers and
 //! images removed when a test ends, docker commands whose failure is expected, hand-made
-//! tars, raw HTTP on the daemon's socket.
+//! tars.
 
-use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
+use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -174,36 +173,4 @@ pub fn raw_tar(entries: &[(&str, u8, &str, &[u8])]) -> Vec<u8> {
     }
     out.resize(out.len() + 1024, 0);
     out
-}
-
-/// One raw HTTP/1.1 request on the daemon's socket: (status code, body as text).
-pub fn http(
-    d: &Daemon,
-    method: &str,
-    path: &str,
-    content_type: &str,
-    body: &[u8],
-) -> (u16, String) {
-    let mut s = UnixStream::connect(&d.socket).expect("connect to the daemon");
-    s.set_read_timeout(Some(Duration::from_secs(30))).ok();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: berth\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).expect("write request");
-    s.write_all(body).expect("write body");
-    let mut resp = vec![];
-    s.read_to_end(&mut resp).expect("read response");
-    let text = String::from_utf8_lossy(&resp).into_owned();
-    let code = text
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|x| x.1)
-        .unwrap_or("")
-        .to_string();
-    (code, body)
 }
