@@ -99,18 +99,21 @@ fn what_a_crash_left_in_the_trash_is_deleted_at_the_next_start() {
     );
 }
 
-/// Processes whose command line names this daemon's exec root and `berth-monitor`.
+/// This daemon's container monitors: `berth-monitor` processes working in one of its run
+/// directories (a monitor enters its run directory, whether it was spawned for the container
+/// or was the daemon's standby). An idle standby is not counted.
 fn monitors_of(root: &Path) -> usize {
-    let needle = root.join("exec").to_string_lossy().into_owned();
+    // a removed container's run directory may already be in the exec root's trash
+    let runs = root.join("exec");
     std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
         .filter(|p| {
             std::fs::read(p.path().join("cmdline")).is_ok_and(|c| {
-                let mut args = c.split(|b| *b == 0).map(String::from_utf8_lossy);
-                args.next().is_some_and(|a| a.ends_with("berth-monitor"))
-                    && args.next().is_some_and(|a| a.contains(&needle))
-            })
+                c.split(|b| *b == 0)
+                    .next()
+                    .is_some_and(|a| String::from_utf8_lossy(a).ends_with("berth-monitor"))
+            }) && std::fs::read_link(p.path().join("cwd")).is_ok_and(|d| d.starts_with(&runs))
         })
         .count()
 }

@@ -113,3 +113,93 @@ fn daemon_killed_during_creates_and_removes_leaves_a_consistent_store() {
     let out = d.docker_ok(&["run", "--rm", "--name", &name, "busybox", "echo", "ok"]);
     assert_eq!(out, "ok\n");
 }
+
+/// `berth-monitor --standby` processes waiting for a container of the daemon rooted at `root`
+/// (an assigned one shows `berth-monitor RUN_DIR` instead).
+fn standbys_of(root: &std::path::Path) -> Vec<i32> {
+    let exec = root.join("exec");
+    let mut pids = vec![];
+    for p in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = p.file_name().to_str().and_then(|n| n.parse().ok()) else {
+            continue;
+        };
+        let Ok(c) = std::fs::read(p.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<_> = c.split(|b| *b == 0).map(String::from_utf8_lossy).collect();
+        if args.len() >= 3
+            && args[0].ends_with("berth-monitor")
+            && args[1] == "--standby"
+            && std::path::Path::new(args[2].as_ref()).starts_with(&exec)
+        {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn spares_of(root: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(root.join("exec/netns-spare"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_standby_monitor_and_spare_namespace_go_with_a_killed_daemon() {
+    let (mut d, _t) = daemon_with_busybox();
+    // a start takes the standby and the spare, and new ones are made for the next start
+    let name = unique_name("sb");
+    wait_for("the first standby", || standbys_of(d.root()).len() == 1);
+    let first = standbys_of(d.root())[0];
+    let id = d.docker_ok(&["run", "-d", "--name", &name, "busybox", "sleep", "100"]);
+    // the standby became its monitor, and shows `berth-monitor RUN_DIR`
+    let run_dir = d.root().join("exec/containers").join(id.trim());
+    let pid = std::fs::read_to_string(run_dir.join("monitor.pid")).unwrap();
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", pid.trim())).unwrap();
+    let args: Vec<_> = cmdline
+        .split(|b| *b == 0)
+        .map(String::from_utf8_lossy)
+        .collect();
+    assert!(args[0].ends_with("berth-monitor"), "{args:?}");
+    assert_eq!(args[1], run_dir.to_string_lossy(), "{args:?}");
+    assert_eq!(pid.trim(), first.to_string());
+    wait_for("a standby monitor", || standbys_of(d.root()).len() == 1);
+    wait_for("a spare namespace", || spares_of(d.root()).len() == 1);
+    let old_spare = spares_of(d.root()).remove(0);
+    let mountinfo = || std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        mountinfo().contains(&old_spare),
+        "the spare is pinned by a mount"
+    );
+    d.kill();
+    // the standby reads EOF on its pipe from the daemon and ends; the container's monitor stays
+    wait_for("the standby to end", || standbys_of(d.root()).is_empty());
+    d.restart();
+    // the old spare is removed (unmounted) at the next start, and the container still runs
+    wait_for("a new spare", || {
+        let s = spares_of(d.root());
+        s.len() == 1 && s[0] != old_spare
+    });
+    assert!(!mountinfo().contains(&old_spare), "old spare still mounted");
+    let st = d.docker_ok(&["inspect", "-f", "{{.State.Status}}", &name]);
+    assert_eq!(st.trim(), "running");
+    // the new standby serves the next start
+    wait_for("a standby after restart", || {
+        standbys_of(d.root()).len() == 1
+    });
+    let out = d.docker_ok(&["run", "--rm", "busybox", "echo", "from the standby"]);
+    assert_eq!(out, "from the standby\n");
+    d.docker_ok(&["rm", "-f", &name]);
+}

@@ -19,6 +19,8 @@ pub struct Engine {
     pub(crate) network: Option<berth_network::NetworkManager>,
     pub(crate) execs: crate::exec::ExecTable,
     pub(crate) builder: Arc<berth_build::Builder>,
+    pub(crate) monitors: Arc<crate::container::monitor_client::Monitors>,
+    pub(crate) netns_spare: Arc<crate::netns_spare::NetnsSpare>,
     engine_id: String,
 }
 
@@ -35,6 +37,11 @@ impl Engine {
         let network = Some(
             berth_network::NetworkManager::open(&config.data_root.join("network"), opts).await?,
         );
+        let monitors = crate::container::monitor_client::Monitors::new(
+            config.monitor_path.clone(),
+            config.exec_root.clone(),
+        );
+        let netns_spare = crate::netns_spare::NetnsSpare::open(&config.exec_root);
         let engine = Arc::new(Engine {
             config,
             store,
@@ -44,11 +51,16 @@ impl Engine {
             network,
             execs: Default::default(),
             builder,
+            monitors,
+            netns_spare,
             engine_id,
         });
         engine.clean_rootfs_scratch();
         engine.empty_trash();
         engine.reconcile().await?;
+        // ready for the first start: a monitor waiting for its container, a network namespace
+        engine.monitors.refill();
+        engine.netns_spare.refill();
         Ok(engine)
     }
 

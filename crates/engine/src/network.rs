@@ -183,10 +183,7 @@ impl Engine {
         }
         let netns = run_dir.join("netns");
         let _ = berth_network::remove_netns(&netns);
-        let ns = netns.clone();
-        tokio::task::spawn_blocking(move || berth_network::create_netns(&ns))
-            .await
-            .map_err(|e| Error::Internal(format!("netns task: {e}")))??;
+        self.netns_spare.take_into(&netns).await?;
         let state = NetworkState {
             sandbox_key: netns.to_string_lossy().into_owned(),
             ..Default::default()

@@ -22,6 +22,7 @@
 //! nft_table(&self) -> &str;  shutdown(&self);  purge(&self) -> Result<()>
 //!
 //! create_netns(path: &Path) -> Result<()>;  remove_netns(path: &Path) -> Result<()>
+//! adopt_netns(spare: &Path, path: &Path) -> Result<()>              // a spare made ahead, moved
 //! in_netns(path: &Path, f: FnOnce() -> io::Result<T>) -> Result<T>    // and in_netns_async
 //! hosts_file(hostname: &str, domainname: Option<&str>, addresses: &[Ipv4Addr], extra_hosts: &[(String, IpAddr)]) -> String
 //! resolv_conf(host: &str, embedded_dns: bool, dns: &[IpAddr], search: &[String], options: &[String]) -> String
@@ -55,7 +56,7 @@ pub use error::{Error, Result};
 pub use etc_files::{hostname_file, hosts_file, resolv_conf};
 pub use ipam::parse_subnet;
 pub use manager::NetworkManager;
-pub use netns::{create_netns, in_netns, in_netns_async, remove_netns};
+pub use netns::{adopt_netns, create_netns, in_netns, in_netns_async, remove_netns};
 pub use ports::parse_port_spec;
 pub use types::*;
 

@@ -63,6 +63,23 @@ fn loopback_up() -> io::Result<()> {
     nl.change(RouteNetlinkMessage::SetLink(msg))
 }
 
+/// Moves a namespace pinned at `spare` (by [`create_netns`], made ahead of need) to `path`: a
+/// new file bind-mounted with the same namespace, then `spare` is removed. A bind mount costs
+/// a fraction of a new namespace, which is what makes a spare worth keeping. On error `path`
+/// is not left behind and `spare` is untouched.
+pub fn adopt_netns(spare: &Path, path: &Path) -> Result<()> {
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| netns_err(path, e))?;
+    if let Err(e) = mount_bind(spare, path) {
+        let _ = std::fs::remove_file(path);
+        return Err(netns_err(path, e.into()));
+    }
+    remove_netns(spare)
+}
+
 /// Unmounts and removes a namespace pinned by [`create_netns`]. A missing file is not an error.
 pub fn remove_netns(path: &Path) -> Result<()> {
     match unmount(path, UnmountFlags::DETACH) {

@@ -249,6 +249,33 @@ fn netns_create_and_remove() {
     berth_network::remove_netns(&p).unwrap();
 }
 
+#[test]
+fn an_adopted_netns_is_the_same_namespace_at_the_new_path() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let spare = dir.path().join("spare");
+    let p = dir.path().join("ns");
+    berth_network::create_netns(&spare).unwrap();
+    // a mark inside the namespace: lo's MTU
+    sh(&format!(
+        "nsenter --net={} ip link set lo mtu 1234",
+        spare.display()
+    ));
+    let ino = std::fs::metadata(&spare).unwrap().ino();
+    berth_network::adopt_netns(&spare, &p).unwrap();
+    assert!(!spare.exists(), "the spare's pin is removed");
+    assert_eq!(std::fs::metadata(&p).unwrap().ino(), ino);
+    let lo = sh(&format!("nsenter --net={} ip -o link show lo", p.display()));
+    assert!(lo.contains("mtu 1234") && lo.contains("UP"), "{lo}");
+    // a target that exists already is refused, and the spare left as it was
+    berth_network::create_netns(&spare).unwrap();
+    assert!(berth_network::adopt_netns(&spare, &p).is_err());
+    assert!(spare.exists());
+    berth_network::remove_netns(&spare).unwrap();
+    berth_network::remove_netns(&p).unwrap();
+    assert!(!p.exists());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prune_removes_only_unused_user_networks() {
     let mut fx = Fixture::new();

@@ -311,7 +311,7 @@ impl Engine {
             &serde_json::to_vec(&spec)?,
         )?;
         let t0 = std::time::Instant::now();
-        let pid = monitor_client::spawn(&self.config().monitor_path, run_dir).await?;
+        let pid = self.monitors.spawn(run_dir).await?;
         tracing::debug!(id = %rec.id, us = t0.elapsed().as_micros(), "start: monitor created the container");
         let _ = std::fs::write(run_dir.join("init.pid"), pid.to_string());
         Ok(())

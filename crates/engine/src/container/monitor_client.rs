@@ -1,8 +1,11 @@
 //! The daemon's side of the monitor protocol: spawning a monitor and sending it requests.
 
-use std::io::BufRead;
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::io::{BufRead, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::process::{ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
@@ -10,28 +13,116 @@ use tokio::net::UnixStream;
 use crate::error::{Error, Result};
 use crate::monitor::protocol::{Request, SOCKET_FILE, parse_ready};
 
-/// Starts `berth-monitor RUN_DIR` and waits for its answer: the init's pid once the container
-/// is created (and waiting for `Start`).
-pub async fn spawn(monitor: &Path, run_dir: &Path) -> Result<i32> {
-    let monitor = monitor.to_path_buf();
-    let run_dir = run_dir.to_path_buf();
-    tokio::task::spawn_blocking(move || {
-        let mut child = Command::new(&monitor)
-            .arg(&run_dir)
-            .stdin(Stdio::null())
+/// Starts monitors. One monitor waits ready in advance (`berth-monitor --standby`: executed,
+/// linked, forked into its own session), so a container start does not pay for the exec; a
+/// start that finds none (two at once, or the spare died) spawns one as before. The standby
+/// reads its run directory on stdin and exits when the daemon goes away (EOF).
+pub struct Monitors {
+    path: PathBuf,
+    exec_root: PathBuf,
+    spare: Mutex<Option<Standby>>,
+    refilling: AtomicBool,
+}
+
+struct Standby {
+    assign: ChildStdin,
+    ready: ChildStdout,
+}
+
+impl Monitors {
+    pub fn new(path: PathBuf, exec_root: PathBuf) -> Arc<Monitors> {
+        Arc::new(Monitors {
+            path,
+            exec_root,
+            spare: Mutex::new(None),
+            refilling: AtomicBool::new(false),
+        })
+    }
+
+    /// Makes the monitor of `run_dir` create its container; answers the init's pid once the
+    /// container is created (and waiting for `Start`).
+    pub async fn spawn(self: &Arc<Self>, run_dir: &Path) -> Result<i32> {
+        let this = self.clone();
+        let run_dir = run_dir.to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            let spare = this.spare.lock().unwrap_or_else(|p| p.into_inner()).take();
+            this.refill();
+            if let Some(s) = spare
+                && let Some(line) = s.assign(&run_dir)
+            {
+                return parse_ready(&line).map_err(Error::Internal);
+            }
+            let mut child = Command::new(&this.path)
+                .arg(&run_dir)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(|e| Error::io(format!("spawn {}", this.path.display()), e))?;
+            let mut line = String::new();
+            if let Some(out) = child.stdout.take() {
+                let _ = std::io::BufReader::new(out).read_line(&mut line);
+            }
+            let _ = child.wait();
+            parse_ready(&line).map_err(Error::Internal)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("monitor task: {e}")))?
+    }
+
+    /// Starts a standby in the background unless one is ready or on its way.
+    pub fn refill(self: &Arc<Self>) {
+        if self.refilling.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let this = self.clone();
+        std::thread::spawn(move || {
+            let standby = this.start_standby();
+            let mut spare = this.spare.lock().unwrap_or_else(|p| p.into_inner());
+            if spare.is_none() {
+                *spare = standby;
+            }
+            this.refilling.store(false, Ordering::Release);
+        });
+    }
+
+    fn start_standby(&self) -> Option<Standby> {
+        // the last argument only reserves room: once assigned, the standby rewrites its
+        // command line to `berth-monitor RUN_DIR` (a run directory is this long)
+        let mut placeholder = self.exec_root.join("containers").into_os_string();
+        placeholder.push(format!("/{:.<64}", ""));
+        let mut child = Command::new(&self.path)
+            .arg("--standby")
+            .arg(placeholder)
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|e| Error::io(format!("spawn {}", monitor.display()), e))?;
-        let mut line = String::new();
-        if let Some(out) = child.stdout.take() {
-            let _ = std::io::BufReader::new(out).read_line(&mut line);
-        }
+            .map_err(|e| tracing::warn!("spawn standby monitor {}: {e}", self.path.display()))
+            .ok()?;
+        let assign = child.stdin.take()?;
+        let ready = child.stdout.take()?;
+        // the first process exits as soon as it has forked the standby
         let _ = child.wait();
-        parse_ready(&line).map_err(Error::Internal)
-    })
-    .await
-    .map_err(|e| Error::Internal(format!("monitor task: {e}")))?
+        Some(Standby { assign, ready })
+    }
+}
+
+impl Standby {
+    /// Hands the standby its run directory and reads its answer; `None` when it is gone (the
+    /// caller then spawns a fresh monitor).
+    fn assign(self, run_dir: &Path) -> Option<String> {
+        let mut assign = self.assign;
+        let mut line = run_dir.as_os_str().as_bytes().to_vec();
+        line.push(b'\n');
+        assign.write_all(&line).ok()?;
+        drop(assign);
+        let mut answer = String::new();
+        std::io::BufReader::new(self.ready)
+            .read_line(&mut answer)
+            .ok()?;
+        (!answer.is_empty()).then_some(answer)
+    }
 }
 
 /// Sends one request; on `ok` returns the connection (a stream for attach and watch).

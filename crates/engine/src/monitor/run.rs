@@ -17,14 +17,18 @@ use super::io::{Client, JsonLog, pipe, read_fd, read_line, resize, set_nonblocki
 use super::protocol::*;
 use super::user;
 
-/// The body of `berth-monitor RUN_DIR`; returns the process exit code.
+/// The body of `berth-monitor RUN_DIR` and of `berth-monitor --standby EXEC_ROOT`; returns
+/// the process exit code.
 pub fn main() -> i32 {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    if args.len() != 2 {
-        eprintln!("usage: berth-monitor RUN_DIR");
-        return 2;
-    }
-    let run_dir = PathBuf::from(&args[1]);
+    let standby = match args.as_slice() {
+        [_, flag, _] if flag == "--standby" => true,
+        [_, _] => false,
+        _ => {
+            eprintln!("usage: berth-monitor RUN_DIR | berth-monitor --standby EXEC_ROOT");
+            return 2;
+        }
+    };
     // SAFETY: F_DUPFD_CLOEXEC duplicates our stdout (the daemon's ready pipe) above fd 2.
     let ready_fd = unsafe { libc::fcntl(1, libc::F_DUPFD_CLOEXEC, 3) };
     if ready_fd < 0 {
@@ -32,7 +36,10 @@ pub fn main() -> i32 {
     }
     // SAFETY: ready_fd was just returned by fcntl and is owned by nobody else.
     let mut ready = unsafe { File::from_raw_fd(ready_fd) };
-    if let Err(e) = redirect_stdio(&run_dir) {
+    // a standby forks before it knows its container: the daemon reaps the parent at once and
+    // hands the run directory over later, on stdin
+    let mut run_dir = PathBuf::from(&args[1]);
+    if !standby && let Err(e) = redirect_stdio(&run_dir) {
         let _ = writeln!(ready, "error redirect monitor stdio: {e}");
         return 1;
     }
@@ -51,6 +58,25 @@ pub fn main() -> i32 {
         libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
     }
+    if standby {
+        // the daemon going away (EOF) ends an unused standby
+        let Some(dir) = read_assignment() else {
+            return 0;
+        };
+        run_dir = dir;
+        set_cmdline(&args[0], &run_dir);
+        if let Err(e) = redirect_stdio(&run_dir) {
+            let _ = writeln!(ready, "error redirect monitor stdio: {e}");
+            return 1;
+        }
+    }
+    // the run directory is the monitor's working directory: it names the container for `ps`
+    // and /proc readers whatever the command line says
+    let run_dir = std::path::absolute(&run_dir).unwrap_or(run_dir);
+    if let Err(e) = std::env::set_current_dir(&run_dir) {
+        let _ = writeln!(ready, "error enter {}: {e}", run_dir.display());
+        return 1;
+    }
     match Monitor::setup(&run_dir) {
         Ok(mut m) => {
             let _ = writeln!(ready, "ok {}", m.pid);
@@ -65,6 +91,64 @@ pub fn main() -> i32 {
             1
         }
     }
+}
+
+/// Rewrites this process's command line (what `ps` and /proc/PID/cmdline show) to
+/// `MONITOR RUN_DIR`, as if it had been spawned for its container. The kernel shows the
+/// memory between the stat fields arg_start and arg_end; the daemon made it long enough with
+/// a placeholder argument. Does nothing when the new line does not fit.
+fn set_cmdline(argv0: &std::ffi::OsStr, run_dir: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return;
+    };
+    // fields after the command name in parentheses; arg_start and arg_end are fields 48, 49
+    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+        return;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let (Some(start), Some(end)) = (
+        fields.get(45).and_then(|f| f.parse::<usize>().ok()),
+        fields.get(46).and_then(|f| f.parse::<usize>().ok()),
+    ) else {
+        return;
+    };
+    let mut line = argv0.as_bytes().to_vec();
+    line.push(0);
+    line.extend_from_slice(run_dir.as_os_str().as_bytes());
+    line.push(0);
+    if end <= start || line.len() > end - start {
+        return;
+    }
+    line.resize(end - start, 0);
+    // SAFETY: [start, end) is this process's own argv strings area on its initial stack,
+    // mapped writable; std copied the arguments at startup and no reference into it is held.
+    // The write keeps every byte inside the area and NUL-terminated.
+    unsafe { std::ptr::copy_nonoverlapping(line.as_ptr(), start as *mut u8, line.len()) };
+}
+
+/// A standby's wait for its container: one line on stdin naming an absolute run directory.
+/// Read a byte at a time so nothing past the line is consumed.
+fn read_assignment() -> Option<PathBuf> {
+    let mut line = Vec::new();
+    loop {
+        let mut b = [0u8; 1];
+        // SAFETY: read into a one-byte buffer we own.
+        let n = unsafe { libc::read(0, b.as_mut_ptr().cast(), 1) };
+        if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+            continue;
+        }
+        if n <= 0 || line.len() > 4096 {
+            return None;
+        }
+        if b[0] == b'\n' {
+            break;
+        }
+        line.push(b[0]);
+    }
+    let dir =
+        PathBuf::from(<std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(line));
+    dir.is_absolute().then_some(dir)
 }
 
 /// Gives back what the setup (runtime create, JSON) used: free heap and the dead part of the
