@@ -156,26 +156,27 @@ impl Engine {
             }
         }
         tracing::debug!(id = %rec.id, us = t0.elapsed().as_micros(), "start: launched");
-        let watch = monitor_client::request(&run_dir, &Request::Watch).await?;
-        if let Err(e) = monitor_client::request(&run_dir, &Request::Start).await {
-            drop(watch);
-            let _ = monitor_client::request(
-                &run_dir,
-                &Request::Kill {
-                    signal: libc::SIGKILL,
-                    all: true,
-                },
-            )
-            .await;
-            {
-                let mut r = c.rec();
-                r.state.error = e.to_string();
-                r.state.exit_code = start_error_code(&r.state.error);
+        let watch = match monitor_client::request(&run_dir, &Request::StartWatch).await {
+            Ok(w) => w,
+            Err(e) => {
+                let _ = monitor_client::request(
+                    &run_dir,
+                    &Request::Kill {
+                        signal: libc::SIGKILL,
+                        all: true,
+                    },
+                )
+                .await;
+                {
+                    let mut r = c.rec();
+                    r.state.error = e.to_string();
+                    r.state.exit_code = start_error_code(&r.state.error);
+                }
+                self.release_network(c).await;
+                let _ = self.persist(c);
+                return Err(e);
             }
-            self.release_network(c).await;
-            let _ = self.persist(c);
-            return Err(e);
-        }
+        };
         let pid = std::fs::read_to_string(run_dir.join("init.pid"))
             .ok()
             .and_then(|s| s.trim().parse().ok())
@@ -220,6 +221,7 @@ impl Engine {
             .map_err(|e| Error::io(format!("create {}", etc.display()), e))?;
         let t0 = std::time::Instant::now();
         let mut sandbox = self.prepare_network(rec, run_dir, &etc).await?;
+        tracing::debug!(id = %rec.id, us = t0.elapsed().as_micros(), "start: sandbox prepared");
         let netns = sandbox.netns.clone();
         // the endpoints (veth, address, ports) are attached while the monitor creates the
         // container: the runtime needs only the namespace, and the process cannot run before
@@ -311,6 +313,7 @@ impl Engine {
             &serde_json::to_vec(&spec)?,
         )?;
         let t0 = std::time::Instant::now();
+        tracing::debug!(id = %rec.id, "start: spec written");
         let pid = self.monitors.spawn(run_dir).await?;
         tracing::debug!(id = %rec.id, us = t0.elapsed().as_micros(), "start: monitor created the container");
         let _ = std::fs::write(run_dir.join("init.pid"), pid.to_string());

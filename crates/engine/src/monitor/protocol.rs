@@ -84,6 +84,8 @@ pub enum Request {
     },
     Start,
     Watch,
+    /// `Start`, then the connection is a `Watch`: one round trip for the daemon's start.
+    StartWatch,
     Kill {
         signal: i32,
         all: bool,

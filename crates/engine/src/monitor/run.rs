@@ -789,6 +789,19 @@ impl Monitor {
                 watch: true,
             })),
             Request::Start => c.start().map(|_| None).map_err(|e| e.to_string()),
+            // single-threaded: the exit cannot be reaped before the watch is registered
+            Request::StartWatch => {
+                c.start().map_err(|e| e.to_string())?;
+                Ok(Some(Client {
+                    stream: blank(s)?,
+                    stdin: false,
+                    stdout: false,
+                    stderr: false,
+                    reading: false,
+                    dead: false,
+                    watch: true,
+                }))
+            }
             Request::Kill { signal, all } => {
                 c.kill(signal, all).map(|_| None).map_err(|e| e.to_string())
             }
