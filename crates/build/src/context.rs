@@ -500,6 +500,66 @@ mod tests {
         b.into_inner().unwrap()
     }
 
+    fn append_file(b: &mut tar::Builder<Vec<u8>>, name: &str, data: &[u8]) {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, name, data).unwrap();
+    }
+
+    fn append_link(
+        b: &mut tar::Builder<Vec<u8>>,
+        kind: tar::EntryType,
+        name: &str,
+        target: impl AsRef<Path>,
+    ) {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_size(0);
+        b.append_link(&mut h, name, target).unwrap();
+    }
+
+    /// A hostile tar: a symlink `link` to `outside`, then the file `link/pwned` written
+    /// through it.
+    fn file_through_symlink(outside: &Path) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        append_link(&mut b, tar::EntryType::Symlink, "link", outside);
+        append_file(&mut b, "link/pwned", b"x");
+        b.into_inner().unwrap()
+    }
+
+    /// A hostile tar: a symlink `out` to `outside`, then a hard link `copy` to `out/FILE`.
+    fn hard_link_through_symlink(outside: &Path, file: &str) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        append_link(&mut b, tar::EntryType::Symlink, "out", outside);
+        append_link(&mut b, tar::EntryType::Link, "copy", format!("out/{file}"));
+        b.into_inner().unwrap()
+    }
+
+    /// `COPY SOURCES DEST` over a context, with its `.dockerignore` when `ignore`.
+    fn copy_spec<'a>(
+        ctx: &'a BuildContext,
+        sources: &[&str],
+        dest: &str,
+        ignore: bool,
+    ) -> crate::copy::CopySpec<'a> {
+        crate::copy::CopySpec {
+            keyword: "COPY",
+            src_root: ctx.root(),
+            fs: ctx.fs(),
+            scope: Scope::Strict,
+            ignore: ignore.then(|| ctx.ignore()),
+            exclude: None,
+            sources: sources
+                .iter()
+                .map(|s| crate::copy::Source::Path((*s).into()))
+                .collect(),
+            dest: dest.into(),
+            owner: None,
+            chmod: None,
+        }
+    }
+
     #[test]
     fn a_plain_context_unpacks() {
         let scratch = tempfile::tempdir().unwrap();
@@ -524,16 +584,7 @@ mod tests {
     fn writing_through_a_symlink_out_of_the_context_is_refused() {
         let scratch = tempfile::tempdir().unwrap();
         let outside = tempfile::tempdir().unwrap();
-        let mut b = tar::Builder::new(Vec::new());
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Symlink);
-        h.set_size(0);
-        b.append_link(&mut h, "link", outside.path()).unwrap();
-        let mut h = tar::Header::new_gnu();
-        h.set_size(1);
-        h.set_mode(0o644);
-        b.append_data(&mut h, "link/pwned", &b"x"[..]).unwrap();
-        let t = b.into_inner().unwrap();
+        let t = file_through_symlink(outside.path());
         assert!(BuildContext::from_tar(&t[..], scratch.path()).is_err());
         assert!(!outside.path().join("pwned").exists());
     }
@@ -582,16 +633,7 @@ mod tests {
         // A link through a symlink the tar made is refused too.
         let outside = tempfile::tempdir().unwrap();
         std::fs::write(outside.path().join("secret"), "s").unwrap();
-        let mut b = tar::Builder::new(Vec::new());
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Symlink);
-        h.set_size(0);
-        b.append_link(&mut h, "out", outside.path()).unwrap();
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Link);
-        h.set_size(0);
-        b.append_link(&mut h, "copy", "out/secret").unwrap();
-        let t = b.into_inner().unwrap();
+        let t = hard_link_through_symlink(outside.path(), "secret");
         assert!(BuildContext::from_tar(&t[..], scratch.path()).is_err());
     }
 
@@ -609,34 +651,14 @@ mod tests {
             h.set_mtime(1_700_000_000);
             b.append_data(&mut h, name, data).unwrap();
         }
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Symlink);
-        h.set_size(0);
-        b.append_link(&mut h, "link", "dir/a.txt").unwrap();
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Link);
-        h.set_size(0);
-        b.append_link(&mut h, "hard", "dir/a.txt").unwrap();
+        append_link(&mut b, tar::EntryType::Symlink, "link", "dir/a.txt");
+        append_link(&mut b, tar::EntryType::Link, "hard", "dir/a.txt");
         b.into_inner().unwrap()
     }
 
     /// The content hash of `COPY <sources> /dst/` over a context, as the builder computes it.
     fn copy_hash(ctx: &BuildContext, sources: &[&str]) -> String {
-        let spec = crate::copy::CopySpec {
-            keyword: "COPY",
-            src_root: ctx.root(),
-            fs: ctx.fs(),
-            scope: Scope::Strict,
-            ignore: Some(ctx.ignore()),
-            exclude: None,
-            sources: sources
-                .iter()
-                .map(|s| crate::copy::Source::Path((*s).into()))
-                .collect(),
-            dest: "/dst/".into(),
-            owner: None,
-            chmod: None,
-        };
+        let spec = copy_spec(ctx, sources, "/dst/", true);
         let items = spec.resolve().unwrap();
         spec.content_hash(&items).unwrap()
     }
@@ -669,18 +691,7 @@ mod tests {
             );
         }
         let err = |ctx: &BuildContext, src: &str| {
-            let spec = crate::copy::CopySpec {
-                keyword: "COPY",
-                src_root: ctx.root(),
-                fs: ctx.fs(),
-                scope: Scope::Strict,
-                ignore: Some(ctx.ignore()),
-                exclude: None,
-                sources: vec![crate::copy::Source::Path(src.into())],
-                dest: "/dst/".into(),
-                owner: None,
-                chmod: None,
-            };
+            let spec = copy_spec(ctx, &[src], "/dst/", true);
             spec.resolve().unwrap_err().to_string()
         };
         assert_eq!(err(&in_mem, "nope"), err(&on_disk, "nope"));
@@ -736,18 +747,9 @@ mod tests {
         assert!(!many.in_memory() && many.root().join("e99").is_file());
         // Entries after the switch are still checked.
         let mut b = tar::Builder::new(Vec::new());
-        let mut h = tar::Header::new_gnu();
-        h.set_size(10);
-        h.set_mode(0o644);
-        b.append_data(&mut h, "big", &[0u8; 10][..]).unwrap();
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Symlink);
-        h.set_size(0);
-        b.append_link(&mut h, "out", "/etc").unwrap();
-        let mut h = tar::Header::new_gnu();
-        h.set_size(1);
-        h.set_mode(0o644);
-        b.append_data(&mut h, "out/pwned", &b"x"[..]).unwrap();
+        append_file(&mut b, "big", &[0u8; 10]);
+        append_link(&mut b, tar::EntryType::Symlink, "out", "/etc");
+        append_file(&mut b, "out/pwned", b"x");
         let t = b.into_inner().unwrap();
         let e = BuildContext::from_tar_limited(&t[..], disk.path(), mem.path(), 4).unwrap_err();
         assert!(e.to_string().contains("outside the context"), "{e}");
@@ -802,27 +804,9 @@ mod tests {
             assert!(e.to_string().contains("outside the context"), "{name}: {e}");
         }
         let outside = tempfile::tempdir().unwrap();
-        let mut b = tar::Builder::new(Vec::new());
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Symlink);
-        h.set_size(0);
-        b.append_link(&mut h, "link", outside.path()).unwrap();
-        let mut h = tar::Header::new_gnu();
-        h.set_size(1);
-        h.set_mode(0o644);
-        b.append_data(&mut h, "link/pwned", &b"x"[..]).unwrap();
-        let e = load(&b.into_inner().unwrap()).unwrap_err();
+        let e = load(&file_through_symlink(outside.path())).unwrap_err();
         assert!(e.to_string().contains("through a symlink"), "{e}");
-        let mut b = tar::Builder::new(Vec::new());
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Symlink);
-        h.set_size(0);
-        b.append_link(&mut h, "out", "/etc").unwrap();
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Link);
-        h.set_size(0);
-        b.append_link(&mut h, "copy", "out/passwd").unwrap();
-        assert!(load(&b.into_inner().unwrap()).is_err());
+        assert!(load(&hard_link_through_symlink(Path::new("/etc"), "passwd")).is_err());
         let mut b = tar::Builder::new(Vec::new());
         let mut h = tar::Header::new_gnu();
         h.set_entry_type(tar::EntryType::Char);
@@ -833,24 +817,11 @@ mod tests {
         assert!(e.to_string().contains("device node"), "{e}");
         // A symlink in the context pointing out of it: COPY refuses to follow it.
         let mut b = tar::Builder::new(Vec::new());
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Symlink);
-        h.set_size(0);
-        b.append_link(&mut h, "etc", "/etc").unwrap();
+        append_link(&mut b, tar::EntryType::Symlink, "etc", "/etc");
         let ctx = load(&b.into_inner().unwrap()).unwrap();
-        let spec = crate::copy::CopySpec {
-            keyword: "COPY",
-            src_root: ctx.root(),
-            fs: ctx.fs(),
-            scope: Scope::Strict,
-            ignore: None,
-            exclude: None,
-            sources: vec![crate::copy::Source::Path("etc/passwd".into())],
-            dest: "/x".into(),
-            owner: None,
-            chmod: None,
-        };
-        let e = spec.resolve().unwrap_err();
+        let e = copy_spec(&ctx, &["etc/passwd"], "/x", false)
+            .resolve()
+            .unwrap_err();
         assert!(e.to_string().contains("outside the build context"), "{e}");
         assert_eq!(std::fs::read_dir(mem.path()).unwrap().count(), 1);
     }
