@@ -82,6 +82,7 @@ fn validate(req: &CreateRequest) -> Result<()> {
         ));
     }
     super::spec::check_memory_and_blkio(hc, false)?;
+    super::seccomp::linux_seccomp(hc, &super::spec::capabilities(hc))?;
     if hc.nano_cpus > 0 && (hc.cpu_quota > 0 || hc.cpu_period > 0) {
         return Err(Error::InvalidParameter(
             "Conflicting options: Nano CPUs and CPU Period cannot both be set".into(),

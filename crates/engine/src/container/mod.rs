@@ -7,6 +7,7 @@ pub mod ids;
 pub mod lifecycle;
 pub mod ports;
 pub mod record;
+pub mod seccomp;
 pub mod spec;
 pub mod table;
 

@@ -1,6 +1,6 @@
 //! The OCI runtime config (`config.json`) for a container, with Docker's defaults: its
-//! capability set, masked and read-only paths, /dev, /dev/shm, the generated /etc files, binds,
-//! tmpfs and cgroup limits.
+//! capability set, seccomp profile (`seccomp.rs`), masked and read-only paths, /dev, /dev/shm,
+//! the generated /etc files, binds, tmpfs and cgroup limits.
 
 use std::path::Path;
 
@@ -101,8 +101,8 @@ fn cap_name(c: &str) -> String {
     }
 }
 
-fn capabilities(rec: &ContainerRecord) -> Vec<String> {
-    let hc = &rec.host_config;
+/// The container's capability set (Docker's default, CapDrop then CapAdd; all when privileged).
+pub fn capabilities(hc: &HostConfig) -> Vec<String> {
     if hc.privileged {
         return ALL_CAPS.iter().map(|s| s.to_string()).collect();
     }
@@ -388,7 +388,7 @@ pub fn oci_config(
     if hc.init == Some(true) {
         args.splice(0..0, ["/dev/init".to_string(), "--".to_string()]);
     }
-    let caps = capabilities(rec);
+    let caps = capabilities(hc);
     let mut mounts = vec![
         json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]}),
         json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
@@ -457,9 +457,8 @@ pub fn oci_config(
         _ => namespaces.push(json!({"type": "network"})),
     }
     let resources = linux_resources(hc);
-    let no_new_privs = hc.security_opt.iter().flatten().any(|o| {
-        o == "no-new-privileges" || o == "no-new-privileges:true" || o == "no-new-privileges=true"
-    });
+    let security =
+        super::seccomp::parse_security_opts(hc.security_opt.as_deref().unwrap_or_default())?;
     let mut rlimits = vec![];
     for u in hc.ulimits.iter().flatten() {
         let name = u.get("Name").and_then(|v| v.as_str()).unwrap_or_default();
@@ -482,6 +481,9 @@ pub fn oci_config(
         linux["maskedPaths"] = json!(MASKED);
         linux["readonlyPaths"] = json!(READONLY);
     }
+    if let Some(s) = super::seccomp::linux_seccomp(hc, &caps)? {
+        linux["seccomp"] = s;
+    }
     Ok(json!({
         "ociVersion": "1.0.2",
         "process": {
@@ -493,7 +495,7 @@ pub fn oci_config(
             "cwd": if cfg.working_dir.is_empty() { "/".to_string() } else { cfg.working_dir.clone() },
             "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
             "rlimits": rlimits,
-            "noNewPrivileges": no_new_privs,
+            "noNewPrivileges": security.no_new_privileges,
         },
         "root": {"path": "rootfs", "readonly": hc.readonly_rootfs},
         "hostname": hostname,
