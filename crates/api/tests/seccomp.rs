@@ -65,6 +65,9 @@ fn no_containers(d: &Daemon) {
 #[test]
 fn default_profile_filters_run_and_exec() {
     let (d, _t) = daemon_with_busybox();
+    // what `docker info` claims is what containers get
+    let info = d.docker_ok(&["info", "--format", "{{json .SecurityOptions}}"]);
+    assert_eq!(info.trim(), r#"["name=seccomp,profile=builtin"]"#);
     let out = run(&d, &[], PROBE);
     assert_eq!(field(&out, "Seccomp:"), "2", "{out}");
     assert_eq!(field(&out, "NoNewPrivs:"), "0", "{out}");
