@@ -226,13 +226,15 @@ impl Engine {
         // the endpoints (veth, address, ports) are attached while the monitor creates the
         // container: the runtime needs only the namespace, and the process cannot run before
         // `Start`
-        let (attached, launched) = tokio::join!(
+        // `join!` polls in order: the monitor's launch first, so its process is under way
+        // before the attach's synchronous parts (netlink, nftables) take this thread
+        let (launched, attached) = tokio::join!(
+            self.launch_monitor(rec, run_dir, &bundle, &etc, netns.as_deref()),
             async {
                 let r = self.attach_network(rec, &etc, &mut sandbox).await;
                 tracing::debug!(id = %rec.id, us = t0.elapsed().as_micros(), "start: network attached");
                 r
             },
-            self.launch_monitor(rec, run_dir, &bundle, &etc, netns.as_deref()),
         );
         let res = match (attached, launched) {
             (Ok(()), Ok(())) => return Ok(sandbox.state),
