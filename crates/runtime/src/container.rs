@@ -43,6 +43,11 @@ pub struct Container {
 }
 
 impl Container {
+    /// The container's state directory (`<root>/<id>`).
+    pub(crate) fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
     pub(crate) fn from_parts(dir: PathBuf, record: Record, console: Option<OwnedFd>) -> Self {
         Container {
             dir,

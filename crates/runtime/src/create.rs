@@ -89,7 +89,11 @@ pub(crate) fn create(
         security::rlimit_resource(r).map_err(Error::Spec)?;
     }
     let caps = security::cap_masks(process.capabilities().as_ref()).map_err(Error::Spec)?;
-    let filter = linux.seccomp().as_ref().map(seccomp::build).transpose()?;
+    let filter = linux
+        .seccomp()
+        .as_ref()
+        .map(|s| seccomp::compile(s, Some(&rt.root)))
+        .transpose()?;
     let ns = namespaces::plan(linux.namespaces().as_deref().unwrap_or(&[]))?;
 
     let rel = cgroups::normalize(linux.cgroups_path().as_deref(), id)?;

@@ -59,7 +59,7 @@ pub(crate) fn exec(c: &Container, process: &Process, opts: &ExecOptions) -> Resu
     let caps = security::cap_masks(process.capabilities().as_ref()).map_err(Error::Spec)?;
     let filter = linux
         .and_then(|l| l.seccomp().as_ref())
-        .map(seccomp::build)
+        .map(|s| seccomp::compile(s, c.dir().parent()))
         .transpose()?;
     let types: Vec<LinuxNamespaceType> = linux
         .and_then(|l| l.namespaces().as_ref())

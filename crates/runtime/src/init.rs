@@ -4,7 +4,6 @@
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
-use libseccomp::ScmpFilterContext;
 use oci_spec::runtime::{Process, Spec};
 
 use crate::channel::{Channel, Msg};
@@ -26,7 +25,7 @@ pub(crate) struct Plan<'a> {
     pub unshare: libc::c_int,
     pub in_user_ns: bool,
     pub hooks_request: bool,
-    pub seccomp: Option<&'a ScmpFilterContext>,
+    pub seccomp: Option<&'a crate::seccomp::Program>,
     pub caps: CapMasks,
     pub lsm: security::Lsm,
     pub preserve_fds: u32,

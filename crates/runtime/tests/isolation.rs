@@ -131,6 +131,65 @@ fn seccomp_denied_syscall_returns_eperm() {
     assert!(!c.bundle().join("rootfs/tmp/x").exists());
 }
 
+/// Docker's default profile (OCI form for amd64 and the default capabilities:
+/// tests/data/docker-default-seccomp.json) with one group changed to show per-group errnoRet:
+/// mkdir/mkdirat get ENOSPC instead of being allowed.
+fn docker_profile() -> serde_json::Value {
+    let mut p: serde_json::Value =
+        serde_json::from_str(include_str!("data/docker-default-seccomp.json")).unwrap();
+    let groups = p["syscalls"].as_array_mut().unwrap();
+    let base = groups[0]["names"].as_array_mut().unwrap();
+    base.retain(|n| n != "mkdir" && n != "mkdirat");
+    groups.push(json!({"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 28}));
+    p
+}
+
+#[test]
+fn docker_default_seccomp_profile_blocks_with_the_right_errno() {
+    let script = "grep '^Seccomp:' /proc/self/status; \
+        unshare -U true 2>&1 || echo unshare-refused; \
+        mkdir /tmp/x 2>&1 || echo mkdir-refused; \
+        ls /bin | grep -c . > /dev/null && echo fork-works";
+    // control: the same commands without a filter (user namespaces are allowed here)
+    let c = Ct::new(&["sh", "-c", script], |_| {});
+    let (out, err, code) = out_of(&c);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("Seccomp:\t0"), "{out}");
+    assert!(!out.contains("unshare-refused"), "control: {out}");
+
+    let c = Ct::new(&["sh", "-c", script], |v| {
+        v["linux"]["seccomp"] = docker_profile();
+    });
+    let (out, err, code) = out_of(&c);
+    assert_eq!(code, Some(0), "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "Seccomp:\t2", "{out}");
+    // blocked by the default action: defaultErrnoRet 1
+    assert!(lines[1].contains("Operation not permitted"), "{out}");
+    assert_eq!(lines[2], "unshare-refused", "{out}");
+    // blocked by a group with its own errnoRet
+    assert!(lines[3].contains("No space left on device"), "{out}");
+    assert_eq!(lines[4], "mkdir-refused", "{out}");
+    // ordinary commands; the pipe's forks pass clone's SCMP_CMP_MASKED_EQ rule (no
+    // namespace flags)
+    assert_eq!(&lines[5..], ["fork-works"], "{out}");
+
+    // a process exec'd into the container gets the same filter (compiled once, then cached)
+    let c = Ct::new(&["sleep", "30"], |v| {
+        v["linux"]["seccomp"] = docker_profile();
+    });
+    c.start_detached();
+    let out = ok(c.exec(&[
+        "sh",
+        "-c",
+        "grep '^Seccomp:' /proc/self/status; unshare -U true 2>&1 || echo unshare-refused",
+    ]));
+    assert!(out.starts_with("Seccomp:\t2\n"), "{out}");
+    assert!(out.contains("Operation not permitted"), "{out}");
+    let cache = c.root().join("seccomp:cache");
+    assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 1, "{cache:?}");
+}
+
 #[test]
 fn readonly_root_masked_and_readonly_paths() {
     let c = Ct::new(

@@ -1,5 +1,4 @@
-//! linux.seccomp → a libseccomp filter, built in the runtime before clone and loaded by the
-//! container process as late as possible.
+//! linux.seccomp → a libseccomp filter context (rules, architectures, attributes).
 
 use std::str::FromStr;
 
@@ -10,7 +9,7 @@ use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction, LinuxSeccompOperator};
 
 use crate::error::{Error, Result};
 
-fn serde_name<T: serde::Serialize>(v: &T) -> String {
+pub(super) fn serde_name<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_value(v)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
@@ -52,7 +51,7 @@ fn op(o: LinuxSeccompOperator, value_two: u64) -> ScmpCompareOp {
 
 /// Builds (but does not load) the filter. Syscall names unknown to this libseccomp are
 /// skipped, as runc does; everything else that is wrong is an error naming the field.
-pub(crate) fn build(s: &LinuxSeccomp) -> Result<ScmpFilterContext> {
+pub(super) fn build(s: &LinuxSeccomp) -> Result<ScmpFilterContext> {
     let e = |m: String| Error::Seccomp(m);
     let default = action(s.default_action(), s.default_errno_ret())?;
     let mut ctx = ScmpFilterContext::new(default).map_err(|x| e(format!("init: {x}")))?;
