@@ -16,43 +16,22 @@ cd "$(dirname "$0")/.."
 RUNS=${1:-20}
 N=${2:-100}
 M=${3:-500}
-ROOT=$PWD
 # The anchors are bench-only packages: installed here, not by scripts/install-deps (CI needs neither).
 for pkg in docker.io podman; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null
 done
 [ -n "${BERTH_BENCH_SKIP_BUILD:-}" ] || cargo build --release -q -p berth-api --bins
-T=$(mktemp -d /tmp/berth-bench-run.XXXXXX)
-BR_B="bb$((RANDOM % 9000 + 1000))"
-BR_D="bd$((RANDOM % 9000 + 1000))"
-NET3=$((RANDOM % 150 + 50))
-BPID=""
-DPID=""
-cleanup() {
-    set +e
-    DOCKER_HOST="unix://$T/berth.sock" docker rm -f $(DOCKER_HOST="unix://$T/berth.sock" docker ps -aq 2>/dev/null) >/dev/null 2>&1
-    DOCKER_HOST="unix://$T/docker.sock" docker rm -f $(DOCKER_HOST="unix://$T/docker.sock" docker ps -aq 2>/dev/null) >/dev/null 2>&1
-    [ -n "$BPID" ] && kill "$BPID" && wait "$BPID" 2>/dev/null
-    [ -n "$DPID" ] && kill "$DPID" && wait "$DPID" 2>/dev/null
-    "$ROOT/target/release/berthd" --purge-network --data-root "$T/berth-data" --exec-root "$T/berth-exec" \
-        --bridge "$BR_B" --bip "10.$NET3.1.1/24" >/dev/null 2>&1
-    ip link del "$BR_D" 2>/dev/null
+. bench/lib.sh
+bench_init run b
+PODMAN="podman --root $T/podman --runroot $T/podman-run --runtime runc --cgroup-manager cgroupfs --events-backend none"
+bench_cleanup_more() {
     if command -v podman >/dev/null; then
         $PODMAN rm -af >/dev/null 2>&1
         $PODMAN system reset -f >/dev/null 2>&1
     fi
-    grep " $T" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
-    rm -rf "$T"
 }
-trap cleanup EXIT
-PODMAN="podman --root $T/podman --runroot $T/podman-run --runtime runc --cgroup-manager cgroupfs --events-backend none"
-
-# an offline busybox rootfs, imported into every engine
-mkdir -p "$T/rootfs/bin" "$T/rootfs/etc" "$T/rootfs/proc" "$T/rootfs/sys" "$T/rootfs/dev" "$T/rootfs/tmp"
-cp "$(command -v busybox)" "$T/rootfs/bin/busybox"
-for a in true sleep sh; do ln -s busybox "$T/rootfs/bin/$a"; done
-tar -C "$T/rootfs" -cf "$T/rootfs.tar" .
+bench_rootfs # an offline busybox rootfs, imported into every engine
 
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 pss_kib() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup"; }
@@ -66,28 +45,14 @@ pids_of() { # processes whose command line contains $1 and $2
 sum_pss() { local s=0; for p in "$@"; do s=$((s + $(pss_kib "$p" 2>/dev/null || echo 0))); done; echo "$s"; }
 
 echo "== Berth (release berthd, own bridge $BR_B)"
-"$ROOT/target/release/berthd" --data-root "$T/berth-data" --exec-root "$T/berth-exec" \
-    -H "unix://$T/berth.sock" --pidfile "$T/berth.pid" --bridge "$BR_B" --bip "10.$NET3.1.1/24" \
-    >"$T/berthd.log" 2>&1 &
-BPID=$!
-B="docker -H unix://$T/berth.sock"
-for _ in $(seq 100); do $B version >/dev/null 2>&1 && break; sleep 0.1; done
+start_berthd
 $B import "$T/rootfs.tar" bench/busybox:latest >/dev/null
 $B run --rm bench/busybox true
 sleep 1
 B_IDLE=$(rss_kib "$BPID")
 
 echo "== Docker (dockerd from docker.io, own roots and bridge $BR_D, --iptables=false)"
-ip link add "$BR_D" type bridge
-ip addr add "10.$NET3.2.1/24" dev "$BR_D"
-ip link set "$BR_D" up
-dockerd --data-root "$T/docker-data" --exec-root "$T/docker-exec" --pidfile "$T/docker.pid" \
-    -H "unix://$T/docker.sock" --bridge "$BR_D" --iptables=false --log-level error \
-    --containerd-namespace "bench$NET3" >"$T/dockerd.log" 2>&1 &
-DPID=$!
-D="docker -H unix://$T/docker.sock"
-for _ in $(seq 150); do $D version >/dev/null 2>&1 && break; sleep 0.2; done
-$D version --format 'dockerd {{.Server.Version}}' || { cat "$T/dockerd.log"; exit 1; }
+start_dockerd
 $D import "$T/rootfs.tar" bench/busybox:latest >/dev/null
 $D run --rm bench/busybox true
 sleep 2
@@ -120,7 +85,7 @@ B_MON=$(sum_pss $(pids_of berth-monitor "$T/berth-exec"))
 B_GROWN=$(( $(rss_kib "$BPID") - B_IDLE ))
 D_START=$(start_n "$D" bench/busybox "")
 sleep 2
-D_SHIM=$(sum_pss $(pids_of containerd-shim "bench$NET3"))
+D_SHIM=$(sum_pss $(pids_of containerd-shim "$DOCKER_NS"))
 D_GROWN=$(( $(rss_kib "$DPID") + ${D_CONTAINERD:+$(rss_kib "$D_CONTAINERD")} + 0 - D_IDLE ))
 P_START=0; P_MON=0
 if [ $HAVE_PODMAN = 1 ]; then

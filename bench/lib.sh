@@ -1,0 +1,67 @@
+# Sourced by the bench scripts that run berthd beside dockerd (bench/cp.sh, bench/run.sh): a
+# temporary root, an offline busybox rootfs, the two daemons started on their own roots and
+# bridges, and a cleanup on exit that stops them and removes everything they made.
+#
+#   bench_init NAME LETTER  sets ROOT (the checkout), T (/tmp/berth-bench-NAME.XXXXXX), BR_B and
+#                           BR_D (bridges "<LETTER>b1234", "<LETTER>d1234"), NET3 (10.NET3.1.0/24
+#                           for Berth, 10.NET3.2.0/24 for Docker), DOCKER_NS (dockerd's containerd
+#                           namespace) and the EXIT trap. A script may define bench_cleanup_more,
+#                           run by the trap before the temporary root is removed.
+#   bench_rootfs            writes $T/rootfs.tar: busybox with true, sleep and sh.
+#   start_berthd            starts target/release/berthd; sets BPID and B (the CLI on it).
+#   start_dockerd           starts Debian's dockerd (--iptables=false); sets DPID and D.
+
+bench_init() { # $1 = script name, $2 = a letter for the bridge names
+    ROOT=$PWD
+    T=$(mktemp -d "/tmp/berth-bench-$1.XXXXXX")
+    BR_B="$2b$((RANDOM % 9000 + 1000))"
+    BR_D="$2d$((RANDOM % 9000 + 1000))"
+    NET3=$((RANDOM % 150 + 50))
+    DOCKER_NS="bench$1$NET3"
+    BPID=""
+    DPID=""
+    trap bench_cleanup EXIT
+}
+
+bench_cleanup() {
+    set +e
+    DOCKER_HOST="unix://$T/berth.sock" docker rm -f $(DOCKER_HOST="unix://$T/berth.sock" docker ps -aq 2>/dev/null) >/dev/null 2>&1
+    DOCKER_HOST="unix://$T/docker.sock" docker rm -f $(DOCKER_HOST="unix://$T/docker.sock" docker ps -aq 2>/dev/null) >/dev/null 2>&1
+    [ -n "$BPID" ] && kill "$BPID" && wait "$BPID" 2>/dev/null
+    [ -n "$DPID" ] && kill "$DPID" && wait "$DPID" 2>/dev/null
+    "$ROOT/target/release/berthd" --purge-network --data-root "$T/berth-data" --exec-root "$T/berth-exec" \
+        --bridge "$BR_B" --bip "10.$NET3.1.1/24" >/dev/null 2>&1
+    ip link del "$BR_D" 2>/dev/null
+    declare -F bench_cleanup_more >/dev/null && bench_cleanup_more
+    grep " $T" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
+    rm -rf "$T"
+}
+
+bench_rootfs() {
+    mkdir -p "$T/rootfs/bin" "$T/rootfs/etc" "$T/rootfs/proc" "$T/rootfs/sys" "$T/rootfs/dev" "$T/rootfs/tmp"
+    cp "$(command -v busybox)" "$T/rootfs/bin/busybox"
+    for a in true sleep sh; do ln -s busybox "$T/rootfs/bin/$a"; done
+    tar -C "$T/rootfs" -cf "$T/rootfs.tar" .
+}
+
+start_berthd() {
+    "$ROOT/target/release/berthd" --data-root "$T/berth-data" --exec-root "$T/berth-exec" \
+        -H "unix://$T/berth.sock" --pidfile "$T/berth.pid" --bridge "$BR_B" --bip "10.$NET3.1.1/24" \
+        >"$T/berthd.log" 2>&1 &
+    BPID=$!
+    B="docker -H unix://$T/berth.sock"
+    for _ in $(seq 100); do $B version >/dev/null 2>&1 && break; sleep 0.1; done
+}
+
+start_dockerd() {
+    ip link add "$BR_D" type bridge
+    ip addr add "10.$NET3.2.1/24" dev "$BR_D"
+    ip link set "$BR_D" up
+    dockerd --data-root "$T/docker-data" --exec-root "$T/docker-exec" --pidfile "$T/docker.pid" \
+        -H "unix://$T/docker.sock" --bridge "$BR_D" --iptables=false --log-level error \
+        --containerd-namespace "$DOCKER_NS" >"$T/dockerd.log" 2>&1 &
+    DPID=$!
+    D="docker -H unix://$T/docker.sock"
+    for _ in $(seq 150); do $D version >/dev/null 2>&1 && break; sleep 0.2; done
+    $D version --format 'dockerd {{.Server.Version}}' || { cat "$T/dockerd.log"; exit 1; }
+}
