@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What Docker's default seccomp profile costs a container start: `run --rm IMAGE true` with the
-# default profile and with `--security-opt seccomp=unconfined` (hyperfine medians), on berthd
+# default profile and with `--security-opt seccomp=unconfined` (interleaved, medians), on berthd
 # and, when Debian's dockerd is installed, on dockerd beside it (the anchor; own roots, bridge
 # and containerd namespace, --iptables=false). Prints each median, the profile's cost
 # (default - unconfined) per engine and the ratio Berth / Docker.
@@ -41,22 +41,33 @@ cp "$(command -v busybox)" "$T/rootfs/bin/busybox"
 ln -s busybox "$T/rootfs/bin/true"
 tar -C "$T/rootfs" -cf "$T/rootfs.tar" .
 
-median_ms() { # $1 = docker CLI, rest = run options
-    local cli=$1
-    shift
-    hyperfine -N -w 3 -r "$RUNS" --export-json "$T/h.json" \
-        "$cli run --rm $* bench/busybox:latest true" >/dev/null
-    python3 -c 'import json,sys; print("%.1f" % (json.load(open(sys.argv[1]))["results"][0]["median"]*1000))' "$T/h.json"
+# RUNS interleaved pairs (default, unconfined), so load from elsewhere hits both alike; prints
+# "median_default median_unconfined median_of_pair_differences" in ms
+pairs() { # $1 = docker CLI
+    python3 - "$RUNS" "$1" <<'PY'
+import statistics, subprocess, sys, time
+runs, cli = int(sys.argv[1]), sys.argv[2].split()
+def once(opts):
+    t = time.perf_counter()
+    subprocess.run(cli + ["run", "--rm"] + opts + ["bench/busybox:latest", "true"], check=True)
+    return (time.perf_counter() - t) * 1000
+for _ in range(3):
+    once([]), once(["--security-opt", "seccomp=unconfined"])
+d, u = [], []
+for _ in range(runs):
+    d.append(once([]))
+    u.append(once(["--security-opt", "seccomp=unconfined"]))
+m = statistics.median
+print("%.1f %.1f %.1f" % (m(d), m(u), m([a - b for a, b in zip(d, u)])))
+PY
 }
 
 measure() { # $1 = name, $2 = docker CLI
     $2 import "$T/rootfs.tar" bench/busybox:latest >/dev/null
     $2 run --rm bench/busybox:latest true
     local def unc
-    def=$(median_ms "$2")
-    unc=$(median_ms "$2" --security-opt seccomp=unconfined)
-    COST=$(python3 -c "print('%.1f' % ($def - $unc))")
-    echo "$1: default profile $def ms, unconfined $unc ms, the profile costs $COST ms"
+    read -r def unc COST < <(pairs "$2")
+    echo "$1: default profile $def ms, unconfined $unc ms (medians of $RUNS interleaved pairs), the profile costs $COST ms (median pair difference)"
 }
 
 "$ROOT/target/release/berthd" --data-root "$T/berth-data" --exec-root "$T/berth-exec" \
