@@ -157,6 +157,15 @@ fn network_connect_and_disconnect_a_running_container() {
     d.docker_ok(&["network", "disconnect", &net, &name]);
     let ifs = d.docker_ok(&["exec", &name, "ls", "/sys/class/net"]);
     assert_eq!(ifs.split_whitespace().count(), 2, "{ifs}");
+    // both read the same body: without a Container it is a 400, for either
+    for route in ["connect", "disconnect"] {
+        for body in ["{}", r#"{"Container":""}"#] {
+            let path = format!("/networks/{net}/{route}");
+            let (status, text) = common::http::json(&d, "POST", &path, body);
+            assert_eq!(status, 400, "{route} {body}: {text}");
+            assert!(text.contains("Container is required"), "{text}");
+        }
+    }
     d.docker_ok(&["rm", "-f", &name]);
     d.docker_ok(&["network", "rm", &net]);
 }

@@ -42,12 +42,10 @@ async fn remove(State(e): State<AppState>, Path(id): Path<String>) -> ApiResult<
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn connect(
-    State(e): State<AppState>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> ApiResult<Response> {
-    let body: Value = parse_json(&body)?;
+/// The body of connect and disconnect: its `Container` (required, Docker's 400 when missing or
+/// empty) and the whole object for the other fields.
+fn container_body(body: &Bytes) -> ApiResult<(String, Value)> {
+    let body: Value = parse_json(body)?;
     let container = body
         .get("Container")
         .and_then(|c| c.as_str())
@@ -56,6 +54,15 @@ async fn connect(
     if container.is_empty() {
         return Err(crate::error::ApiError::bad_request("Container is required"));
     }
+    Ok((container, body))
+}
+
+async fn connect(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let (container, body) = container_body(&body)?;
     e.connect_network(
         &id,
         &container,
@@ -70,15 +77,7 @@ async fn disconnect(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let body: Value = parse_json(&body)?;
-    let container = body
-        .get("Container")
-        .and_then(|c| c.as_str())
-        .unwrap_or_default()
-        .to_string();
-    if container.is_empty() {
-        return Err(crate::error::ApiError::bad_request("Container is required"));
-    }
+    let (container, _) = container_body(&body)?;
     e.disconnect_network(&id, &container).await?;
     Ok(StatusCode::OK.into_response())
 }
