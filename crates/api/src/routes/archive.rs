@@ -8,7 +8,7 @@ use axum::Json;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use berth_engine::container::commit::CommitRequest;
@@ -160,12 +160,7 @@ where
     let head = futures_util::stream::iter(first);
     let rest =
         futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
-    let mut resp = Response::new(Body::from_stream(head.chain(rest)));
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/x-tar"),
-    );
-    Ok(resp)
+    Ok(super::streamed(head.chain(rest), "application/x-tar"))
 }
 
 async fn export(State(e): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {

@@ -9,7 +9,7 @@ use std::convert::Infallible;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use tokio::sync::mpsc;
@@ -84,14 +84,10 @@ async fn build(
             .await
             .map(|l| (Ok::<_, Infallible>(Bytes::from(l)), rx))
     });
-    let mut resp = Response::new(Body::from_stream(futures_util::StreamExt::chain(
-        head, rest,
-    )));
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    Ok(resp)
+    Ok(super::streamed(
+        futures_util::StreamExt::chain(head, rest),
+        "application/json",
+    ))
 }
 
 #[cfg(test)]

@@ -5,9 +5,9 @@ use std::convert::Infallible;
 
 use axum::Json;
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{Extension, Path, Query, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use berth_engine::container::logs::LogOptions;
@@ -138,12 +138,7 @@ async fn wait(
         v.push(b'\n');
         Ok::<_, Infallible>(Bytes::from(v))
     });
-    let mut resp = Response::new(Body::from_stream(stream));
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    Ok(resp)
+    Ok(super::streamed(stream, "application/json"))
 }
 
 async fn attach(
@@ -165,10 +160,7 @@ async fn attach(
     let stream = futures_util::stream::once(target.stream)
         .filter_map(|s| async move { s })
         .flat_map(tokio_util_reader);
-    let mut resp = Response::new(Body::from_stream(stream));
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
-    Ok(resp)
+    Ok(super::streamed(stream, ct))
 }
 
 use futures_util::StreamExt;
@@ -224,10 +216,7 @@ async fn logs(
     let stream = futures_util::stream::unfold(ls.rx, |mut rx| async move {
         rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
     });
-    let mut resp = Response::new(Body::from_stream(stream));
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
-    Ok(resp)
+    Ok(super::streamed(stream, ct))
 }
 
 async fn resize(
@@ -235,12 +224,8 @@ async fn resize(
     Path(id): Path<String>,
     Query(q): Query<Q>,
 ) -> ApiResult<Response> {
-    let h = query::int(&q, "h")?.unwrap_or(0);
-    let w = query::int(&q, "w")?.unwrap_or(0);
-    if !(0..=65535).contains(&h) || !(0..=65535).contains(&w) {
-        return Err(ApiError::bad_request("invalid terminal size"));
-    }
-    e.resize(&id, h as u16, w as u16).await?;
+    let (h, w) = query::terminal_size(&q)?;
+    e.resize(&id, h, w).await?;
     Ok(StatusCode::OK.into_response())
 }
 
@@ -333,12 +318,7 @@ async fn stats(
             Some((Ok::<_, Infallible>(Bytes::from(b)), Some(cur)))
         }
     });
-    let mut resp = Response::new(Body::from_stream(s));
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    Ok(resp)
+    Ok(super::streamed(s, "application/json"))
 }
 
 async fn update(

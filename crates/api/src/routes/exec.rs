@@ -3,9 +3,9 @@
 
 use axum::Json;
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{Extension, Path, Query, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use berth_engine::exec::ExecConfig;
@@ -105,10 +105,7 @@ async fn start(
             }
         }
     });
-    let mut resp = Response::new(Body::from_stream(stream));
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
-    Ok(resp)
+    Ok(super::streamed(stream, ct))
 }
 
 async fn resize(
@@ -116,12 +113,8 @@ async fn resize(
     Path(id): Path<String>,
     Query(q): Query<Q>,
 ) -> ApiResult<Response> {
-    let h = query::int(&q, "h")?.unwrap_or(0);
-    let w = query::int(&q, "w")?.unwrap_or(0);
-    if !(0..=65535).contains(&h) || !(0..=65535).contains(&w) {
-        return Err(ApiError::bad_request("invalid terminal size"));
-    }
-    e.resize_exec(&id, h as u16, w as u16).await?;
+    let (h, w) = query::terminal_size(&q)?;
+    e.resize_exec(&id, h, w).await?;
     Ok(StatusCode::OK.into_response())
 }
 

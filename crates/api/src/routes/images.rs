@@ -7,7 +7,7 @@ use axum::Json;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use serde_json::json;
@@ -35,12 +35,7 @@ fn message(v: serde_json::Value) -> Bytes {
 
 fn json_stream(lines: Vec<Bytes>) -> Response {
     let stream = futures_util::stream::iter(lines.into_iter().map(Ok::<_, Infallible>));
-    let mut resp = Response::new(Body::from_stream(stream));
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    resp
+    super::streamed(stream, "application/json")
 }
 
 async fn list(State(e): State<AppState>, Query(q): Query<Q>) -> ApiResult<Response> {
@@ -78,12 +73,7 @@ fn transfer_stream(t: berth_engine::registry::Transfer) -> Response {
             .await
             .map(|m| (Ok::<_, Infallible>(message(m)), rx))
     });
-    let mut resp = Response::new(Body::from_stream(stream));
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    resp
+    super::streamed(stream, "application/json")
 }
 
 async fn create(
@@ -154,12 +144,7 @@ async fn save(State(e): State<AppState>, Query(q): Query<Q>) -> ApiResult<Respon
 
 fn tar_response(data: Vec<u8>) -> ApiResult<Response> {
     let stream = futures_util::stream::once(async move { Ok::<_, Infallible>(Bytes::from(data)) });
-    let mut resp = Response::new(Body::from_stream(stream));
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/x-tar"),
-    );
-    Ok(resp)
+    Ok(super::streamed(stream, "application/x-tar"))
 }
 
 async fn per_image(

@@ -12,6 +12,9 @@ pub mod system;
 pub mod volumes;
 
 use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -30,4 +33,17 @@ pub fn router() -> Router<AppState> {
         .fallback(|uri: axum::http::Uri| async move {
             ApiError::not_found(format!("page not found: {}", uri.path()))
         })
+}
+
+/// A response whose body is `stream`, sent chunked as it comes, of type `content_type`.
+pub fn streamed<S>(stream: S, content_type: &'static str) -> Response
+where
+    S: futures_util::TryStream + Send + 'static,
+    S::Ok: Into<Bytes>,
+    S::Error: Into<axum::BoxError>,
+{
+    let mut resp = Response::new(Body::from_stream(stream));
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp
 }

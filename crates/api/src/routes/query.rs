@@ -41,3 +41,13 @@ pub fn time(q: &Q, key: &str) -> Result<f64, ApiError> {
         .map(|t| t.timestamp() as f64 + t.timestamp_subsec_nanos() as f64 / 1e9)
         .map_err(|_| ApiError::bad_request(format!("invalid value for {key}: {v:?}")))
 }
+
+/// The `h` and `w` of a resize (0 when absent): rows and columns of a terminal.
+pub fn terminal_size(q: &Q) -> Result<(u16, u16), ApiError> {
+    let h = int(q, "h")?.unwrap_or(0);
+    let w = int(q, "w")?.unwrap_or(0);
+    match (u16::try_from(h), u16::try_from(w)) {
+        (Ok(h), Ok(w)) => Ok((h, w)),
+        _ => Err(ApiError::bad_request("invalid terminal size")),
+    }
+}

@@ -178,8 +178,5 @@ async fn events(
             ))
         };
     use futures_util::StreamExt;
-    let mut resp = Response::new(axum::body::Body::from_stream(head.chain(live)));
-    resp.headers_mut()
-        .insert("Content-Type", HeaderValue::from_static("application/json"));
-    Ok(resp)
+    Ok(super::streamed(head.chain(live), "application/json"))
 }
