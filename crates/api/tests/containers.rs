@@ -164,3 +164,67 @@ fn on_failure_restart_policy_retries_then_gives_up() {
     assert!(!bad.status.success());
     d.docker_ok(&["rm", &name]);
 }
+
+#[test]
+fn ps_filters_before_since_publish_and_expose_as_dockers() {
+    let (d, _t) = daemon_with_busybox();
+    let [a, b, c] = ["fa", "fb", "fc"].map(unique_name);
+    d.docker_ok(&[
+        "create", "--name", &a, "--expose", "7000", "busybox", "true",
+    ]);
+    d.docker_ok(&[
+        "create",
+        "--name",
+        &b,
+        "-p",
+        "127.0.0.1::8080/udp",
+        "busybox",
+        "true",
+    ]);
+    d.docker_ok(&[
+        "create",
+        "--name",
+        &c,
+        "-p",
+        "127.0.0.1::9000",
+        "busybox",
+        "true",
+    ]);
+    let names = |filter: &str| -> Vec<String> {
+        d.docker_ok(&["ps", "-a", "--filter", filter, "--format", "{{.Names}}"])
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    };
+    // newest first, as Docker lists them; the named container itself is left out
+    assert_eq!(names(&format!("before={c}")), vec![b.clone(), a.clone()]);
+    assert_eq!(names(&format!("since={a}")), vec![c.clone(), b.clone()]);
+    assert_eq!(names(&format!("since={b}")), vec![c.clone()]);
+    // publish: the container port (tcp unless said), a range; expose: ExposedPorts
+    assert_eq!(names("publish=9000"), vec![c.clone()]);
+    assert_eq!(names("publish=8080/udp"), vec![b.clone()]);
+    assert!(names("publish=8080").is_empty());
+    assert_eq!(names("publish=8000-9000"), vec![c.clone()]);
+    assert_eq!(names("expose=7000/tcp"), vec![a.clone()]);
+    // without -a, stopped containers stay hidden as in Docker
+    let out = d.docker_ok(&["ps", "--filter", &format!("since={a}"), "-q"]);
+    assert!(out.trim().is_empty(), "{out}");
+    // bad values: Docker's status and a message naming them
+    let out = d.docker_run(&["ps", "-a", "--filter", "before=nosuchcontainer"]);
+    assert!(!out.status.success());
+    assert!(
+        common::stderr(&out).contains("No such container: nosuchcontainer"),
+        "{}",
+        common::stderr(&out)
+    );
+    let out = d.docker_run(&["ps", "-a", "--filter", "publish=80/icmp"]);
+    assert!(!out.status.success());
+    assert!(
+        common::stderr(&out).contains("error while looking up for publish 80/icmp"),
+        "{}",
+        common::stderr(&out)
+    );
+    for n in [&a, &b, &c] {
+        d.docker_ok(&["rm", n]);
+    }
+}

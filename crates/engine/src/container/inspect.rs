@@ -231,97 +231,6 @@ pub fn parse_filters(raw: &str) -> Result<HashMap<String, Vec<String>>> {
     Ok(out)
 }
 
-fn matches(rec: &ContainerRecord, filters: &HashMap<String, Vec<String>>) -> Result<bool> {
-    for (key, vals) in filters {
-        if vals.is_empty() {
-            continue;
-        }
-        let ok = match key.as_str() {
-            "status" => {
-                let status = if rec.state.paused {
-                    "paused"
-                } else if rec.state.restarting {
-                    "restarting"
-                } else {
-                    rec.state.status.as_str()
-                };
-                for v in vals {
-                    if ![
-                        "created",
-                        "restarting",
-                        "running",
-                        "removing",
-                        "paused",
-                        "exited",
-                        "dead",
-                    ]
-                    .contains(&v.as_str())
-                    {
-                        return Err(Error::InvalidParameter(format!(
-                            "invalid filter 'status={v}'"
-                        )));
-                    }
-                }
-                vals.iter().any(|v| v == status)
-            }
-            "name" => vals
-                .iter()
-                .any(|v| rec.name.contains(v.trim_start_matches('/'))),
-            "id" => vals.iter().any(|v| rec.id.starts_with(v)),
-            "label" => vals.iter().all(|v| match v.split_once('=') {
-                Some((k, val)) => rec.config.labels.get(k).is_some_and(|x| x == val),
-                None => rec.config.labels.contains_key(v),
-            }),
-            "ancestor" => vals.iter().any(|v| {
-                rec.image == *v
-                    || rec.image_id == *v
-                    || rec
-                        .image_id
-                        .trim_start_matches("sha256:")
-                        .starts_with(v.as_str())
-                    || format!("{v}:latest") == rec.image
-            }),
-            "exited" => vals.iter().any(|v| {
-                !rec.state.running
-                    && rec.state.status == "exited"
-                    && v.parse::<i64>().ok() == Some(rec.state.exit_code)
-            }),
-            "network" => vals.iter().any(|v| {
-                *v == rec.host_config.network_mode
-                    || rec
-                        .network
-                        .endpoints
-                        .iter()
-                        .any(|e| e.network == *v || e.network_id.starts_with(v.as_str()))
-            }),
-            "volume" => vals.iter().any(|v| {
-                rec.host_config
-                    .binds
-                    .iter()
-                    .flatten()
-                    .any(|b| b.split(':').take(2).any(|p| p == v))
-                    || rec
-                        .volumes
-                        .iter()
-                        .any(|m| m.name == *v || m.destination == *v)
-                    || rec
-                        .host_config
-                        .mounts
-                        .iter()
-                        .flatten()
-                        .any(|m| m.source == *v || clean_path(&m.target) == clean_path(v))
-            }),
-            "health" => super::health::filter_matches(rec, vals)?,
-            "before" | "since" | "is-task" | "publish" | "expose" | "isolation" => true,
-            other => return Err(Error::InvalidParameter(format!("invalid filter '{other}'"))),
-        };
-        if !ok {
-            return Ok(false);
-        }
-    }
-    Ok(true)
-}
-
 impl Engine {
     pub fn inspect_container(&self, name: &str) -> Result<Value> {
         let c = self.containers.get(name)?;
@@ -337,17 +246,21 @@ impl Engine {
         limit: Option<usize>,
         filters: &str,
     ) -> Result<Vec<ContainerSummary>> {
-        let filters = parse_filters(filters)?;
+        let filters = super::filters::ListFilters::new(&parse_filters(filters)?, |name| {
+            Ok(self.containers.get(name)?.snapshot())
+        })?;
+        // as moby: a limit or a status filter lists stopped containers too
+        let all = all || limit.is_some_and(|l| l > 0) || filters.implies_all();
         let vol_root = self.config().engine_dir().join("volumes");
         let mut recs: Vec<ContainerRecord> =
             self.containers.all().iter().map(|c| c.snapshot()).collect();
         recs.sort_by(|a, b| b.created.cmp(&a.created));
         let mut out = vec![];
         for rec in recs {
-            if !all && !rec.state.running && !filters.contains_key("status") {
+            if !all && !rec.state.running {
                 continue;
             }
-            if !matches(&rec, &filters)? {
+            if !filters.matches(&rec)? {
                 continue;
             }
             let state = if rec.removing {

@@ -382,7 +382,9 @@ impl Engine {
                 r.manually_stopped,
             )
         };
+        let t0 = std::time::Instant::now();
         self.release_network(c).await;
+        tracing::debug!(id = %c.id, us = t0.elapsed().as_micros(), "exit: network released");
         let _ = self.persist(c);
         self.container_event(c, "die", &[("exitCode", exit.exit_code.to_string())]);
         c.lifecycle.send_modify(|l| {

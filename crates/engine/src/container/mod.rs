@@ -21,6 +21,7 @@ mod reconcile;
 pub mod archive;
 pub mod commit;
 pub mod extract;
+mod filters;
 mod rootfs;
 mod spool;
 mod tarwalk;
