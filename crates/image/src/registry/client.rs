@@ -141,12 +141,7 @@ impl RegistryClient {
         match resp.status() {
             s if s.is_success() => Ok(()),
             StatusCode::UNAUTHORIZED => {
-                let ch = resp
-                    .headers()
-                    .get(WWW_AUTHENTICATE)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(parse_challenge);
-                *self.challenge.lock().unwrap_or_else(|p| p.into_inner()) = ch;
+                *self.challenge.lock().unwrap_or_else(|p| p.into_inner()) = challenge_of(&resp);
                 Ok(())
             }
             s => Err(self.status_error(s, "ping")),
@@ -322,22 +317,14 @@ impl RegistryClient {
             }
             let resp = req.send().await?;
             if resp.status() == StatusCode::UNAUTHORIZED && attempt == 0 {
-                let ch = resp
-                    .headers()
-                    .get(WWW_AUTHENTICATE)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(parse_challenge);
+                let ch = challenge_of(&resp);
                 if ch.is_none() {
                     return Err(Error::Unauthorized(format!(
                         "{} requires authentication",
                         self.host
                     )));
                 }
-                *self.challenge.lock().unwrap_or_else(|p| p.into_inner()) = ch;
-                self.tokens
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .remove(scope);
+                self.renew_auth(ch, scope);
                 continue;
             }
             if resp.status() == StatusCode::UNAUTHORIZED || resp.status() == StatusCode::FORBIDDEN {
@@ -487,16 +474,7 @@ impl RegistryClient {
                 .send()
                 .await?;
             if resp.status() == StatusCode::UNAUTHORIZED && attempt == 0 {
-                let ch = resp
-                    .headers()
-                    .get(WWW_AUTHENTICATE)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(parse_challenge);
-                *self.challenge.lock().unwrap_or_else(|p| p.into_inner()) = ch;
-                self.tokens
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .remove(scope);
+                self.renew_auth(challenge_of(&resp), scope);
                 continue;
             }
             if resp.status() == StatusCode::UNAUTHORIZED || resp.status() == StatusCode::FORBIDDEN {
@@ -516,10 +494,28 @@ impl RegistryClient {
         )))
     }
 
+    /// After a 401: keeps the registry's new challenge and forgets the token cached for
+    /// `scope`, so the next try authenticates afresh.
+    fn renew_auth(&self, challenge: Option<Challenge>, scope: &str) {
+        *self.challenge.lock().unwrap_or_else(|p| p.into_inner()) = challenge;
+        self.tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(scope);
+    }
+
     pub(super) fn location(&self, resp: &Response) -> Option<Url> {
         let loc = resp.headers().get(LOCATION)?.to_str().ok()?;
         resp.url().join(loc).ok()
     }
+}
+
+/// The auth challenge of a 401 (`WWW-Authenticate`), if it has one we can answer.
+fn challenge_of(resp: &Response) -> Option<Challenge> {
+    resp.headers()
+        .get(WWW_AUTHENTICATE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_challenge)
 }
 
 async fn read_limited(mut resp: Response, limit: usize) -> Result<Vec<u8>, Error> {

@@ -48,30 +48,14 @@ impl RegistryClient {
     ) -> Result<(), Error> {
         use tokio::io::AsyncReadExt;
         let chunk = self.chunk_size;
-        let url = self.url(&format!("v2/{repo}/blobs/uploads/"))?;
-        let resp = self
-            .send_body(Method::POST, url, scope, None, Vec::new())
-            .await?;
-        if resp.status() != StatusCode::ACCEPTED {
-            return Err(self.status_error(resp.status(), "start upload"));
-        }
-        let mut loc = self
-            .location(&resp)
-            .ok_or_else(|| self.status_error(resp.status(), "upload without Location"))?;
+        let mut loc = self.start_upload(repo, scope).await?;
         let mut sent: u64 = 0;
-        let ctype = (CONTENT_TYPE, "application/octet-stream".to_owned());
         if size as usize <= chunk {
             let mut buf = Vec::with_capacity(size as usize);
             file.read_to_end(&mut buf)
                 .await
                 .map_err(|e| Error::io("read blob", e))?;
-            loc.query_pairs_mut().append_pair("digest", digest.as_str());
-            let resp = self
-                .send_body(Method::PUT, loc, scope, Some(vec![ctype]), buf)
-                .await?;
-            if resp.status() != StatusCode::CREATED {
-                return Err(self.status_error(resp.status(), "upload blob"));
-            }
+            self.put_upload(loc, digest, scope, Some(buf)).await?;
             progress(size);
             return Ok(());
         }
@@ -98,7 +82,7 @@ impl RegistryClient {
                     Method::PATCH,
                     loc.clone(),
                     scope,
-                    Some(vec![ctype.clone(), range]),
+                    Some(vec![octet_stream(), range]),
                     buf,
                 )
                 .await?;
@@ -111,14 +95,7 @@ impl RegistryClient {
             sent += n as u64;
             progress(sent);
         }
-        loc.query_pairs_mut().append_pair("digest", digest.as_str());
-        let resp = self
-            .send_body(Method::PUT, loc, scope, None, Vec::new())
-            .await?;
-        if resp.status() != StatusCode::CREATED {
-            return Err(self.status_error(resp.status(), "finish upload"));
-        }
-        Ok(())
+        self.put_upload(loc, digest, scope, None).await
     }
 
     /// Uploads a small blob from memory in one PUT.
@@ -129,6 +106,12 @@ impl RegistryClient {
         bytes: Vec<u8>,
         scope: &str,
     ) -> Result<(), Error> {
+        let loc = self.start_upload(repo, scope).await?;
+        self.put_upload(loc, digest, scope, Some(bytes)).await
+    }
+
+    /// `POST /v2/REPO/blobs/uploads/`: opens an upload session; its location.
+    async fn start_upload(&self, repo: &str, scope: &str) -> Result<reqwest::Url, Error> {
         let url = self.url(&format!("v2/{repo}/blobs/uploads/"))?;
         let resp = self
             .send_body(Method::POST, url, scope, None, Vec::new())
@@ -136,16 +119,29 @@ impl RegistryClient {
         if resp.status() != StatusCode::ACCEPTED {
             return Err(self.status_error(resp.status(), "start upload"));
         }
-        let mut loc = self
-            .location(&resp)
-            .ok_or_else(|| self.status_error(resp.status(), "upload without Location"))?;
+        self.location(&resp)
+            .ok_or_else(|| self.status_error(resp.status(), "upload without Location"))
+    }
+
+    /// The closing `PUT ?digest=` of an upload at `loc`: with the whole blob (`Some`), or
+    /// with nothing after its chunks were PATCHed (`None`).
+    async fn put_upload(
+        &self,
+        mut loc: reqwest::Url,
+        digest: &Digest,
+        scope: &str,
+        blob: Option<Vec<u8>>,
+    ) -> Result<(), Error> {
         loc.query_pairs_mut().append_pair("digest", digest.as_str());
-        let ctype = (CONTENT_TYPE, "application/octet-stream".to_owned());
+        let (headers, body, what) = match blob {
+            Some(b) => (Some(vec![octet_stream()]), b, "upload blob"),
+            None => (None, Vec::new(), "finish upload"),
+        };
         let resp = self
-            .send_body(Method::PUT, loc, scope, Some(vec![ctype]), bytes)
+            .send_body(Method::PUT, loc, scope, headers, body)
             .await?;
         if resp.status() != StatusCode::CREATED {
-            return Err(self.status_error(resp.status(), "upload blob"));
+            return Err(self.status_error(resp.status(), what));
         }
         Ok(())
     }
@@ -179,4 +175,8 @@ impl RegistryClient {
         }
         Ok(())
     }
+}
+
+fn octet_stream() -> (reqwest::header::HeaderName, String) {
+    (CONTENT_TYPE, "application/octet-stream".to_owned())
 }
