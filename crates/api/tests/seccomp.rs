@@ -96,6 +96,9 @@ fn unconfined_privileged_and_sys_admin() {
     let out = run(&d, &["--security-opt", "seccomp=unconfined"], PROBE);
     assert_eq!(field(&out, "Seccomp:"), "0", "{out}");
     assert!(out.contains("unshare=ok"), "{out}");
+    // the deprecated `:` spelling compose files still carry
+    let out = run(&d, &["--security-opt", "seccomp:unconfined"], PROBE);
+    assert_eq!(field(&out, "Seccomp:"), "0", "{out}");
     let out = run(&d, &["--privileged"], PROBE);
     assert_eq!(field(&out, "Seccomp:"), "0", "{out}");
     assert!(out.contains("unshare=ok"), "{out}");
@@ -278,9 +281,15 @@ fn bad_options_and_profiles_fail_the_create_and_leave_nothing() {
     let (code, body) = create(r#"["seccomp={\"defaultAction\":"]"#);
     assert_eq!(code, 500, "{body}");
     assert!(body.contains("Decoding seccomp profile failed: "), "{body}");
-    let (code, body) = create(r#"["seccomp=default"]"#);
+    // a path where the content belongs (what docker-py users send): Go's words
+    let (code, body) = create(r#"["seccomp=/etc/seccomp.json"]"#);
     assert_eq!(code, 500, "{body}");
-    assert!(body.contains("Decoding seccomp profile failed: "), "{body}");
+    assert!(
+        body.contains(
+            "Decoding seccomp profile failed: invalid character '/' looking for beginning of value"
+        ),
+        "{body}"
+    );
     no_containers(&d);
     // and a good one through the same path works
     let (code, body) = create(r#"["seccomp=unconfined","label=disable","apparmor=unconfined"]"#);

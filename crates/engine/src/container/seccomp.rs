@@ -409,12 +409,22 @@ pub fn linux_seccomp(hc: &HostConfig, caps: &[String]) -> Result<Option<Value>, 
     match opts.seccomp.as_deref() {
         Some("unconfined") => Ok(None),
         None | Some("") | Some("builtin") => setup(default_profile(), &target),
-        Some(body) => {
-            let p: Profile =
-                serde_json::from_str(body).map_err(|e| SeccompError::Decode(e.to_string()))?;
-            setup(&p, &target)
-        }
+        Some(body) => setup(&decode(body)?, &target),
     }
+}
+
+/// The profile sent in the option. Go's words for the usual mistake, a path sent where the
+/// content belongs (docker-py and compose send the value as given): `invalid character '/'
+/// looking for beginning of value`; serde's otherwise.
+fn decode(body: &str) -> Result<Profile, SeccompError> {
+    if let Some(c) = body.trim_start().chars().next()
+        && !matches!(c, '{' | '[' | '"' | '-' | '0'..='9' | 't' | 'f' | 'n')
+    {
+        return Err(SeccompError::Decode(format!(
+            "invalid character '{c}' looking for beginning of value"
+        )));
+    }
+    serde_json::from_str(body).map_err(|e| SeccompError::Decode(e.to_string()))
 }
 
 #[cfg(test)]
@@ -717,10 +727,19 @@ mod tests {
                 .unwrap(),
             d
         );
-        let e = linux_seccomp(&hc(&["seccomp=default"], false), &c)
-            .unwrap_err()
-            .to_string();
-        assert!(e.starts_with("Decoding seccomp profile failed: "), "{e}");
+        let e = |o: &str| linux_seccomp(&hc(&[o], false), &c).unwrap_err().to_string();
+        assert_eq!(
+            e("seccomp=default"),
+            "Decoding seccomp profile failed: invalid character 'd' looking for beginning of value"
+        );
+        assert_eq!(
+            e("seccomp=/etc/profile.json"),
+            "Decoding seccomp profile failed: invalid character '/' looking for beginning of value"
+        );
+        assert!(
+            e(r#"seccomp={"defaultAction":5}"#)
+                .starts_with("Decoding seccomp profile failed: invalid type: integer `5`"),
+        );
         // a bad option fails even with --privileged (moby parses them at create)
         assert!(linux_seccomp(&hc(&["bogus=1"], true), &c).is_err());
     }
