@@ -64,6 +64,29 @@ fn events_stream_carries_the_lifecycle_with_legacy_keys() {
         "{{.Actor.Attributes.exitCode}}",
     ]);
     assert!(since.lines().any(|l| l == "0"), "{since}");
+    // an unknown filter key is Docker's 400; a swarm one matches nothing here
+    let out = d.docker_run(&[
+        "events",
+        "--since",
+        "0",
+        "--until",
+        &now.to_string(),
+        "--filter",
+        "colour=red",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("invalid filter 'colour'"), "{err}");
+    let none = d.docker_ok(&[
+        "events",
+        "--since",
+        "0",
+        "--until",
+        &now.to_string(),
+        "--filter",
+        "service=web",
+    ]);
+    assert!(none.is_empty(), "{none}");
 }
 
 #[test]

@@ -102,7 +102,9 @@ fn event_matches(
                 None => ev.actor.attributes.contains_key(v),
             }),
             "scope" => vals.iter().any(|v| v == "local"),
-            _ => true,
+            "daemon" => ev.kind == "daemon",
+            // swarm objects: none exist on this engine
+            _ => false,
         };
         if !ok {
             return false;
@@ -121,6 +123,28 @@ async fn events(
     let until = super::query::time(&q, "until")?;
     let filters =
         berth_engine::container::inspect::parse_filters(super::query::str(&q, "filters"))?;
+    // moby's accepted keys (swarm ones match nothing here); anything else is a 400
+    const KEYS: [&str; 14] = [
+        "config",
+        "container",
+        "daemon",
+        "event",
+        "image",
+        "label",
+        "network",
+        "node",
+        "plugin",
+        "scope",
+        "secret",
+        "service",
+        "type",
+        "volume",
+    ];
+    if let Some(k) = filters.keys().find(|k| !KEYS.contains(&k.as_str())) {
+        return Err(crate::ApiError::bad_request(format!(
+            "invalid filter '{k}'"
+        )));
+    }
     let (past, rx) = engine.events().subscribe();
     let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0) as f64 / 1e9;
     let to_bytes = |ev: &berth_engine::events::Event| {
