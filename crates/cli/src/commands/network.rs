@@ -9,13 +9,7 @@ use crate::render::{self, short_id};
 use crate::types::NetworkSummary;
 
 pub fn network_context(n: &NetworkSummary, trunc: bool) -> Value {
-    let labels = n
-        .labels
-        .iter()
-        .flatten()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(",");
+    let labels = render::labels(&n.labels);
     json!({
         "ID": if trunc { short_id(&n.id) } else { n.id.clone() },
         "Name": n.name, "Driver": n.driver, "Scope": n.scope,

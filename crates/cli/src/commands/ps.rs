@@ -110,13 +110,7 @@ pub fn container_context(c: &ContainerSummary, trunc: bool) -> Value {
         ),
         (rw, _) => human::human_size_prec(rw.unwrap_or(0) as f64, 3),
     };
-    let labels = c
-        .labels
-        .iter()
-        .flatten()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(",");
+    let labels = render::labels(&c.labels);
     let mounts = c
         .mounts
         .iter()

@@ -13,7 +13,7 @@ use super::{Ctx, Outcome, StatusError, create, out};
 use crate::args::{AttachArgs, RunArgs, StartArgs};
 use crate::client::{Client, ClientError, Hijacked, read_body, seg};
 use crate::tty::{self, RawGuard};
-use crate::types::WaitResponse;
+use crate::types::{ContainerInspect, WaitResponse};
 
 fn run_error(e: impl std::fmt::Display) -> anyhow::Error {
     StatusError::new(
@@ -217,6 +217,31 @@ pub async fn run(ctx: &Ctx, a: &RunArgs) -> Outcome {
     Ok(code as i32)
 }
 
+/// The end of `attach` and `start -a`: pumps the streams until they end (following window
+/// resizes), restores the terminal, then exits 0 when detached, 143 when terminated, else with
+/// the container's code.
+async fn pump_until_exit(
+    client: &Client,
+    c: &ContainerInspect,
+    io: Hijacked,
+    stdin: bool,
+    keys: Vec<u8>,
+    raw: Option<RawGuard>,
+    wait: Response<Incoming>,
+) -> Outcome {
+    let resize_path = format!("/containers/{}/resize", seg(&c.id));
+    let ended = pump(io, c.config.tty, stdin, Some(keys), |_, _| {
+        resize_container(client, &resize_path, false)
+    })
+    .await;
+    drop(raw);
+    match ended? {
+        Ended::Detached => Ok(0),
+        Ended::Terminated => Ok(143),
+        Ended::Closed => Ok(wait_status(wait).await? as i32),
+    }
+}
+
 /// `attach`: stream a running container's stdio until it exits or the user detaches.
 pub async fn attach(ctx: &Ctx, a: &AttachArgs) -> Outcome {
     let c = create::inspect(ctx, &a.container).await?;
@@ -234,23 +259,14 @@ pub async fn attach(ctx: &Ctx, a: &AttachArgs) -> Outcome {
     let client = &ctx.client;
     let io = attach_stream(client, &c.id, stdin, true, true, a.detach_keys.as_deref()).await?;
     let wait = wait_request(client, &c.id, None).await?;
-    let _raw = raw_if(c.config.tty, stdin)?;
+    let raw = raw_if(c.config.tty, stdin)?;
     let resize_path = format!("/containers/{}/resize", seg(&c.id));
     if c.config.tty {
         resize_container(client, &resize_path, false).await;
     } else if a.sig_proxy {
         spawn_sig_proxy(client.clone(), c.id.clone());
     }
-    let ended = pump(io, c.config.tty, stdin, Some(keys), |_, _| {
-        resize_container(client, &resize_path, false)
-    })
-    .await;
-    drop(_raw);
-    match ended? {
-        Ended::Detached => Ok(0),
-        Ended::Terminated => Ok(143),
-        Ended::Closed => Ok(wait_status(wait).await? as i32),
-    }
+    pump_until_exit(client, &c, io, stdin, keys, raw, wait).await
 }
 
 /// `start [-a [-i]]`.
@@ -281,21 +297,12 @@ pub async fn start(ctx: &Ctx, a: &StartArgs) -> Outcome {
     {
         return Err(StatusError::new(start_error_code(&e.to_string()), e.to_string()).into());
     }
-    let _raw = raw_if(c.config.tty, stdin)?;
+    let raw = raw_if(c.config.tty, stdin)?;
     let resize_path = format!("/containers/{}/resize", seg(&c.id));
     if c.config.tty {
         resize_container(client, &resize_path, true).await;
     }
-    let ended = pump(io, c.config.tty, stdin, Some(keys), |_, _| {
-        resize_container(client, &resize_path, false)
-    })
-    .await;
-    drop(_raw);
-    match ended? {
-        Ended::Detached => Ok(0),
-        Ended::Terminated => Ok(143),
-        Ended::Closed => Ok(wait_status(wait).await? as i32),
-    }
+    pump_until_exit(client, &c, io, stdin, keys, raw, wait).await
 }
 
 #[cfg(test)]

@@ -9,13 +9,7 @@ use crate::render;
 use crate::types::{Volume, VolumeList};
 
 pub fn volume_context(v: &Volume) -> Value {
-    let labels = v
-        .labels
-        .iter()
-        .flatten()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(",");
+    let labels = render::labels(&v.labels);
     json!({"Driver": v.driver, "Name": v.name, "Mountpoint": v.mountpoint, "Scope": v.scope,
         "Labels": labels, "Links": "N/A", "Size": "N/A"})
 }

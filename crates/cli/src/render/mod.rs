@@ -112,6 +112,16 @@ pub fn short_id(id: &str) -> String {
     id.chars().take(12).collect()
 }
 
+/// The `Labels` column: `k=v` pairs joined by commas (sorted by key).
+pub fn labels(labels: &Option<std::collections::BTreeMap<String, String>>) -> String {
+    labels
+        .iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
