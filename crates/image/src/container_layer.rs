@@ -35,12 +35,7 @@ impl ImageStore {
 
     /// The mounts of an existing writable layer.
     pub fn mounts(&self, key: &str) -> Result<Vec<Mount>, Error> {
-        validate_key(key)?;
-        let (image_id, _) = self
-            .meta
-            .active(key)?
-            .ok_or_else(|| Error::NoSuchSnapshot(key.to_owned()))?;
-        let img = self.image_by_id(&image_id)?;
+        let img = self.image_by_id(&self.snapshot_image(key)?)?;
         let lowers = self.snaps.lowerdirs(&self.meta, &img.chain_ids())?;
         Ok(vec![self.snaps.overlay_mount(key, &lowers)])
     }

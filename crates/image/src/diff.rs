@@ -12,7 +12,6 @@ use crate::error::{Error, IoContext};
 use crate::layer::LayerExpect;
 use crate::meta::LayerBlob;
 use crate::reference::Reference;
-use crate::snapshot::validate_key;
 use crate::store::{ImageStore, now_rfc3339};
 use crate::types::{Change, ChangeKind, CommitOptions, CommitStamp, History, Manifest};
 use crate::unpack::OPAQUE_XATTR;
@@ -55,12 +54,7 @@ fn walk(root: &Path) -> Result<Vec<(PathBuf, fs::Metadata)>, Error> {
 
 impl ImageStore {
     fn upper_and_lowers(&self, key: &str) -> Result<(PathBuf, Vec<PathBuf>), Error> {
-        validate_key(key)?;
-        let (image_id, _) = self
-            .meta
-            .active(key)?
-            .ok_or_else(|| Error::NoSuchSnapshot(key.to_owned()))?;
-        let img = self.image_by_id(&image_id)?;
+        let img = self.image_by_id(&self.snapshot_image(key)?)?;
         let lowers = img
             .chain_ids()
             .iter()

@@ -313,14 +313,7 @@ impl Unpacker {
                 keep = false;
                 remove_existing(pfd, n).map_err(|e| io_err("remove", e))?;
                 rfs::symlinkat(os(target), pfd, n).map_err(|e| io_err("symlink", e))?;
-                rfs::chownat(
-                    pfd,
-                    n,
-                    Some(uid(meta.uid)),
-                    Some(gid(meta.gid)),
-                    AtFlags::SYMLINK_NOFOLLOW,
-                )
-                .map_err(|e| io_err("chown", e))?;
+                chown_entry(pfd, n, meta).map_err(|e| io_err("chown", e))?;
                 rfs::utimensat(pfd, n, &times(meta.mtime), AtFlags::SYMLINK_NOFOLLOW)
                     .map_err(|e| io_err("set times", e))?;
             }
@@ -360,14 +353,7 @@ impl Unpacker {
                 let dev = rfs::makedev(meta.dev.0, meta.dev.1);
                 rfs::mknodat(pfd, n, ft, Mode::from_raw_mode(meta.mode), dev)
                     .map_err(|e| io_err("mknod", e))?;
-                rfs::chownat(
-                    pfd,
-                    n,
-                    Some(uid(meta.uid)),
-                    Some(gid(meta.gid)),
-                    AtFlags::SYMLINK_NOFOLLOW,
-                )
-                .map_err(|e| io_err("chown", e))?;
+                chown_entry(pfd, n, meta).map_err(|e| io_err("chown", e))?;
                 rfs::chmodat(pfd, n, Mode::from_raw_mode(meta.mode), AtFlags::empty())
                     .map_err(|e| io_err("chmod", e))?;
                 rfs::utimensat(pfd, n, &times(meta.mtime), AtFlags::SYMLINK_NOFOLLOW)
@@ -500,6 +486,17 @@ fn read_umask() -> Option<u32> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("Umask:"))?;
     u32::from_str_radix(line["Umask:".len()..].trim(), 8).ok()
+}
+
+/// Gives `name` in `dir` the entry's owner (the link itself for a symlink).
+fn chown_entry(dir: BorrowedFd<'_>, name: &OsStr, meta: &EntryMeta) -> Result<(), Errno> {
+    rfs::chownat(
+        dir,
+        name,
+        Some(uid(meta.uid)),
+        Some(gid(meta.gid)),
+        AtFlags::SYMLINK_NOFOLLOW,
+    )
 }
 
 fn uid(u: u64) -> rfs::Uid {
