@@ -329,7 +329,7 @@ fn ingest(
     scratch: &Path,
     limit: u64,
 ) -> Result<(), BuildError> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    use std::os::unix::fs::PermissionsExt;
     let mut archive = tar::Archive::new(stream);
     let mut links: HashSet<PathBuf> = HashSet::new();
     let entries = archive
@@ -433,13 +433,7 @@ fn ingest(
                 } else if let Some(t) = hard_target {
                     std::fs::hard_link(d.root.join(t), &path).map_err(io)?;
                 } else {
-                    let mut f = std::fs::OpenOptions::new()
-                        .write(true)
-                        .create_new(true)
-                        .mode(0o600)
-                        .custom_flags(libc::O_NOFOLLOW)
-                        .open(&path)
-                        .map_err(io)?;
+                    let mut f = crate::fsutil::create_new_file(&path).map_err(io)?;
                     std::io::copy(&mut entry, &mut f).map_err(io)?;
                     f.set_permissions(std::fs::Permissions::from_mode(mode))
                         .map_err(io)?;

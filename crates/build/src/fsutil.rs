@@ -97,6 +97,18 @@ fn push_components(todo: &mut Vec<std::ffi::OsString>, p: &Path) {
     todo.extend(parts.into_iter().rev());
 }
 
+/// Creates `path` as a new file, mode 0600 until the caller sets its own, never through a
+/// symlink (`O_NOFOLLOW`).
+pub fn create_new_file(path: &Path) -> io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+}
+
 fn join(root: &Path, parts: &[std::ffi::OsString]) -> PathBuf {
     let mut p = root.to_path_buf();
     for part in parts {

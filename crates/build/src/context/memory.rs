@@ -250,7 +250,7 @@ impl MemoryTree {
     /// (the map's order), no entry goes through a symlink (refused when the tar was read), and
     /// files are created new without following links.
     pub(crate) fn write_out(&self, dest: &Path) -> io::Result<()> {
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        use std::os::unix::fs::PermissionsExt;
         for (rel, node) in &self.nodes {
             if rel.as_os_str().is_empty() {
                 continue;
@@ -265,13 +265,7 @@ impl MemoryTree {
                 }
                 Body::Symlink(t) => std::os::unix::fs::symlink(t, &path).map_err(at)?,
                 Body::File { data, .. } => {
-                    let mut f = std::fs::OpenOptions::new()
-                        .write(true)
-                        .create_new(true)
-                        .mode(0o600)
-                        .custom_flags(libc::O_NOFOLLOW)
-                        .open(&path)
-                        .map_err(at)?;
+                    let mut f = crate::fsutil::create_new_file(&path).map_err(at)?;
                     io::Write::write_all(&mut f, data).map_err(at)?;
                     f.set_permissions(std::fs::Permissions::from_mode(node.mode))
                         .map_err(at)?;
