@@ -9,8 +9,10 @@ use nix::sys::socket::{ControlMessage, ControlMessageOwned, MsgFlags, recvmsg, s
 /// One message between the runtime and a container process being set up.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Msg {
-    /// parent → child: cgroups joined and id maps written; go on.
+    /// parent → child: id maps written; go on.
     Go,
+    /// parent → child: the cgroup exists with its limits applied; join it.
+    Placed,
     /// child → parent: mounts are done, run prestart/createRuntime hooks now.
     HooksRequest,
     /// parent → child: hooks ran.
@@ -27,6 +29,7 @@ impl Msg {
     fn encode(&self) -> Vec<u8> {
         match self {
             Msg::Go => b"G".to_vec(),
+            Msg::Placed => b"P".to_vec(),
             Msg::HooksRequest => b"H".to_vec(),
             Msg::HooksDone => b"h".to_vec(),
             Msg::Console => b"C".to_vec(),
@@ -42,6 +45,7 @@ impl Msg {
     fn decode(b: &[u8]) -> io::Result<Msg> {
         Ok(match b.first() {
             Some(b'G') => Msg::Go,
+            Some(b'P') => Msg::Placed,
             Some(b'H') => Msg::HooksRequest,
             Some(b'h') => Msg::HooksDone,
             Some(b'C') => Msg::Console,

@@ -12,7 +12,7 @@ use crate::cgroups::{self, Cgroup};
 use crate::channel::{Channel, Msg};
 use crate::container::Container;
 use crate::error::{Context, Error, Result};
-use crate::init::{self, Plan};
+use crate::init::{self, Placement, Plan};
 use crate::rootfs::Rootfs;
 use crate::state::{self, FIFO, Record, State};
 use crate::{CreateOptions, Runtime, hooks, namespaces, seccomp, security, sys};
@@ -97,8 +97,8 @@ pub(crate) fn create(
     let ns = namespaces::plan(linux.namespaces().as_deref().unwrap_or(&[]))?;
 
     let rel = cgroups::normalize(linux.cgroups_path().as_deref(), id)?;
-    let cgroup = Cgroup::create(&rel, linux.resources().as_ref())?;
-    guard.cgroup = Some(cgroup.clone());
+    // only where it goes: the parent makes it after clone, while the child builds its rootfs
+    let cgroup = Cgroup::locate(&rel, linux.resources().as_ref())?;
 
     let fifo = if start { None } else { Some(make_fifo(&dir)?) };
 
@@ -107,6 +107,15 @@ pub(crate) fn create(
             || h.create_runtime().as_ref().is_some_and(|v| !v.is_empty())
     });
     let in_user_ns = ns.new_user || ns.join_user.is_some();
+    let joins_mnt_or_cgroup_ns = ns
+        .join
+        .iter()
+        .any(|(_, t)| *t == libc::CLONE_NEWNS || *t == libc::CLONE_NEWCGROUP);
+    let placement = if in_user_ns || joins_mnt_or_cgroup_ns {
+        Placement::Early
+    } else {
+        Placement::Late
+    };
     let plan = Plan {
         process,
         rootfs: Some(Rootfs {
@@ -133,6 +142,7 @@ pub(crate) fn create(
         fifo: fifo.as_ref().map(|f| f.as_raw_fd()),
         wait_go: ns.new_user,
         cgroup: &cgroup,
+        placement,
     };
     let (parent_chan, child_chan) = Channel::pair().ctx(|| "socketpair".into())?;
     let pid = namespaces::clone_in(ns.clone_flags, ns.join_pid.as_ref())?;
@@ -143,6 +153,12 @@ pub(crate) fn create(
     drop(child_chan);
     drop(plan);
     guard.pid = Some(pid);
+
+    // A failure here kills the child (guard); an init that already failed has sent its error,
+    // which the loop below reports.
+    cgroup.make(linux.resources().as_ref())?;
+    guard.cgroup = Some(cgroup.clone());
+    let _ = parent_chan.send(&Msg::Placed);
 
     if ns.new_user {
         write_id_map(

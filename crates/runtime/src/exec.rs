@@ -105,6 +105,7 @@ pub(crate) fn exec(c: &Container, process: &Process, opts: &ExecOptions) -> Resu
         fifo: None,
         wait_go: false,
         cgroup: &rec.cgroup,
+        placement: crate::init::Placement::Join,
     };
     let (parent_chan, child_chan) = Channel::pair().ctx(|| "socketpair".into())?;
     let child = namespaces::clone_in(0, join_pid.as_ref())?;

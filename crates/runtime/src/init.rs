@@ -36,8 +36,38 @@ pub(crate) struct Plan<'a> {
     pub fifo: Option<RawFd>,
     /// wait for the parent's Go (it writes the uid/gid maps of a new user namespace)
     pub wait_go: bool,
-    /// the cgroup the process moves itself into, first thing
+    /// the cgroup the process moves itself into (writing "0" to its own tasks/cgroup.procs:
+    /// a parent writing the child's pid makes the kernel wait for an RCU grace period)
     pub cgroup: &'a crate::cgroups::Cgroup,
+    pub placement: Placement,
+}
+
+/// When the process joins its cgroup.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Placement {
+    /// exec: the cgroup exists; join first thing.
+    Join,
+    /// create with a user namespace or a joined mount/cgroup namespace: the join needs the
+    /// host's credentials and mounts, so wait for the parent's Placed first thing.
+    Early,
+    /// create, common case: the parent makes the cgroup while we build the rootfs; wait for
+    /// Placed just before the first cgroup mount (or the end of the rootfs' mounts), then join
+    /// and unshare the cgroup namespace.
+    Late,
+}
+
+/// Waits for the cgroup when the parent is still making it, joins it, and (Late) unshares
+/// the cgroup namespace that was held back until now.
+pub(crate) fn place(plan: &Plan<'_>, chan: &Channel) -> R {
+    if plan.placement != Placement::Join {
+        chan.expect(Msg::Placed)?;
+    }
+    plan.cgroup.join_self().map_err(|e| e.to_string())?;
+    if plan.placement == Placement::Late && plan.unshare & libc::CLONE_NEWCGROUP != 0 {
+        sys::unshare(libc::CLONE_NEWCGROUP)
+            .map_err(|e| format!("unshare cgroup namespace: {e}"))?;
+    }
+    Ok(())
 }
 
 /// Entry point of the cloned child.
@@ -58,8 +88,10 @@ fn run(plan: &Plan<'_>, chan: &Channel) -> R<Never> {
     // Non-dumpable until exec: nothing in the container can open /proc/<pid>/exe (the runtime
     // binary) or ptrace us while we still hold host resources (CVE-2019-5736 class).
     sys::prctl(libc::PR_SET_DUMPABLE, 0).map_err(|e| format!("set non-dumpable: {e}"))?;
-    // still in the host's mount namespace and credentials: join the cgroup before anything else
-    plan.cgroup.join_self().map_err(|e| e.to_string())?;
+    if plan.placement != Placement::Late {
+        // still in the host's mount namespace and credentials
+        place(plan, chan)?;
+    }
     if let Some(adj) = plan.process.oom_score_adj() {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
             .map_err(|e| format!("write oom_score_adj: {e}"))?;
@@ -89,8 +121,13 @@ fn run(plan: &Plan<'_>, chan: &Channel) -> R<Never> {
         sys::setresgid(0).map_err(|e| format!("setgid 0 in user namespace: {e}"))?;
         sys::setresuid(0).map_err(|e| format!("setuid 0 in user namespace: {e}"))?;
     }
-    if plan.unshare != 0 {
-        sys::unshare(plan.unshare).map_err(|e| format!("unshare {:#x}: {e}", plan.unshare))?;
+    let unshare = if plan.placement == Placement::Late {
+        plan.unshare & !libc::CLONE_NEWCGROUP
+    } else {
+        plan.unshare
+    };
+    if unshare != 0 {
+        sys::unshare(unshare).map_err(|e| format!("unshare {unshare:#x}: {e}"))?;
     }
     if let Some(spec) = plan.spec {
         if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
@@ -101,7 +138,14 @@ fn run(plan: &Plan<'_>, chan: &Channel) -> R<Never> {
         }
     }
     if let Some(rootfs) = &plan.rootfs {
-        rootfs.prepare()?;
+        let mut placed = plan.placement != Placement::Late;
+        rootfs.prepare(&mut || {
+            if !placed {
+                placed = true;
+                place(plan, chan)?;
+            }
+            Ok(())
+        })?;
         if plan.hooks_request {
             chan.send(&Msg::HooksRequest)
                 .map_err(|e| format!("sync: {e}"))?;

@@ -43,6 +43,37 @@ fn namespaces_are_isolated_from_the_host() {
     }
 }
 
+/// The cgroup namespace is unshared only after the init joined its cgroup (the parent makes
+/// the cgroup while the init builds its rootfs): inside, every hierarchy's root is the
+/// container's own cgroup, and the host sees the init in it.
+#[test]
+fn cgroup_namespace_is_rooted_at_the_containers_cgroup() {
+    let c = Ct::new(&["sh", "-c", "cat /proc/self/cgroup; sleep 30"], |v| {
+        let ns = v["linux"]["namespaces"].as_array_mut().unwrap();
+        if !ns.iter().any(|n| n["type"] == "cgroup") {
+            ns.push(json!({"type": "cgroup"}));
+        }
+    });
+    c.start_detached();
+    let out = ok(c.exec(&["cat", "/proc/self/cgroup"]));
+    let lines: Vec<&str> = out
+        .lines()
+        .filter(|l| !l.contains("name=systemd"))
+        .collect();
+    assert!(lines.len() >= 5, "{out}");
+    for l in &lines {
+        assert!(
+            l.ends_with(":/"),
+            "not rooted at its own cgroup: {l} in {out}"
+        );
+    }
+    let procs = std::fs::read_to_string(c.cgroup_dir("pids").join("cgroup.procs")).unwrap();
+    assert!(
+        !procs.trim().is_empty(),
+        "the init is not in its pids cgroup"
+    );
+}
+
 #[test]
 fn memory_limit_kills_the_hog() {
     let c = Ct::new(

@@ -272,3 +272,34 @@ fn run_with_a_terminal_copies_the_pty() {
     assert_eq!(out.status.code(), Some(2));
     assert!(!c.root().join(&c.id).exists());
 }
+
+/// The parent makes the cgroup after clone, while the init builds its rootfs: when that fails
+/// (here the kernel refuses a CFS quota below 1 ms) the init is killed and nothing is left.
+#[test]
+fn failed_cgroup_placement_kills_the_init_and_leaves_nothing() {
+    let c = Ct::new(&["sleep", "30"], |v| {
+        v["linux"]["resources"]["cpu"] = json!({"quota": 10, "period": 100000});
+    });
+    let out = c.create();
+    assert!(!out.status.success());
+    let err = std::fs::read_to_string(c.dir.path().join("create.err")).unwrap();
+    assert!(
+        err.contains("cgroup") && err.contains("cpu.cfs_quota_us"),
+        "{err}"
+    );
+    assert!(!c.root().join(&c.id).exists(), "state dir left behind");
+    for ctrl in ["memory", "pids", "cpu", "freezer"] {
+        assert!(!c.cgroup_dir(ctrl).exists(), "{ctrl} cgroup left behind");
+    }
+    // the cloned init carries the runtime's command line, id included
+    for p in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmdline) = std::fs::read(p.path().join("cmdline")) {
+            let cmdline = String::from_utf8_lossy(&cmdline);
+            assert!(
+                !cmdline.contains(&c.id),
+                "process {:?} left: {cmdline}",
+                p.file_name()
+            );
+        }
+    }
+}

@@ -72,30 +72,41 @@ pub(crate) fn normalize(cgroups_path: Option<&Path>, id: &str) -> Result<PathBuf
 }
 
 impl Cgroup {
+    /// Where the container's cgroup goes (cheap: no directory is created). `make` creates it.
+    pub(crate) fn locate(rel: &Path, resources: Option<&LinuxResources>) -> Result<Cgroup> {
+        if is_unified() {
+            let rel = rel.strip_prefix("/").unwrap_or(rel);
+            return Ok(Cgroup::V2 {
+                path: Path::new(CGROUP_ROOT).join(rel),
+            });
+        }
+        let wants_hugetlb = resources
+            .and_then(|r| r.hugepage_limits().as_ref())
+            .is_some_and(|h| !h.is_empty());
+        let wants_cpuset = resources
+            .and_then(|r| r.cpu().as_ref())
+            .is_some_and(|c| c.cpus().is_some() || c.mems().is_some());
+        Ok(Cgroup::V1 {
+            paths: v1::locate(rel, wants_cpuset, wants_hugetlb)?,
+        })
+    }
+
     /// Creates the cgroup directories and applies `resources`. Nothing is left behind on error.
-    pub(crate) fn create(rel: &Path, resources: Option<&LinuxResources>) -> Result<Cgroup> {
-        let cg = if is_unified() {
-            Cgroup::V2 {
-                path: v2::create(Path::new(CGROUP_ROOT), rel)?,
+    pub(crate) fn make(&self, resources: Option<&LinuxResources>) -> Result<()> {
+        match self {
+            Cgroup::V2 { path } => {
+                let rel = path.strip_prefix(CGROUP_ROOT).unwrap_or(path);
+                v2::create(Path::new(CGROUP_ROOT), rel)?;
             }
-        } else {
-            let wants_hugetlb = resources
-                .and_then(|r| r.hugepage_limits().as_ref())
-                .is_some_and(|h| !h.is_empty());
-            let wants_cpuset = resources
-                .and_then(|r| r.cpu().as_ref())
-                .is_some_and(|c| c.cpus().is_some() || c.mems().is_some());
-            Cgroup::V1 {
-                paths: v1::create(rel, wants_cpuset, wants_hugetlb)?,
-            }
-        };
+            Cgroup::V1 { paths } => v1::make(paths)?,
+        }
         if let Some(r) = resources
-            && let Err(e) = cg.apply(r, true)
+            && let Err(e) = self.apply(r, true)
         {
-            let _ = cg.remove();
+            let _ = self.remove();
             return Err(e);
         }
-        Ok(cg)
+        Ok(())
     }
 
     pub(crate) fn apply(&self, r: &LinuxResources, creating: bool) -> Result<()> {

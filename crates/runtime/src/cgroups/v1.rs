@@ -67,14 +67,13 @@ fn mounts() -> Result<BTreeMap<String, PathBuf>> {
     Ok(out)
 }
 
-pub(super) fn create(
+/// controller → directory of the container's cgroup (nothing is created yet).
+pub(super) fn locate(
     rel: &Path,
     wants_cpuset: bool,
     wants_hugetlb: bool,
 ) -> Result<BTreeMap<String, PathBuf>> {
     let rel = rel.strip_prefix("/").unwrap_or(rel);
-    let mut paths = BTreeMap::new();
-    let mut created: Vec<PathBuf> = vec![];
     let mut wanted: Vec<&str> = CONTROLLERS.to_vec();
     if wants_cpuset {
         wanted.push("cpuset");
@@ -83,20 +82,30 @@ pub(super) fn create(
         wanted.push("hugetlb");
     }
     let mounts = mounts_of(&wanted)?;
+    Ok(wanted
+        .into_iter()
+        .filter_map(|c| mounts.get(c).map(|m| (c.to_string(), m.join(rel))))
+        .collect())
+}
+
+/// Creates the directories of `paths` (cpuset levels get their parent's cpus and mems).
+/// Nothing is left behind on error.
+pub(super) fn make(paths: &BTreeMap<String, PathBuf>) -> Result<()> {
+    let mut created: Vec<PathBuf> = vec![];
+    let mut done: Vec<&PathBuf> = vec![];
     let result = (|| {
-        for c in wanted {
-            let Some(m) = mounts.get(c) else { continue };
-            let dir = m.join(rel);
-            if !paths.values().any(|p: &PathBuf| p == &dir) {
-                let new = mkdir_all(&dir)?;
-                if c == "cpuset" {
-                    for d in &new {
-                        init_cpuset(d)?;
-                    }
-                }
-                created.extend(new);
+        for (c, dir) in paths {
+            if done.contains(&dir) {
+                continue;
             }
-            paths.insert(c.to_string(), dir);
+            done.push(dir);
+            let new = mkdir_all(dir)?;
+            created.extend(new.iter().cloned());
+            if c == "cpuset" {
+                for d in &new {
+                    init_cpuset(d)?;
+                }
+            }
         }
         Ok(())
     })();
@@ -106,7 +115,7 @@ pub(super) fn create(
         }
         return Err(e);
     }
-    Ok(paths)
+    Ok(())
 }
 
 fn init_cpuset(dir: &Path) -> Result<()> {

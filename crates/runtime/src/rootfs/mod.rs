@@ -32,8 +32,10 @@ fn err(what: impl std::fmt::Display, e: impl std::fmt::Display) -> String {
 }
 
 impl Rootfs<'_> {
-    /// Everything before pivot_root. Runs in the container's mount namespace.
-    pub(crate) fn prepare(&self) -> R {
+    /// Everything before pivot_root. Runs in the container's mount namespace. `place` (which
+    /// acts once) is called before the first cgroup mount and at the end: it waits until the
+    /// process is in its cgroup.
+    pub(crate) fn prepare(&self, place: &mut dyn FnMut() -> R) -> R {
         let linux = self.spec.linux().as_ref();
         let prop =
             mountopts::root_propagation(linux.and_then(|l| l.rootfs_propagation().as_deref()))?;
@@ -60,13 +62,23 @@ impl Rootfs<'_> {
             Mode::empty(),
         )
         .map_err(|e| err("open rootfs", e))?;
-        let mut has_dev = false;
-        let mut has_pts = false;
-        for (i, m) in self.spec.mounts().iter().flatten().enumerate() {
-            has_dev |= m.destination() == Path::new("/dev");
-            has_pts |= m.destination() == Path::new("/dev/pts");
-            self.mount_one(&root, m)
-                .map_err(|e| format!("mounts[{i}] {}: {e}", m.destination().display()))?;
+        let mounts: Vec<&Mount> = self.spec.mounts().iter().flatten().collect();
+        let has_dev = mounts.iter().any(|m| m.destination() == Path::new("/dev"));
+        let has_pts = mounts
+            .iter()
+            .any(|m| m.destination() == Path::new("/dev/pts"));
+        // cgroup mounts need the cgroup made by the parent meanwhile: they go last when no
+        // later mount is above or below them (then moving them cannot change the result)
+        let mut deferred = vec![];
+        for (i, m) in mounts.iter().enumerate() {
+            if is_cgroup(m) {
+                if independent(m, &mounts[i + 1..]) {
+                    deferred.push(i);
+                    continue;
+                }
+                place()?;
+            }
+            self.mount_at(&root, i, m)?;
         }
         if has_dev {
             devices::create_defaults(&root, self.in_user_ns, has_pts)?;
@@ -78,7 +90,16 @@ impl Rootfs<'_> {
         {
             devices::create(&root, d, self.in_user_ns)?;
         }
+        place()?;
+        for i in deferred {
+            self.mount_at(&root, i, mounts[i])?;
+        }
         Ok(())
+    }
+
+    fn mount_at(&self, root: &OwnedFd, i: usize, m: &Mount) -> R {
+        self.mount_one(root, m)
+            .map_err(|e| format!("mounts[{i}] {}: {e}", m.destination().display()))
     }
 
     fn mount_one(&self, root: &OwnedFd, m: &Mount) -> R {
@@ -346,6 +367,18 @@ impl Rootfs<'_> {
     }
 }
 
+fn is_cgroup(m: &Mount) -> bool {
+    matches!(m.typ().as_deref(), Some("cgroup" | "cgroup2"))
+}
+
+/// No mount of `later` has `m`'s destination, or one above or below it.
+fn independent(m: &Mount, later: &[&Mount]) -> bool {
+    let d = m.destination();
+    later
+        .iter()
+        .all(|o| !(o.destination().starts_with(d) || d.starts_with(o.destination())))
+}
+
 /// Flags a remount must keep (they are locked in a user namespace).
 fn locked_flags(fd: &impl AsFd) -> libc::c_ulong {
     use rustix::fs::StatVfsMountFlags as F;
@@ -403,5 +436,32 @@ fn mask_path(p: &Path) -> R {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(err(format!("masked path {}", p.display()), e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(dest: &str, typ: &str) -> Mount {
+        serde_json::from_value(serde_json::json!({"destination": dest, "type": typ})).unwrap()
+    }
+
+    #[test]
+    fn a_cgroup_mount_is_deferred_only_when_no_later_mount_nests_with_it() {
+        let cg = m("/sys/fs/cgroup", "cgroup");
+        let shm = m("/dev/shm", "tmpfs");
+        let hosts = m("/etc/hosts", "bind");
+        assert!(is_cgroup(&cg) && !is_cgroup(&shm));
+        assert!(independent(&cg, &[&shm, &hosts]));
+        assert!(independent(&cg, &[]));
+        assert!(!independent(
+            &cg,
+            &[&shm, &m("/sys/fs/cgroup/memory", "bind")]
+        ));
+        assert!(!independent(&cg, &[&m("/sys", "sysfs")]));
+        assert!(!independent(&cg, &[&m("/sys/fs/cgroup", "tmpfs")]));
+        // path components, not string prefixes
+        assert!(independent(&cg, &[&m("/sys/fs/cgroupx", "tmpfs")]));
     }
 }
