@@ -6,22 +6,17 @@ use std::io::Write;
 use std::process::Stdio;
 
 use berth_testkit::unique_name;
-use common::daemon_with_busybox;
+use common::{daemon_with_busybox, run_detached};
 
 #[test]
 fn exec_runs_in_the_container_and_returns_its_exit_code() {
     let (d, _t) = daemon_with_busybox();
     let name = unique_name("ex");
-    d.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
+    run_detached(
+        &d,
         &name,
-        "busybox",
-        "sh",
-        "-c",
-        "echo inside > /marker; sleep 60",
-    ]);
+        &["busybox", "sh", "-c", "echo inside > /marker; sleep 60"],
+    );
     std::thread::sleep(std::time::Duration::from_millis(200));
     let out = d.docker_ok(&["exec", &name, "cat", "/marker"]);
     assert_eq!(out, "inside\n");
@@ -60,7 +55,7 @@ fn exec_runs_in_the_container_and_returns_its_exit_code() {
 fn stdin_reaches_exec_and_run_and_output_continues_after_half_close() {
     let (d, _t) = daemon_with_busybox();
     let name = unique_name("in");
-    d.docker_ok(&["run", "-d", "--name", &name, "busybox", "sleep", "60"]);
+    run_detached(&d, &name, &["busybox", "sleep", "60"]);
     let mut child = d
         .docker()
         .args(["exec", "-i", &name, "sh", "-c", "cat; sleep 0.3; echo done"])

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
 use berth_testkit::unique_name;
-use common::daemon_with_busybox;
+use common::{daemon_with_busybox, run_detached};
 
 #[test]
 fn events_stream_carries_the_lifecycle_with_legacy_keys() {
@@ -93,16 +93,11 @@ fn events_stream_carries_the_lifecycle_with_legacy_keys() {
 fn stats_top_df_and_prune() {
     let (d, _t) = daemon_with_busybox();
     let name = unique_name("st");
-    d.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
+    run_detached(
+        &d,
         &name,
-        "busybox",
-        "sh",
-        "-c",
-        "while true; do :; done",
-    ]);
+        &["busybox", "sh", "-c", "while true; do :; done"],
+    );
     let out = d.docker_ok(&[
         "stats",
         "--no-stream",

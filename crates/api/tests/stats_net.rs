@@ -5,7 +5,7 @@ mod common;
 
 use berth_testkit::daemon::Daemon;
 use berth_testkit::unique_name;
-use common::{daemon_with_busybox, http};
+use common::{daemon_with_busybox, http, run_detached};
 
 /// A one-shot stats object over raw HTTP (the body of a `Connection: close` response).
 fn stats_json(d: &Daemon, name: &str) -> serde_json::Value {
@@ -22,16 +22,16 @@ fn stats_report_the_containers_interfaces() {
     let (d, _t) = daemon_with_busybox();
     let gateway = d.bip.split('/').next().unwrap().to_string();
     let name = unique_name("snet");
-    d.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
+    run_detached(
+        &d,
         &name,
-        "busybox",
-        "sh",
-        "-c",
-        &format!("ping -c 5 -i 0.2 {gateway} && echo pinged; sleep 300"),
-    ]);
+        &[
+            "busybox",
+            "sh",
+            "-c",
+            &format!("ping -c 5 -i 0.2 {gateway} && echo pinged; sleep 300"),
+        ],
+    );
     for _ in 0..50 {
         if d.docker_ok(&["logs", &name]).contains("pinged") {
             break;

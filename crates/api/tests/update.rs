@@ -3,14 +3,13 @@
 mod common;
 
 use berth_testkit::unique_name;
-use common::{cgroup_file, daemon_with_busybox};
+use common::{cgroup_file, daemon_with_busybox, run_detached};
 
 #[test]
 fn update_memory_and_pids_reaches_cgroups_and_inspect() {
     let (d, _t) = daemon_with_busybox();
     let name = unique_name("upd");
-    let id = d.docker_ok(&["run", "-d", "--name", &name, "busybox", "sleep", "300"]);
-    let id = id.trim().to_string();
+    let id = run_detached(&d, &name, &["busybox", "sleep", "300"]);
     let out = d.docker_ok(&[
         "update",
         "--memory",
@@ -77,16 +76,16 @@ fn update_memory_and_pids_reaches_cgroups_and_inspect() {
 fn updated_restart_policy_applies_to_the_next_exit() {
     let (d, _t) = daemon_with_busybox();
     let name = unique_name("updrp");
-    d.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
+    run_detached(
+        &d,
         &name,
-        "busybox",
-        "sh",
-        "-c",
-        "while [ ! -e /tmp/go ]; do sleep 0.1; done; exit 3",
-    ]);
+        &[
+            "busybox",
+            "sh",
+            "-c",
+            "while [ ! -e /tmp/go ]; do sleep 0.1; done; exit 3",
+        ],
+    );
     d.docker_ok(&["update", "--restart", "on-failure:1", &name]);
     d.docker_ok(&["exec", &name, "touch", "/tmp/go"]);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);

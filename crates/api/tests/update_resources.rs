@@ -5,7 +5,7 @@
 mod common;
 
 use berth_testkit::unique_name;
-use common::{cgroup_file, daemon_with_busybox};
+use common::{cgroup_file, daemon_with_busybox, run_detached};
 
 fn blkio_weight(id: &str) -> String {
     let dir = format!("/sys/fs/cgroup/blkio/berth/{id}");
@@ -20,26 +20,25 @@ fn blkio_weight(id: &str) -> String {
 fn reservation_and_blkio_weight_at_run_and_update() {
     let (d, _t) = daemon_with_busybox();
     let name = unique_name("updres");
-    let id = d.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
+    let id = run_detached(
+        &d,
         &name,
-        "--memory",
-        "64m",
-        "--memory-swap",
-        "128m",
-        "--memory-reservation",
-        "16m",
-        "--blkio-weight",
-        "500",
-        "--pids-limit",
-        "40",
-        "busybox",
-        "sleep",
-        "300",
-    ]);
-    let id = id.trim().to_string();
+        &[
+            "--memory",
+            "64m",
+            "--memory-swap",
+            "128m",
+            "--memory-reservation",
+            "16m",
+            "--blkio-weight",
+            "500",
+            "--pids-limit",
+            "40",
+            "busybox",
+            "sleep",
+            "300",
+        ],
+    );
     assert_eq!(
         cgroup_file("memory", &id, "memory.soft_limit_in_bytes"),
         "16777216"
@@ -100,9 +99,7 @@ fn reservation_and_blkio_weight_at_run_and_update() {
 
     // a memory limit alone gets as much swap again, as dockerd sets it
     let swap = unique_name("updswap");
-    let sid = d.docker_ok(&[
-        "run", "-d", "--name", &swap, "-m", "32m", "busybox", "sleep", "300",
-    ]);
+    let sid = run_detached(&d, &swap, &["-m", "32m", "busybox", "sleep", "300"]);
     let ms = d.docker_ok(&["inspect", "-f", "{{.HostConfig.MemorySwap}}", &swap]);
     assert_eq!(ms.trim(), "67108864");
     assert_eq!(
