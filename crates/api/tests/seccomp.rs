@@ -106,6 +106,25 @@ fn unconfined_privileged_and_sys_admin() {
     let out = run(&d, &["--cap-add", "SYS_ADMIN"], PROBE);
     assert_eq!(field(&out, "Seccomp:"), "2", "{out}");
     assert!(out.contains("unshare=ok"), "{out}");
+    // no capabilities and another user: the filter is loaded before the runtime drops them
+    let out = run(&d, &["--cap-drop", "ALL", "--user", "1000:1000"], PROBE);
+    assert_eq!(field(&out, "Seccomp:"), "2", "{out}");
+    assert!(out.contains("unshare=refused"), "{out}");
+    let out = run(
+        &d,
+        &[
+            "--cap-drop",
+            "ALL",
+            "--user",
+            "1000",
+            "--security-opt",
+            "no-new-privileges",
+        ],
+        "grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status; id -u",
+    );
+    assert_eq!(field(&out, "Seccomp:"), "2", "{out}");
+    assert_eq!(field(&out, "NoNewPrivs:"), "1", "{out}");
+    assert_eq!(out.lines().last(), Some("1000"), "{out}");
     // no-new-privileges in its spellings
     let out = run(&d, &["--security-opt", "no-new-privileges=true"], PROBE);
     assert_eq!(field(&out, "NoNewPrivs:"), "1", "{out}");
