@@ -413,9 +413,9 @@ pub fn linux_seccomp(hc: &HostConfig, caps: &[String]) -> Result<Option<Value>, 
     }
 }
 
-/// The profile sent in the option. Go's words for the usual mistake, a path sent where the
-/// content belongs (docker-py and compose send the value as given): `invalid character '/'
-/// looking for beginning of value`; serde's otherwise.
+/// The profile sent in the option, keys matched as Go does. Go's words for the usual mistake, a
+/// path sent where the content belongs (docker-py and compose send the value as given):
+/// `invalid character '/' looking for beginning of value`; serde's otherwise.
 fn decode(body: &str) -> Result<Profile, SeccompError> {
     if let Some(c) = body.trim_start().chars().next()
         && !matches!(c, '{' | '[' | '"' | '-' | '0'..='9' | 't' | 'f' | 'n')
@@ -424,7 +424,60 @@ fn decode(body: &str) -> Result<Profile, SeccompError> {
             "invalid character '{c}' looking for beginning of value"
         )));
     }
-    serde_json::from_str(body).map_err(|e| SeccompError::Decode(e.to_string()))
+    let mut v: Value =
+        serde_json::from_str(body).map_err(|e| SeccompError::Decode(e.to_string()))?;
+    go_keys(&mut v);
+    serde_json::from_value(v).map_err(|e| SeccompError::Decode(e.to_string()))
+}
+
+/// The profile's keys, for Go's case-insensitive matching of object keys to fields.
+const KEYS: &[&str] = &[
+    "defaultAction",
+    "defaultErrnoRet",
+    "architectures",
+    "archMap",
+    "architecture",
+    "subArchitectures",
+    "flags",
+    "syscalls",
+    "name",
+    "names",
+    "action",
+    "errnoRet",
+    "args",
+    "index",
+    "value",
+    "valueTwo",
+    "op",
+    "includes",
+    "excludes",
+    "caps",
+    "arches",
+    "minKernel",
+];
+
+/// Renames keys that match a profile key but for case (`DefaultAction`, `names` as `Names`), as
+/// Go's encoding/json accepts them; an exact key wins.
+fn go_keys(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            let renames: Vec<(String, &str)> = m
+                .keys()
+                .filter_map(|k| {
+                    let canon = KEYS.iter().find(|c| c.eq_ignore_ascii_case(k))?;
+                    (k != canon && !m.contains_key(*canon)).then(|| (k.clone(), *canon))
+                })
+                .collect();
+            for (from, to) in renames {
+                if let Some(x) = m.remove(&from) {
+                    m.insert(to.to_string(), x);
+                }
+            }
+            m.values_mut().for_each(go_keys);
+        }
+        Value::Array(a) => a.iter_mut().for_each(go_keys),
+        _ => {}
+    }
 }
 
 #[cfg(test)]

@@ -312,3 +312,23 @@ fn container_choices_privileged_unconfined_builtin_custom() {
     // a bad option fails even with --privileged (moby parses them at create)
     assert!(linux_seccomp(&hc(&["bogus=1"], true), &c).is_err());
 }
+
+#[test]
+fn profile_keys_match_whatever_their_case_as_in_go() {
+    let p = decode(
+        r#"{"DefaultAction":"SCMP_ACT_ALLOW","SYSCALLS":[{"Names":["mkdir"],"Action":"SCMP_ACT_ERRNO",
+            "ErrnoRet":13,"Includes":{"MinKernel":"4.8"},"Args":[{"Index":1,"Value":2,"Op":"SCMP_CMP_EQ"}]}]}"#,
+    )
+    .unwrap();
+    let c = caps(&[]);
+    let v = setup(&p, &target("amd64", &c)).unwrap().unwrap();
+    assert_eq!(v["defaultAction"], "SCMP_ACT_ALLOW");
+    assert_eq!(
+        v["syscalls"],
+        json!([{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13,
+            "args": [{"index": 1, "value": 2, "valueTwo": 0, "op": "SCMP_CMP_EQ"}]}])
+    );
+    // the exact key wins over one that differs in case
+    let p = decode(r#"{"defaultAction":"SCMP_ACT_LOG","DefaultAction":"SCMP_ACT_ALLOW"}"#).unwrap();
+    assert_eq!(p.default_action.as_deref(), Some("SCMP_ACT_LOG"));
+}
