@@ -71,6 +71,48 @@ fn linux_devices_are_created_and_allowed() {
     );
 }
 
+/// Default nodes and linux.devices get exactly the asked mode, owner and numbers, whatever
+/// the caller's umask; the /dev links are in place.
+#[test]
+fn device_nodes_have_exact_modes_and_owners() {
+    let c = Ct::new(
+        &[
+            "sh",
+            "-c",
+            "stat -c '%n %A %u %g %t:%T' /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty /dev/net/tun /dev/mine; for l in fd stdin stdout stderr ptmx; do readlink /dev/$l; done",
+        ],
+        |v| {
+            v["linux"]["devices"] = json!([
+                {"path": "/dev/net/tun", "type": "c", "major": 10, "minor": 200, "fileMode": 0o600},
+                {"path": "/dev/mine", "type": "c", "major": 1, "minor": 5, "fileMode": 0o4640, "uid": 1000, "gid": 1001}
+            ]);
+        },
+    );
+    let mut cmd = c.cmd(&["run", "--bundle", c.bundle().to_str().unwrap(), &c.id]);
+    // SAFETY: umask only, in the forked child before exec.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            libc::umask(0o077);
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "/dev/null crw-rw-rw- 0 0 1:3\n\
+         /dev/zero crw-rw-rw- 0 0 1:5\n\
+         /dev/full crw-rw-rw- 0 0 1:7\n\
+         /dev/random crw-rw-rw- 0 0 1:8\n\
+         /dev/urandom crw-rw-rw- 0 0 1:9\n\
+         /dev/tty crw-rw-rw- 0 0 5:0\n\
+         /dev/net/tun crw------- 0 0 a:c8\n\
+         /dev/mine crwSr----- 1000 1001 1:5\n\
+         /proc/self/fd\n/proc/self/fd/0\n/proc/self/fd/1\n/proc/self/fd/2\npts/ptmx\n",
+        "{}",
+        stderr(&out)
+    );
+}
+
 #[test]
 fn device_cgroup_denies_what_is_not_allowed() {
     // /dev/mem (1:1) is created but not in the allow list: opening it must fail

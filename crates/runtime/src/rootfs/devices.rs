@@ -20,46 +20,66 @@ const DEFAULTS: &[(&str, u64, u64)] = &[
 ];
 
 pub(super) fn create_defaults(root: &OwnedFd, user_ns: bool, has_pts: bool) -> R {
-    for (path, major, minor) in DEFAULTS {
-        make(
-            root,
-            Path::new(path),
-            FileType::CharacterDevice,
-            *major,
-            *minor,
-            0o666,
-            0,
-            0,
-            user_ns,
-        )?;
+    if user_ns {
+        for (path, major, minor) in DEFAULTS {
+            let node = Node {
+                ft: FileType::CharacterDevice,
+                major: *major,
+                minor: *minor,
+                mode: 0o666,
+                uid: 0,
+                gid: 0,
+            };
+            make(root, Path::new(path), &node, true)?;
+        }
+    } else {
+        // one open /dev for every node, no umask to undo (the modes are exact), no chown
+        // when the nodes are ours already
+        let dev = resolve::open_dir(root, Path::new("dev")).map_err(|e| err("/dev", e))?;
+        let old = rustix::process::umask(Mode::empty());
+        let r = DEFAULTS.iter().try_for_each(|(path, major, minor)| {
+            let node = Node {
+                ft: FileType::CharacterDevice,
+                major: *major,
+                minor: *minor,
+                mode: 0o666,
+                uid: 0,
+                gid: 0,
+            };
+            mknod_in(&dev, Path::new(path), &node)
+        });
+        rustix::process::umask(old);
+        r?;
     }
     let mut links = vec![
-        ("/proc/self/fd", "/dev/fd"),
-        ("/proc/self/fd/0", "/dev/stdin"),
-        ("/proc/self/fd/1", "/dev/stdout"),
-        ("/proc/self/fd/2", "/dev/stderr"),
+        ("/proc/self/fd", "fd"),
+        ("/proc/self/fd/0", "stdin"),
+        ("/proc/self/fd/1", "stdout"),
+        ("/proc/self/fd/2", "stderr"),
     ];
     if Path::new("/proc/kcore").exists() {
-        links.push(("/proc/kcore", "/dev/core"));
+        links.push(("/proc/kcore", "core"));
     }
     if has_pts {
-        links.push(("pts/ptmx", "/dev/ptmx"));
+        links.push(("pts/ptmx", "ptmx"));
     }
-    for (target, link) in links {
-        symlink(root, target, Path::new(link))?;
+    let dev = resolve::open_dir(root, Path::new("dev")).map_err(|e| err("/dev", e))?;
+    for (target, name) in links {
+        match rustix::fs::symlinkat(target, &dev, name) {
+            Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+            Err(e) => return Err(err(format!("symlink /dev/{name}"), e)),
+        }
     }
     Ok(())
 }
 
-fn symlink(root: &OwnedFd, target: &str, link: &Path) -> R {
-    let parent = resolve::create_in_root(root, link.parent().unwrap_or(Path::new("/")), false)
-        .map_err(|e| err(link.display(), e))?;
-    let dir = reopen_dir(&parent)?;
-    let name = link.file_name().unwrap_or_default();
-    match rustix::fs::symlinkat(target, &dir, name) {
-        Ok(()) | Err(rustix::io::Errno::EXIST) => Ok(()),
-        Err(e) => Err(err(format!("symlink {}", link.display()), e)),
-    }
+struct Node {
+    ft: FileType,
+    major: u64,
+    minor: u64,
+    mode: u32,
+    uid: u32,
+    gid: u32,
 }
 
 fn reopen_dir(fd: &OwnedFd) -> Result<OwnedFd, String> {
@@ -90,31 +110,18 @@ pub(super) fn create(root: &OwnedFd, d: &LinuxDevice, user_ns: bool) -> R {
             d.path().display()
         ));
     }
-    make(
-        root,
-        d.path(),
+    let node = Node {
         ft,
-        d.major() as u64,
-        d.minor() as u64,
-        d.file_mode().unwrap_or(0o666),
-        d.uid().unwrap_or(0),
-        d.gid().unwrap_or(0),
-        user_ns,
-    )
+        major: d.major() as u64,
+        minor: d.minor() as u64,
+        mode: d.file_mode().unwrap_or(0o666),
+        uid: d.uid().unwrap_or(0),
+        gid: d.gid().unwrap_or(0),
+    };
+    make(root, d.path(), &node, user_ns)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn make(
-    root: &OwnedFd,
-    path: &Path,
-    ft: FileType,
-    major: u64,
-    minor: u64,
-    mode: u32,
-    uid: u32,
-    gid: u32,
-    user_ns: bool,
-) -> R {
+fn make(root: &OwnedFd, path: &Path, node: &Node, user_ns: bool) -> R {
     if user_ns {
         let t = resolve::create_in_root(root, path, true).map_err(|e| err(path.display(), e))?;
         let host = PathBuf::from(path);
@@ -130,29 +137,42 @@ fn make(
     let parent = resolve::create_in_root(root, path.parent().unwrap_or(Path::new("/dev")), false)
         .map_err(|e| err(path.display(), e))?;
     let dir = reopen_dir(&parent)?;
+    mknod_in(&dir, path, node)
+}
+
+/// mknod of `path`'s last component in `dir` (replacing what has the name), chown unless the
+/// node is already the owner's, then chmod for what the umask or chown may have cleared.
+fn mknod_in(dir: &OwnedFd, path: &Path, n: &Node) -> R {
     let name = path.file_name().unwrap_or_default();
-    let _ = rustix::fs::unlinkat(&dir, name, rustix::fs::AtFlags::empty());
-    rustix::fs::mknodat(
-        &dir,
-        name,
-        ft,
-        Mode::from_raw_mode(mode & 0o7777),
-        sys::makedev(major, minor),
-    )
+    let mode = Mode::from_raw_mode(n.mode & 0o7777);
+    let dev = sys::makedev(n.major, n.minor);
+    match rustix::fs::mknodat(dir, name, n.ft, mode, dev) {
+        Err(rustix::io::Errno::EXIST) => {
+            let _ = rustix::fs::unlinkat(dir, name, rustix::fs::AtFlags::empty());
+            rustix::fs::mknodat(dir, name, n.ft, mode, dev)
+        }
+        r => r,
+    }
     .map_err(|e| err(format!("mknod {}", path.display()), e))?;
-    rustix::fs::chmodat(
-        &dir,
-        name,
-        Mode::from_raw_mode(mode & 0o7777),
-        rustix::fs::AtFlags::empty(),
-    )
-    .map_err(|e| err(format!("chmod {}", path.display()), e))?;
-    rustix::fs::chownat(
-        &dir,
-        name,
-        Some(rustix::fs::Uid::from_raw(uid)),
-        Some(rustix::fs::Gid::from_raw(gid)),
-        rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
-    )
-    .map_err(|e| err(format!("chown {}", path.display()), e))
+    let dir_setgid = rustix::fs::fstat(dir).is_ok_and(|s| s.st_mode & libc::S_ISGID != 0);
+    if n.uid != rustix::process::geteuid().as_raw()
+        || n.gid != rustix::process::getegid().as_raw()
+        || dir_setgid
+    {
+        rustix::fs::chownat(
+            dir,
+            name,
+            Some(rustix::fs::Uid::from_raw(n.uid)),
+            Some(rustix::fs::Gid::from_raw(n.gid)),
+            rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .map_err(|e| err(format!("chown {}", path.display()), e))?;
+    }
+    let umask = rustix::process::umask(Mode::empty());
+    rustix::process::umask(umask);
+    if n.mode & 0o7000 != 0 || n.mode & umask.as_raw_mode() != 0 {
+        rustix::fs::chmodat(dir, name, mode, rustix::fs::AtFlags::empty())
+            .map_err(|e| err(format!("chmod {}", path.display()), e))?;
+    }
+    Ok(())
 }

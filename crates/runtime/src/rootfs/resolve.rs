@@ -31,6 +31,15 @@ pub(crate) fn create_in_root(
     file: bool,
 ) -> io::Result<OwnedFd> {
     let mut path = relative(dest);
+    // the common case: only the last component is missing (and is not a dangling symlink)
+    match open(root, &path, OFlags::empty()) {
+        Ok(fd) => return Ok(fd),
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        Err(_) => {}
+    }
+    if let Some(fd) = create_last(root, &path, file)? {
+        return Ok(fd);
+    }
     for _ in 0..40 {
         match open(root, &path, OFlags::empty()) {
             Ok(fd) => return Ok(fd),
@@ -102,6 +111,58 @@ pub(crate) fn create_in_root(
     Err(io::Error::from_raw_os_error(libc::ELOOP))
 }
 
+/// Creates the last component of `path` when its parent exists, and opens it (O_PATH, not
+/// following a symlink: nothing else runs in the container yet). None when the parent is
+/// missing too or something (such as a dangling symlink) already has the name.
+fn create_last(root: impl AsFd, path: &Path, file: bool) -> io::Result<Option<OwnedFd>> {
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Ok(None);
+    };
+    let parent = if parent.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        parent
+    };
+    let dir = match open_dir(root, parent) {
+        Ok(d) => d,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let made = if file {
+        rustix::fs::openat(
+            &dir,
+            name,
+            OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+            Mode::from_raw_mode(0o644),
+        )
+        .map(drop)
+    } else {
+        mkdirat(&dir, name, Mode::from_raw_mode(0o755))
+    };
+    match made {
+        Ok(()) => {}
+        Err(rustix::io::Errno::EXIST) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    }
+    Ok(Some(rustix::fs::openat(
+        &dir,
+        name,
+        OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?))
+}
+
+/// Opens the directory `rel` inside `root` for real (usable with mkdirat, mknodat, ...).
+pub(crate) fn open_dir(root: impl AsFd, rel: &Path) -> io::Result<OwnedFd> {
+    Ok(openat2(
+        root,
+        rel,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+    )?)
+}
+
 /// Lexical clean-up with `..` stopping at the root, as RESOLVE_IN_ROOT does.
 fn clamp(p: &Path) -> PathBuf {
     let mut out = PathBuf::new();
@@ -155,5 +216,18 @@ mod tests {
                 .is_dir()
         );
         assert!(root.path().join("f").is_file());
+        // the fast path: only the last component is missing
+        std::fs::create_dir(root.path().join("d")).unwrap();
+        create_in_root(&rfd, Path::new("/d/new"), false).unwrap();
+        create_in_root(&rfd, Path::new("/d/file"), true).unwrap();
+        assert!(root.path().join("d/new").is_dir());
+        assert!(root.path().join("d/file").is_file());
+        // a dangling symlink as the last component is followed inside the root
+        std::os::unix::fs::symlink("/made/here", root.path().join("d/dl")).unwrap();
+        create_in_root(&rfd, Path::new("/d/dl"), false).unwrap();
+        assert!(root.path().join("made/here").is_dir());
+        std::os::unix::fs::symlink(outside.path().join("x"), root.path().join("d/dl2")).unwrap();
+        create_in_root(&rfd, Path::new("/d/dl2"), true).unwrap();
+        assert!(!outside.path().join("x").exists());
     }
 }
