@@ -36,6 +36,7 @@ impl From<Error> for ApiError {
             Error::InvalidParameter(_) | Error::Json(_) => StatusCode::BAD_REQUEST,
             Error::NotModified => StatusCode::NOT_MODIFIED,
             Error::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            Error::ExecStartFailed { invalid: true, .. } => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError {

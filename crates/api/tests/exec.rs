@@ -102,3 +102,55 @@ fn run_with_a_tty_gets_a_terminal() {
     let out = out.replace('\r', "");
     assert!(out.starts_with("yes\n"), "{out}");
 }
+
+#[test]
+fn an_exec_that_cannot_start_reports_on_its_stream_with_mobys_codes() {
+    let (d, _t) = daemon_with_busybox();
+    let name = unique_name("exf");
+    run_detached(&d, &name, &["busybox", "sleep", "60"]);
+    // attached: the stream carries the failure, the CLI exits with the exec's code
+    let out = d.docker_run(&["exec", &name, "nonexist"]);
+    assert_eq!(out.status.code(), Some(127), "{out:?}");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        common::stderr(&out)
+    );
+    assert!(
+        text.contains("OCI runtime exec failed") && text.contains("executable file not found"),
+        "{text}"
+    );
+    // a file that is not executable: 126
+    d.docker_ok(&["exec", &name, "sh", "-c", "echo x > /plain"]);
+    let out = d.docker_run(&["exec", &name, "/plain"]);
+    assert_eq!(out.status.code(), Some(126), "{out:?}");
+    // detached: the error itself, a 400
+    let out = d.docker_run(&["exec", "-d", &name, "nonexist"]);
+    assert!(!out.status.success());
+    assert!(
+        common::stderr(&out).contains("executable file not found"),
+        "{}",
+        common::stderr(&out)
+    );
+    // docker-py (what compose uses) gets the exit code and the message as output
+    common::ensure_docker_py();
+    let script = format!(
+        "import docker\nc = docker.DockerClient(base_url='{}')\nr = c.containers.get('{name}').exec_run(['nonexist'])\nprint(r.exit_code)\nprint(r.output.decode())",
+        d.host()
+    );
+    let py = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&py.stdout);
+    assert!(
+        py.status.success(),
+        "{}",
+        String::from_utf8_lossy(&py.stderr)
+    );
+    assert!(
+        text.starts_with("127\n") && text.contains("executable file not found"),
+        "{text}"
+    );
+    d.docker_ok(&["rm", "-f", &name]);
+}

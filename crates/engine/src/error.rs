@@ -21,6 +21,15 @@ pub enum Error {
     /// 500 with context.
     #[error("{0}")]
     Internal(String),
+    /// An exec's process could not be started (moby's `translateContainerdStartErr`): the
+    /// exec is over with `exit_code` (127 not found, 126 not executable); an attached client
+    /// reads the message on its stream, a detached one gets 400 (`invalid`) or 500.
+    #[error("{message}")]
+    ExecStartFailed {
+        message: String,
+        exit_code: i64,
+        invalid: bool,
+    },
     #[error("state store: {0}")]
     Store(#[from] rusqlite::Error),
     #[error("{context}: {source}")]

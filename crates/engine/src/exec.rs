@@ -146,6 +146,7 @@ impl Engine {
             privileged: e.config.privileged,
             console_size: size,
         };
+        let spec_cmd = spec.cmd.first().cloned().unwrap_or_default();
         let run_dir = self.config().container_run_dir(&c.id);
         if let Some(x) = self.execs.lock().get_mut(id) {
             x.started = true;
@@ -154,9 +155,14 @@ impl Engine {
         let stream = match monitor_client::request(&run_dir, &Request::Exec(spec)).await {
             Ok(s) => s,
             Err(err) => {
+                let err = exec_start_error(&spec_cmd, err);
+                let code = match &err {
+                    Error::ExecStartFailed { exit_code, .. } => *exit_code,
+                    _ => 126,
+                };
                 if let Some(x) = self.execs.lock().get_mut(id) {
                     x.running = false;
-                    x.exit_code = Some(126);
+                    x.exit_code = Some(code);
                 }
                 return Err(err);
             }
@@ -245,5 +251,24 @@ impl Engine {
         self.execs
             .lock()
             .retain(|_, e| e.container_id != container_id);
+    }
+}
+
+/// moby's `translateContainerdStartErr` for an exec the monitor could not start: 127 when the
+/// command is not found, 126 when it cannot be run (both are the client's mistake: 400 when
+/// detached), any other failure 126 and a 500. The message reads as dockerd's.
+fn exec_start_error(cmd: &str, err: Error) -> Error {
+    let Error::Internal(msg) = err else {
+        return err;
+    };
+    let lower = msg.to_lowercase();
+    let not_found = (!cmd.is_empty() && msg.contains(cmd))
+        && (lower.contains("executable file not found")
+            || lower.contains("no such file or directory"));
+    let denied = lower.contains("permission denied");
+    Error::ExecStartFailed {
+        message: format!("OCI runtime exec failed: {msg}"),
+        exit_code: if not_found { 127 } else { 126 },
+        invalid: not_found || denied,
     }
 }

@@ -268,14 +268,33 @@ impl Engine {
         state: &mut NetworkState,
     ) -> Result<()> {
         let net = self.net()?;
-        let ep = self.attach_one(rec, mode, netns).await?;
-        let ip: std::net::Ipv4Addr = ep
-            .ip
-            .parse()
-            .map_err(|_| Error::Internal(format!("bad address {}", ep.ip)))?;
-        state.endpoints.push(ep);
+        // the NetworkMode network first (unless it was disconnected), then the others of
+        // `NetworkingConfig` (and of `network connect` before start)
+        let mut names: Vec<String> = vec![];
+        if !rec.primary_disconnected {
+            names.push(mode.to_string());
+        }
+        names.extend(
+            rec.networking_config
+                .as_ref()
+                .and_then(|n| n.get("EndpointsConfig"))
+                .and_then(|e| e.as_object())
+                .map(|o| o.keys().filter(|k| *k != mode).cloned().collect::<Vec<_>>())
+                .unwrap_or_default(),
+        );
+        for name in &names {
+            let ep = self.attach_one(rec, name, netns).await?;
+            state.endpoints.push(ep);
+        }
+        // published ports go to the first network's address
         let bindings = port_bindings(rec)?;
-        if !bindings.is_empty() {
+        if let Some(first) = state.endpoints.first()
+            && !bindings.is_empty()
+        {
+            let ip: std::net::Ipv4Addr = first
+                .ip
+                .parse()
+                .map_err(|_| Error::Internal(format!("bad address {}", first.ip)))?;
             let got = net.publish(&rec.id, ip, &bindings).await?;
             for b in got {
                 state.ports.push((
@@ -286,18 +305,6 @@ impl Engine {
                     b.host_port,
                 ));
             }
-        }
-        // the other networks of `NetworkingConfig` (and of `network connect` before start)
-        let others: Vec<String> = rec
-            .networking_config
-            .as_ref()
-            .and_then(|n| n.get("EndpointsConfig"))
-            .and_then(|e| e.as_object())
-            .map(|o| o.keys().filter(|k| *k != mode).cloned().collect())
-            .unwrap_or_default();
-        for other in others {
-            let ep = self.attach_one(rec, &other, netns).await?;
-            state.endpoints.push(ep);
         }
         Ok(())
     }
@@ -359,14 +366,30 @@ impl Engine {
         let n = self.net()?.get(network)?;
         let c = self.containers.get(container)?;
         let _op = c.op.lock().await;
-        let mode = c.rec().host_config.network_mode.clone();
-        if mode == "host" || mode == "none" || mode.starts_with("container:") {
+        let (mode, primary_off) = {
+            let r = c.rec();
+            (r.host_config.network_mode.clone(), r.primary_disconnected)
+        };
+        if mode == "host" || n.name == "host" {
             return Err(Error::InvalidParameter(
                 "container cannot be disconnected from host network or connected to host network"
                     .into(),
             ));
         }
-        let already = mode == n.name
+        if mode.starts_with("container:") {
+            return Err(Error::InvalidParameter(
+                "container sharing network namespace with another container or host cannot be connected to any other network"
+                    .into(),
+            ));
+        }
+        if (mode == "none" && !primary_off) || n.name == "none" {
+            return Err(Error::InvalidParameter(
+                "container cannot be connected to multiple networks with one of the networks in private (none) mode"
+                    .into(),
+            ));
+        }
+        let reconnect = primary_off && mode == n.name;
+        let already = (mode == n.name && !primary_off)
             || c.rec()
                 .network
                 .endpoints
@@ -381,6 +404,9 @@ impl Engine {
         }
         {
             let mut r = c.rec();
+            if reconnect {
+                r.primary_disconnected = false;
+            }
             let cfg = r
                 .networking_config
                 .get_or_insert_with(|| serde_json::json!({"EndpointsConfig": {}}));
@@ -431,7 +457,11 @@ impl Engine {
             .as_ref()
             .and_then(|x| x.get("EndpointsConfig"))
             .is_some_and(|e| e.get(&n.name).is_some());
-        if !connected && !configured && c.rec().host_config.network_mode != n.name {
+        let primary = {
+            let r = c.rec();
+            r.host_config.network_mode == n.name && !r.primary_disconnected
+        };
+        if !connected && !configured && !primary {
             return Err(Error::NotFound(format!(
                 "container {} is not connected to network {}",
                 c.id, n.name
@@ -451,8 +481,9 @@ impl Engine {
             {
                 e.remove(&n.name);
             }
+            // as moby: NetworkMode stays; the network leaves the container's set
             if r.host_config.network_mode == n.name {
-                r.host_config.network_mode = "none".into();
+                r.primary_disconnected = true;
             }
         }
         self.persist(&c)?;

@@ -60,7 +60,41 @@ async fn start(
     } else {
         parse_json(&body)?
     };
-    let es = e.start_exec(&id, Some(sb.tty)).await?;
+    let es = match e.start_exec(&id, Some(sb.tty)).await {
+        Ok(es) => es,
+        // as moby: an attached client gets its stream, and the failure written on it (the
+        // CLI prints it and exits with the exec's code, 127 or 126); detached, the error
+        Err(berth_engine::Error::ExecStartFailed { message, .. }) if !sb.detach => {
+            let ct = hijack::stream_content_type(v, sb.tty);
+            let text = format!("{message}\r\n");
+            // on stdout: a stdcopy frame without a tty, raw with one
+            let line = if sb.tty {
+                Bytes::from(text)
+            } else {
+                let mut framed = vec![1u8, 0, 0, 0];
+                framed.extend_from_slice(&(text.len() as u32).to_be_bytes());
+                framed.extend_from_slice(text.as_bytes());
+                Bytes::from(framed)
+            };
+            if let Some(on_upgrade) = on_upgrade {
+                tokio::spawn(async move {
+                    use tokio::io::AsyncWriteExt;
+                    if let Ok(upgraded) = on_upgrade.await {
+                        let mut client = hyper_util::rt::TokioIo::new(upgraded);
+                        // docker-py drops bytes that share a read with the 101 head (above)
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        let _ = client.write_all(&line).await;
+                        let _ = client.shutdown().await;
+                    }
+                });
+                return Ok(hijack::switching_protocols(ct));
+            }
+            let once =
+                futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(line) });
+            return Ok(super::streamed(once, ct));
+        }
+        Err(err) => return Err(err.into()),
+    };
     if sb.detach {
         let engine = e.clone();
         tokio::spawn(async move {

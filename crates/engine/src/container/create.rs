@@ -357,6 +357,7 @@ impl Engine {
             networking_config: req.networking_config.clone(),
             network: Default::default(),
             volumes: vec![],
+            primary_disconnected: false,
         };
         let json = serde_json::to_string(&record)?;
         if !self.store.insert_container(&id, &name, &json)? {

@@ -45,11 +45,34 @@ fn network_settings(rec: &ContainerRecord) -> Value {
     }
     let mode = &rec.host_config.network_mode;
     if networks.is_empty() && !mode.starts_with("container:") {
-        networks.insert(mode.clone(), json!({
-            "IPAMConfig": null, "Links": null, "Aliases": null, "MacAddress": "", "NetworkID": "",
-            "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "",
-            "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "DriverOpts": null, "DNSNames": null
-        }));
+        // not running: the networks it will join, as configured
+        let configured = rec
+            .networking_config
+            .as_ref()
+            .and_then(|n| n.get("EndpointsConfig"))
+            .and_then(|e| e.as_object());
+        let mut names: Vec<&str> = vec![];
+        if !rec.primary_disconnected {
+            names.push(mode);
+        }
+        names.extend(
+            configured
+                .into_iter()
+                .flat_map(|o| o.keys().map(String::as_str)),
+        );
+        for name in names {
+            let aliases = configured
+                .and_then(|o| o.get(name))
+                .and_then(|e| e.get("Aliases"))
+                .cloned()
+                .unwrap_or(Value::Null);
+            networks.insert(name.to_string(), json!({
+                "IPAMConfig": null, "Links": null, "Aliases": aliases, "MacAddress": "",
+                "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
+                "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+                "DriverOpts": null, "DNSNames": null
+            }));
+        }
     }
     let first = net.endpoints.iter().find(|e| e.network == "bridge");
     let f = |get: fn(&crate::network::EndpointState) -> String| first.map(get).unwrap_or_default();

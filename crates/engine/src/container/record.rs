@@ -41,6 +41,11 @@ pub struct ContainerRecord {
     /// Named and anonymous volumes mounted into the container.
     #[serde(default)]
     pub volumes: Vec<crate::volumes::VolumeMount>,
+    /// Disconnected from its `NetworkMode` network (moby keeps NetworkMode and drops the
+    /// network from the container's set; compose disconnects and reconnects it with aliases
+    /// before the first start). A start then attaches only the other networks.
+    #[serde(default)]
+    pub primary_disconnected: bool,
 }
 
 /// What waiters watch: exits so far and whether the container is gone.
