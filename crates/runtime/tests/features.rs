@@ -325,7 +325,7 @@ fn cgroup_mount_shows_the_containers_own_limits() {
         &[
             "sh",
             "-c",
-            "cat /sys/fs/cgroup/memory/memory.limit_in_bytes; ls /sys/fs/cgroup | tr '\\n' ' '; touch /sys/fs/cgroup/memory/x 2>&1",
+            "cat /sys/fs/cgroup/memory/memory.limit_in_bytes; ls /sys/fs/cgroup | tr '\\n' ' '; touch /sys/fs/cgroup/memory/x 2>&1; mkdir /sys/fs/cgroup/new 2>/dev/null || echo tmpfs-ro; echo flags: $(awk '$2 ~ /^\\/sys\\/fs\\/cgroup/ {print $4}' /proc/self/mounts | cut -d, -f1 | sort -u)",
         ],
         |v| {
             v["linux"]["resources"]["memory"] = json!({"limit": 48 << 20});
@@ -350,6 +350,9 @@ fn cgroup_mount_shows_the_containers_own_limits() {
         text.contains("Read-only file system"),
         "the cgroup mount is read-only: {text}"
     );
+    // the tmpfs and every controller's bind are read-only
+    assert!(text.contains("tmpfs-ro"), "{text}");
+    assert!(text.contains("flags: ro\n"), "{text}");
 }
 
 #[test]

@@ -228,6 +228,9 @@ impl Rootfs<'_> {
                     Some("mode=755"),
                 )
                 .map_err(|e| err("mount cgroup tmpfs", e))?;
+                // the fresh tmpfs: its directories are made and opened from one fd
+                let tmpfs = resolve::open_dir(root, &resolve::relative(dest))
+                    .map_err(|e| err("open cgroup tmpfs", e))?;
                 let mut done: Vec<&PathBuf> = vec![];
                 for (ctrl, dir) in paths {
                     // name the directory after the hierarchy (e.g. "cpu,cpuacct") like the host
@@ -241,43 +244,48 @@ impl Rootfs<'_> {
                         continue;
                     }
                     done.push(dir);
-                    let sub = dest.join(&mount_name);
-                    let s =
-                        resolve::create_in_root(root, &sub, false).map_err(|e| err("target", e))?;
+                    let open_sub = || {
+                        rustix::fs::openat(
+                            &tmpfs,
+                            mount_name.as_str(),
+                            OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                            Mode::empty(),
+                        )
+                        .map_err(|e| err(format!("open {mount_name}"), e))
+                    };
+                    match rustix::fs::mkdirat(
+                        &tmpfs,
+                        mount_name.as_str(),
+                        Mode::from_raw_mode(0o755),
+                    ) {
+                        Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                        Err(e) => return Err(err(format!("mkdir {mount_name}"), e)),
+                    }
                     sys::mount(
                         Some(dir),
-                        &resolve::proc_path(&s),
+                        &resolve::proc_path(&open_sub()?),
                         None,
                         libc::MS_BIND | libc::MS_REC,
                         None,
                     )
                     .map_err(|e| err(format!("bind {}", dir.display()), e))?;
-                    let s =
-                        resolve::create_in_root(root, &sub, false).map_err(|e| err("target", e))?;
-                    sys::mount(
-                        None,
-                        &resolve::proc_path(&s),
-                        None,
-                        libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | locked_flags(&s),
-                        None,
-                    )
-                    .map_err(|e| err("remount cgroup", e))?;
+                    if ro == 0 {
+                        // read-only binds under a writable tmpfs
+                        let s = open_sub()?;
+                        sys::mount(
+                            None,
+                            &resolve::proc_path(&s),
+                            None,
+                            libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | locked_flags(&s),
+                            None,
+                        )
+                        .map_err(|e| err("remount cgroup", e))?;
+                    }
                 }
                 if ro != 0 {
-                    let t =
-                        resolve::create_in_root(root, dest, false).map_err(|e| err("target", e))?;
-                    sys::mount(
-                        None,
-                        &resolve::proc_path(&t),
-                        None,
-                        libc::MS_REMOUNT
-                            | libc::MS_RDONLY
-                            | libc::MS_NOSUID
-                            | libc::MS_NODEV
-                            | libc::MS_NOEXEC,
-                        Some("mode=755"),
-                    )
-                    .map_err(|e| err("remount cgroup tmpfs", e))?;
+                    // the tmpfs and every bind under it read-only in one call
+                    sys::mount_setattr_rdonly(&tmpfs, true)
+                        .map_err(|e| err("make cgroup mounts read-only", e))?;
                 }
             }
         }

@@ -18,7 +18,8 @@ fn open(root: impl AsFd, rel: &Path, extra: OFlags) -> io::Result<OwnedFd> {
     )?)
 }
 
-fn relative(dest: &Path) -> PathBuf {
+/// `dest` (absolute, as seen in the container) as a path relative to the root.
+pub(crate) fn relative(dest: &Path) -> PathBuf {
     clamp(dest)
 }
 
