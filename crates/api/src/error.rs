@@ -33,6 +33,7 @@ impl From<Error> for ApiError {
         let status = match &e {
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::InvalidParameter(_) | Error::Json(_) => StatusCode::BAD_REQUEST,
             Error::NotModified => StatusCode::NOT_MODIFIED,
             Error::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,

@@ -169,3 +169,65 @@ fn network_connect_and_disconnect_a_running_container() {
     d.docker_ok(&["rm", "-f", &name]);
     d.docker_ok(&["network", "rm", &net]);
 }
+
+/// A /24 of its own for this test's user network: 10.90-99.x by process id (the other tests
+/// here use 10.50-89, the daemons' bridges 10.100-249).
+fn subnet_arg() -> String {
+    let pid = std::process::id();
+    format!("--subnet=10.{}.{}.0/24", 90 + pid % 10, (pid / 10) % 250)
+}
+
+#[test]
+fn network_ls_has_the_predefined_networks_and_dockers_filters() {
+    let (d, _t) = daemon_with_busybox();
+    let names = |args: &[&str]| -> Vec<String> {
+        let mut a = vec!["network", "ls", "--format", "{{.Name}}"];
+        a.extend_from_slice(args);
+        let mut v: Vec<String> = d.docker_ok(&a).lines().map(str::to_owned).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(&[]), vec!["bridge", "host", "none"]);
+    let net = unique_name("nf");
+    let subnet = subnet_arg();
+    d.docker_ok(&["network", "create", &subnet, "--label", "team=a", &net]);
+    assert_eq!(names(&["-f", "type=custom"]), vec![net.clone()]);
+    assert_eq!(
+        names(&["-f", "type=builtin"]),
+        vec!["bridge", "host", "none"]
+    );
+    assert_eq!(names(&["-f", &format!("name={net}")]), vec![net.clone()]);
+    assert_eq!(names(&["-f", "driver=null"]), vec!["none"]);
+    assert_eq!(names(&["-f", "label=team=a"]), vec![net.clone()]);
+    assert_eq!(names(&["-f", "dangling=true"]), vec![net.clone()]);
+    // host and none inspect as dockerd's, by name and by ID
+    let id = d.docker_ok(&["network", "inspect", "-f", "{{.Id}} {{.Driver}}", "host"]);
+    let (id, driver) = id.trim().split_once(' ').unwrap();
+    assert_eq!((id.len(), driver), (64, "host"));
+    let again = d.docker_ok(&["network", "inspect", "-f", "{{.Name}}", &id[..12]]);
+    assert_eq!(again.trim(), "host");
+    // what cannot be done to them, with Docker's messages
+    let out = d.docker_run(&["network", "rm", "host"]);
+    assert!(!out.status.success());
+    assert!(
+        common::stderr(&out).contains("host is a pre-defined network and cannot be removed"),
+        "{}",
+        common::stderr(&out)
+    );
+    let c = unique_name("nfc");
+    d.docker_ok(&["create", "--name", &c, "busybox", "true"]);
+    let out = d.docker_run(&["network", "connect", "host", &c]);
+    assert!(
+        common::stderr(&out).contains("connected to host network"),
+        "{}",
+        common::stderr(&out)
+    );
+    let out = d.docker_run(&["network", "ls", "-f", "type=other"]);
+    assert!(
+        common::stderr(&out).contains("invalid filter: 'type'='other'"),
+        "{}",
+        common::stderr(&out)
+    );
+    d.docker_ok(&["rm", &c]);
+    d.docker_ok(&["network", "rm", &net]);
+}

@@ -12,6 +12,9 @@ pub enum Error {
     /// 400: malformed or invalid input.
     #[error("{0}")]
     InvalidParameter(String),
+    /// 403: an operation the object never allows (removing a pre-defined network).
+    #[error("{0}")]
+    Forbidden(String),
     /// 304: the container is already in the asked state.
     #[error("container already in that state")]
     NotModified,

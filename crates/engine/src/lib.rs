@@ -20,6 +20,7 @@ pub mod exec;
 pub mod images;
 pub mod model;
 pub mod monitor;
+mod netlist;
 mod netns_spare;
 pub mod netprune;
 pub mod network;

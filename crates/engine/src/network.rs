@@ -20,8 +20,8 @@ impl From<NetError> for Error {
             NetError::NetworkNotFound(_) | NetError::EndpointNotFound { .. } => {
                 Error::NotFound(e.to_string())
             }
-            NetError::Predefined(_)
-            | NetError::InvalidSubnet { .. }
+            NetError::Predefined(_) => Error::Forbidden(e.to_string()),
+            NetError::InvalidSubnet { .. }
             | NetError::InvalidAddress { .. }
             | NetError::InvalidOption { .. }
             | NetError::InvalidName { .. }
@@ -363,6 +363,7 @@ impl Engine {
         container: &str,
         endpoint_config: Option<Value>,
     ) -> Result<()> {
+        predefined_conflict(network)?;
         let n = self.net()?.get(network)?;
         let c = self.containers.get(container)?;
         let _op = c.op.lock().await;
@@ -442,6 +443,7 @@ impl Engine {
 
     /// `docker network disconnect`.
     pub async fn disconnect_network(&self, network: &str, container: &str) -> Result<()> {
+        predefined_conflict(network)?;
         let n = self.net()?.get(network)?;
         let c = self.containers.get(container)?;
         let _op = c.op.lock().await;
@@ -513,17 +515,7 @@ impl Engine {
         }
     }
 
-    pub fn list_networks(&self) -> Result<Vec<Value>> {
-        let net = self.net()?;
-        Ok(net.list().iter().map(|n| self.network_json(n)).collect())
-    }
-
-    pub fn inspect_network(&self, name: &str) -> Result<Value> {
-        let n = self.net()?.get(name)?;
-        Ok(self.network_json(&n))
-    }
-
-    fn network_json(&self, n: &berth_network::Network) -> Value {
+    pub(crate) fn network_json(&self, n: &berth_network::Network) -> Value {
         let mut containers = serde_json::Map::new();
         if let Ok(eps) = self.net().and_then(|m| Ok(m.endpoints(&n.id)?)) {
             for ep in eps {
@@ -616,6 +608,11 @@ impl Engine {
     }
 
     pub async fn remove_network(&self, name: &str) -> Result<()> {
+        if let Some((p, _)) = crate::netlist::PREDEFINED.iter().find(|(p, _)| *p == name) {
+            return Err(Error::Forbidden(format!(
+                "{p} is a pre-defined network and cannot be removed"
+            )));
+        }
         let n = self.net()?.get(name)?;
         self.net()?.remove_network(&n.id).await?;
         self.events.publish(
@@ -625,6 +622,20 @@ impl Engine {
             [("name".to_string(), n.name)].into(),
         );
         Ok(())
+    }
+}
+
+/// moby's answers to connecting to (or disconnecting from) `host` and `none`.
+fn predefined_conflict(network: &str) -> Result<()> {
+    match network {
+        "host" => Err(Error::InvalidParameter(
+            "container cannot be disconnected from host network or connected to host network".into(),
+        )),
+        "none" => Err(Error::InvalidParameter(
+            "container cannot be connected to multiple networks with one of the networks in private (none) mode"
+                .into(),
+        )),
+        _ => Ok(()),
     }
 }
 

@@ -23,8 +23,11 @@ pub fn routes() -> Router<AppState> {
         .route("/networks/prune", post(prune))
 }
 
-async fn list(State(e): State<AppState>) -> ApiResult<Response> {
-    Ok(Json(e.list_networks()?).into_response())
+async fn list(
+    State(e): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<super::query::Q>,
+) -> ApiResult<Response> {
+    Ok(Json(e.list_networks(super::query::str(&q, "filters"))?).into_response())
 }
 
 async fn inspect(State(e): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
