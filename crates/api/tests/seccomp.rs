@@ -392,3 +392,37 @@ fn x86_syscalls_follow_the_profile_architectures() {
     .unwrap();
     assert_eq!(status_of(&["--security-opt", &opt]), "159", "128 + SIGSYS");
 }
+
+#[test]
+fn systempaths_unconfined_leaves_proc_unmasked_and_inspect_shows_the_lists() {
+    let (d, _t) = daemon_with_busybox();
+    // mount points of a masked (/proc/keys) and a read-only (/proc/sys) path
+    let probe = "grep -cE ' /proc/(keys|sys) ' /proc/self/mountinfo || true";
+    assert_eq!(run(&d, &[], probe).trim(), "2");
+    assert_eq!(
+        run(&d, &["--security-opt", "systempaths=unconfined"], probe).trim(),
+        "0"
+    );
+    let name = unique_name("sp");
+    d.docker_ok(&["create", "--name", &name, "busybox", "true"]);
+    let masked = d.docker_ok(&["inspect", "-f", "{{json .HostConfig.MaskedPaths}}", &name]);
+    assert!(masked.contains("\"/proc/keys\""), "{masked}");
+    let ro = d.docker_ok(&["inspect", "-f", "{{json .HostConfig.ReadonlyPaths}}", &name]);
+    assert!(ro.contains("\"/proc/sys\""), "{ro}");
+    d.docker_ok(&["rm", &name]);
+    // a relative or escaping entry is refused at create
+    let mut s = UnixStream::connect(d.root().join("berth.sock")).unwrap();
+    let body = r#"{"Image":"busybox","Cmd":["true"],"HostConfig":{"MaskedPaths":["proc/x"]}}"#;
+    write!(
+        s,
+        "POST /containers/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut resp = String::new();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.read_to_string(&mut resp).unwrap();
+    assert!(resp.starts_with("HTTP/1.1 400"), "{resp}");
+    assert!(resp.contains("invalid MaskedPaths entry"), "{resp}");
+    assert!(d.docker_ok(&["ps", "-aq"]).trim().is_empty());
+}

@@ -61,6 +61,20 @@ pub fn merge_image_config(req: &mut CreateRequest, img: &ImageCfg) {
 /// moby's `adaptContainerSettings`: a memory limit without a swap limit gets as much swap as
 /// memory (MemorySwap = 2 x Memory), or unlimited swap when the kernel cannot limit it.
 fn adapt_host_config(hc: &mut crate::model::HostConfig) {
+    // as moby's create: the default masked and read-only paths are written into HostConfig
+    // (inspect shows them); a privileged container has none
+    let defaults = |d: &[&str]| Some(d.iter().map(|p| p.to_string()).collect());
+    if hc.privileged {
+        hc.masked_paths = None;
+        hc.readonly_paths = None;
+    } else {
+        if hc.masked_paths.is_none() {
+            hc.masked_paths = defaults(super::spec::MASKED);
+        }
+        if hc.readonly_paths.is_none() {
+            hc.readonly_paths = defaults(super::spec::READONLY);
+        }
+    }
     if hc.memory > 0 && hc.memory_swap == 0 {
         let v1 = std::path::Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes");
         let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers");
@@ -76,6 +90,22 @@ fn validate(req: &CreateRequest) -> Result<()> {
     super::health::parse(req.config.healthcheck.as_ref(), &[])?;
     super::logopts::log_spec(&req.host_config.log_config)?;
     let hc = &req.host_config;
+    for (what, paths) in [
+        ("MaskedPaths", &hc.masked_paths),
+        ("ReadonlyPaths", &hc.readonly_paths),
+    ] {
+        let paths = paths.iter().flatten();
+        if paths.clone().count() > 256 {
+            return Err(Error::InvalidParameter(format!("too many {what}")));
+        }
+        for p in paths {
+            if !p.starts_with('/') || p.contains('\0') || p.split('/').any(|c| c == "..") {
+                return Err(Error::InvalidParameter(format!(
+                    "invalid {what} entry {p:?}: must be an absolute path without '..'"
+                )));
+            }
+        }
+    }
     if hc.memory < 0 || hc.nano_cpus < 0 || hc.cpu_shares < 0 {
         return Err(Error::InvalidParameter(
             "resource limits must not be negative".into(),

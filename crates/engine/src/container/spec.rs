@@ -71,7 +71,7 @@ const ALL_CAPS: &[&str] = &[
     "CAP_CHECKPOINT_RESTORE",
 ];
 
-const MASKED: &[&str] = &[
+pub(crate) const MASKED: &[&str] = &[
     "/proc/asound",
     "/proc/acpi",
     "/proc/kcore",
@@ -84,7 +84,7 @@ const MASKED: &[&str] = &[
     "/sys/firmware",
     "/sys/devices/virtual/powercap",
 ];
-const READONLY: &[&str] = &[
+pub(crate) const READONLY: &[&str] = &[
     "/proc/bus",
     "/proc/fs",
     "/proc/irq",
@@ -478,8 +478,12 @@ pub fn oci_config(
         linux["rootfsPropagation"] = json!(p);
     }
     if !hc.privileged {
-        linux["maskedPaths"] = json!(MASKED);
-        linux["readonlyPaths"] = json!(READONLY);
+        let or_default = |v: &Option<Vec<String>>, d: &[&str]| -> Vec<String> {
+            v.clone()
+                .unwrap_or_else(|| d.iter().map(|p| p.to_string()).collect())
+        };
+        linux["maskedPaths"] = json!(or_default(&hc.masked_paths, MASKED));
+        linux["readonlyPaths"] = json!(or_default(&hc.readonly_paths, READONLY));
     }
     if let Some(s) = super::seccomp::linux_seccomp(hc, &caps)? {
         linux["seccomp"] = s;

@@ -114,6 +114,10 @@ pub struct HostConfig {
     pub publish_all_ports: bool,
     pub readonly_rootfs: bool,
     pub security_opt: Option<Vec<String>>,
+    /// Paths masked and made read-only in the container; `None` means Docker's defaults (set
+    /// at create), `[]` none (what the CLI sends for `--security-opt systempaths=unconfined`).
+    pub masked_paths: Option<Vec<String>>,
+    pub readonly_paths: Option<Vec<String>>,
     pub tmpfs: Option<BTreeMap<String, String>>,
     pub memory: i64,
     pub memory_swap: i64,
