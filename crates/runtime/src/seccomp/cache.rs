@@ -33,7 +33,7 @@ pub(super) fn key(s: &LinuxSeccomp) -> Result<Key> {
         .map_err(|e| Error::Seccomp(format!("libseccomp version: {e}")))?;
     let uname = rustix::system::uname();
     let mut h = Sha256::new();
-    h.update(b"berth-runtime seccomp bpf 1\n");
+    h.update(b"berth-runtime seccomp bpf 2 (binary tree)\n");
     h.update(format!(
         "{}.{}.{}\n{}\n",
         v.major,
