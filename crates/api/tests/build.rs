@@ -453,9 +453,15 @@ fn a_client_that_goes_away_cancels_the_build_and_its_run() {
     // The daemon notices, kills the RUN's container and removes what the step made.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let build = d.data_root.join("build");
+    // (the runtime's compiled seccomp filters stay: `seccomp:cache` is not a container's)
     let empty = |sub: &str| {
         fs::read_dir(build.join(sub))
-            .map(|r| r.count() == 0)
+            .map(|r| {
+                r.flatten()
+                    .filter(|e| e.file_name() != "seccomp:cache")
+                    .count()
+                    == 0
+            })
             .unwrap_or(true)
     };
     loop {
@@ -559,4 +565,26 @@ fn docker_build_reads_compressed_contexts() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("xz"), "{err}");
+}
+
+#[test]
+fn run_steps_are_filtered_by_the_default_seccomp_profile() {
+    let (d, _t) = common::daemon_with_busybox();
+    let ctx = context(&[(
+        "Dockerfile",
+        "FROM busybox\nRUN grep '^Seccomp:' /proc/self/status > /seccomp; (unshare -U true && echo ok || echo refused) > /unshare\n",
+    )]);
+    let tag = berth_testkit::unique_name("sc");
+    build_ok(&d, ctx.path(), &["-q", "-t", &tag]);
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        "seccomp=unconfined",
+        &tag,
+        "cat",
+        "/seccomp",
+        "/unshare",
+    ]);
+    assert_eq!(out, "Seccomp:\t2\nrefused\n");
 }

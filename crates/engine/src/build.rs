@@ -17,8 +17,14 @@ pub fn open_builder(
 ) -> Result<Arc<Builder>> {
     let runtime =
         berth_build::find_runtime().unwrap_or_else(|| std::path::PathBuf::from("berth-runtime"));
-    let builder = Builder::new(images.clone(), &config.data_root.join("build"), &runtime)
+    let mut builder = Builder::new(images.clone(), &config.data_root.join("build"), &runtime)
         .map_err(|e| Error::Internal(format!("open the builder: {e}")))?;
+    // RUN steps are filtered as a default container is (dockerd's legacy builder)
+    let hc = crate::model::HostConfig::default();
+    let seccomp =
+        crate::container::seccomp::linux_seccomp(&hc, &crate::container::spec::capabilities(&hc))
+            .map_err(|e| Error::Internal(format!("the builder's seccomp profile: {e}")))?;
+    builder.set_run_seccomp(seccomp);
     builder
         .reconcile()
         .map_err(|e| Error::Internal(format!("reconcile the builder: {e}")))?;

@@ -131,6 +131,9 @@ pub struct Builder {
     cleaner_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// A private folder on tmpfs (`/dev/shm`) for small tar contexts, when available.
     memory: Option<PathBuf>,
+    /// The OCI `linux.seccomp` of a RUN step (the engine's default profile for Docker's
+    /// default capabilities, as dockerd's legacy builder runs steps in plain containers).
+    run_seccomp: Option<serde_json::Value>,
 }
 
 /// `/dev/shm/berth-build-<hash of state_dir>`, ours (root, 0700, not a symlink), or None.
@@ -245,7 +248,13 @@ impl Builder {
             cleaner: Mutex::new(Some(tx)),
             cleaner_thread: Mutex::new(Some(thread)),
             memory: memory_dir(state_dir),
+            run_seccomp: None,
         })
+    }
+
+    /// Sets the seccomp section every RUN step's container gets (`None`: unfiltered).
+    pub fn set_run_seccomp(&mut self, seccomp: Option<serde_json::Value>) {
+        self.run_seccomp = seccomp;
     }
 
     /// Cleans up after a crash: unmounts leftover step mounts and removes the store's build

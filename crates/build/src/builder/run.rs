@@ -47,6 +47,8 @@ pub struct RunSpec<'a> {
     pub network: NetworkMode,
     /// A script to expose at `/dev/pipes/<name>` (heredoc with a shebang).
     pub script: Option<(String, String)>,
+    /// `linux.seccomp` of the step's container.
+    pub seccomp: Option<&'a serde_json::Value>,
 }
 
 const DOCKER_CAPS: &[&str] = &[
@@ -180,6 +182,9 @@ fn bundle_config(
     // No cgroup limits for build steps.
     if let Some(linux) = v["linux"].as_object_mut() {
         linux.remove("resources");
+        if let Some(s) = spec.seccomp {
+            linux.insert("seccomp".into(), s.clone());
+        }
     }
     v
 }

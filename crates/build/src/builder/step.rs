@@ -420,6 +420,7 @@ impl BuildRun<'_> {
             user,
             network,
             script,
+            seccomp: b.run_seccomp.as_ref(),
         };
         let progress = &mut *self.progress;
         let code = run_step(&b.runtime, &b.state, &spec, &self.opts.cancel, &mut |s| {
