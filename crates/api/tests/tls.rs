@@ -247,6 +247,15 @@ fn tls_without_verify_and_explicit_plain_tcp_serve_any_client() {
         "{}",
         d.log()
     );
+    // `docker info` carries dockerd's notice; the UNIX socket is not named in it
+    let info = d.docker_ok(&["info", "--format", "{{json .Warnings}}"]);
+    assert!(
+        info.contains(&format!(
+            "API is accessible on https://127.0.0.1:{port} without TLS client verification"
+        )),
+        "{info}"
+    );
+    assert!(!info.contains("unix://"), "{info}");
     drop(d);
 
     let (d, port) = tcp_daemon(vec!["--tls=false".into()]);
@@ -259,6 +268,13 @@ fn tls_without_verify_and_explicit_plain_tcp_serve_any_client() {
         d.log().contains("without --tlsverify is insecure"),
         "{}",
         d.log()
+    );
+    let info = d.docker_ok(&["info", "--format", "{{json .Warnings}}"]);
+    assert!(
+        info.contains(&format!(
+            "[DEPRECATION NOTICE]: API is accessible on http://127.0.0.1:{port} without encryption."
+        )),
+        "{info}"
     );
 }
 

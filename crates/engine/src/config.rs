@@ -17,6 +17,9 @@ pub struct EngineConfig {
     /// The init binary bind-mounted at `/dev/init` for `--init`, like dockerd's `--init-path`;
     /// `None` searches `docker-init` then `tini-static` in `PATH` and the usual directories.
     pub init_path: Option<PathBuf>,
+    /// Warnings `docker info` shows (dockerd's notices about a TCP API without TLS or without
+    /// client verification).
+    pub info_warnings: Vec<String>,
 }
 
 impl EngineConfig {
@@ -28,6 +31,7 @@ impl EngineConfig {
             bridge: Some("berth0".into()),
             bip: None,
             init_path: None,
+            info_warnings: vec![],
         }
     }
 

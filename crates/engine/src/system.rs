@@ -131,7 +131,7 @@ impl Engine {
             "RuncCommit": {"ID": "", "Expected": ""},
             "InitCommit": {"ID": "", "Expected": ""},
             "SecurityOptions": ["name=seccomp,profile=builtin"],
-            "Warnings": []
+            "Warnings": self.config().info_warnings
         })
     }
 }

@@ -118,6 +118,28 @@ impl Listeners {
     }
 }
 
+/// dockerd's `docker info` notices for each bound TCP address reachable without TLS, or with
+/// TLS but without client verification.
+fn info_warnings(bound: &[Bound], verify: bool) -> Vec<String> {
+    const REST: &str = ".\n         Access to the remote API is equivalent to root access on the host. Refer\n         to the 'Docker daemon attack surface' section in the documentation for\n         more information: https://docs.docker.com/go/attack-surface/\nIn future versions this will be a hard failure preventing the daemon from starting! Learn more at: https://docs.docker.com/go/api-security/";
+    bound
+        .iter()
+        .filter_map(|b| {
+            let address = b.address();
+            let addr = address.strip_prefix("tcp://")?;
+            match b {
+                Bound::Tcp(_) => Some(format!(
+                    "[DEPRECATION NOTICE]: API is accessible on http://{addr} without encryption{REST}"
+                )),
+                Bound::Tls(_) if !verify => Some(format!(
+                    "[DEPRECATION NOTICE]: API is accessible on https://{addr} without TLS client verification{REST}"
+                )),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     tracing_subscriber::fmt()
@@ -128,6 +150,11 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let listeners = Listeners::from_args(&args)?;
+    let verify = TlsFlags {
+        tls: args.tls,
+        tlsverify: args.tlsverify,
+    }
+    .verify();
     if let Some(p) = &args.init_path {
         let meta = std::fs::metadata(p).with_context(|| format!("--init-path {}", p.display()))?;
         if !meta.is_file() {
@@ -164,6 +191,8 @@ fn main() -> anyhow::Result<()> {
     let served = rt.block_on(async move {
         // Listeners first, as dockerd: a port in use fails the start before the engine opens.
         let bound = listeners.bind().await?;
+        let mut config = config;
+        config.info_warnings = info_warnings(&bound, verify);
         let engine = Engine::open(config).await.context("open engine")?;
         // Every address is logged before any is served, so whoever sees the daemon answer
         // finds all of them in the log.
