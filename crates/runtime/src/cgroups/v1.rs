@@ -23,7 +23,7 @@ const CONTROLLERS: &[&str] = &[
 fn mounts_of(wanted: &[&str]) -> Result<BTreeMap<String, PathBuf>> {
     let mut out = BTreeMap::new();
     for c in wanted {
-        let Ok(real) = fs::canonicalize(Path::new(super::CGROUP_ROOT).join(c)) else {
+        let Some(real) = resolve_leaf(&Path::new(super::CGROUP_ROOT).join(c)) else {
             return mounts();
         };
         let named = real
@@ -41,6 +41,22 @@ fn mounts_of(wanted: &[&str]) -> Result<BTreeMap<String, PathBuf>> {
 }
 
 const CGROUP_SUPER_MAGIC: i64 = 0x0027_e0eb;
+
+/// `p` with its last component resolved when it is a symlink to a sibling (`cpu` ->
+/// `cpu,cpuacct`): one readlink instead of canonicalize's one per component. Anything else
+/// goes through canonicalize.
+fn resolve_leaf(p: &Path) -> Option<PathBuf> {
+    match fs::read_link(p) {
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Some(p.to_path_buf()),
+        Ok(t)
+            if t.components().count() == 1
+                && !t.as_os_str().as_encoded_bytes().starts_with(b".") =>
+        {
+            Some(p.with_file_name(t))
+        }
+        _ => fs::canonicalize(p).ok(),
+    }
+}
 
 /// controller → mount point, from /proc/self/mountinfo (read once).
 fn mounts() -> Result<BTreeMap<String, PathBuf>> {
@@ -354,6 +370,24 @@ pub(super) fn freeze(paths: &BTreeMap<String, PathBuf>, frozen: bool) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn controller_symlinks_resolve_like_canonicalize() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().canonicalize().unwrap();
+        fs::create_dir(root.join("cpu,cpuacct")).unwrap();
+        fs::create_dir(root.join("memory")).unwrap();
+        fs::create_dir(root.join("elsewhere")).unwrap();
+        std::os::unix::fs::symlink("cpu,cpuacct", root.join("cpu")).unwrap();
+        std::os::unix::fs::symlink("../x/../elsewhere", root.join("odd")).unwrap();
+        std::os::unix::fs::symlink(root.join("memory"), root.join("abs")).unwrap();
+        for name in ["cpu", "memory", "abs"] {
+            let p = root.join(name);
+            assert_eq!(resolve_leaf(&p), p.canonicalize().ok(), "{name}");
+        }
+        assert_eq!(resolve_leaf(&root.join("odd")), None, "dangling through x");
+        assert_eq!(resolve_leaf(&root.join("missing")), None);
+    }
 
     #[test]
     fn device_rules_render_like_the_kernel_expects() {

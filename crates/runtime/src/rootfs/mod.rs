@@ -379,12 +379,14 @@ fn is_cgroup(m: &Mount) -> bool {
     matches!(m.typ().as_deref(), Some("cgroup" | "cgroup2"))
 }
 
-/// No mount of `later` has `m`'s destination, or one above or below it.
+/// No mount of `later` has `m`'s destination, or one above or below it, and it is not under
+/// /dev (where the device nodes are made after the mounts).
 fn independent(m: &Mount, later: &[&Mount]) -> bool {
     let d = m.destination();
-    later
-        .iter()
-        .all(|o| !(o.destination().starts_with(d) || d.starts_with(o.destination())))
+    !d.starts_with("/dev")
+        && later
+            .iter()
+            .all(|o| !(o.destination().starts_with(d) || d.starts_with(o.destination())))
 }
 
 /// Flags a remount must keep (they are locked in a user namespace).
@@ -471,5 +473,6 @@ mod tests {
         assert!(!independent(&cg, &[&m("/sys/fs/cgroup", "tmpfs")]));
         // path components, not string prefixes
         assert!(independent(&cg, &[&m("/sys/fs/cgroupx", "tmpfs")]));
+        assert!(!independent(&m("/dev/cgroup", "cgroup"), &[]));
     }
 }
