@@ -205,9 +205,12 @@ fn docker_default_seccomp_profile_blocks_with_the_right_errno() {
     // namespace flags)
     assert_eq!(&lines[5..], ["fork-works"], "{out}");
 
-    // a process exec'd into the container gets the same filter (compiled once, then cached)
+    // a process exec'd into the container gets the same filter (compiled once, then cached);
+    // the filter flags are passed to seccomp(2)
     let c = Ct::new(&["sleep", "30"], |v| {
         v["linux"]["seccomp"] = docker_profile();
+        v["linux"]["seccomp"]["flags"] =
+            json!(["SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_LOG"]);
     });
     c.start_detached();
     let out = ok(c.exec(&[

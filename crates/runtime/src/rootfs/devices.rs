@@ -37,6 +37,7 @@ pub(super) fn create_defaults(root: &OwnedFd, user_ns: bool, has_pts: bool) -> R
         // when the nodes are ours already
         let dev = resolve::open_dir(root, Path::new("dev")).map_err(|e| err("/dev", e))?;
         let old = rustix::process::umask(Mode::empty());
+        let ctx = Ctx::of(&dev, 0);
         let r = DEFAULTS.iter().try_for_each(|(path, major, minor)| {
             let node = Node {
                 ft: FileType::CharacterDevice,
@@ -46,7 +47,7 @@ pub(super) fn create_defaults(root: &OwnedFd, user_ns: bool, has_pts: bool) -> R
                 uid: 0,
                 gid: 0,
             };
-            mknod_in(&dev, Path::new(path), &node)
+            mknod_in(&dev, Path::new(path), &node, &ctx)
         });
         rustix::process::umask(old);
         r?;
@@ -137,12 +138,35 @@ fn make(root: &OwnedFd, path: &Path, node: &Node, user_ns: bool) -> R {
     let parent = resolve::create_in_root(root, path.parent().unwrap_or(Path::new("/dev")), false)
         .map_err(|e| err(path.display(), e))?;
     let dir = reopen_dir(&parent)?;
-    mknod_in(&dir, path, node)
+    let umask = rustix::process::umask(Mode::empty());
+    rustix::process::umask(umask);
+    let ctx = Ctx::of(&dir, umask.as_raw_mode());
+    mknod_in(&dir, path, node, &ctx)
+}
+
+/// What decides whether a new node needs chown and chmod: who we are, the directory's set-gid
+/// bit, the umask.
+struct Ctx {
+    uid: u32,
+    gid: u32,
+    dir_setgid: bool,
+    umask: u32,
+}
+
+impl Ctx {
+    fn of(dir: &OwnedFd, umask: u32) -> Ctx {
+        Ctx {
+            uid: rustix::process::geteuid().as_raw(),
+            gid: rustix::process::getegid().as_raw(),
+            dir_setgid: rustix::fs::fstat(dir).is_ok_and(|s| s.st_mode & libc::S_ISGID != 0),
+            umask,
+        }
+    }
 }
 
 /// mknod of `path`'s last component in `dir` (replacing what has the name), chown unless the
 /// node is already the owner's, then chmod for what the umask or chown may have cleared.
-fn mknod_in(dir: &OwnedFd, path: &Path, n: &Node) -> R {
+fn mknod_in(dir: &OwnedFd, path: &Path, n: &Node, ctx: &Ctx) -> R {
     let name = path.file_name().unwrap_or_default();
     let mode = Mode::from_raw_mode(n.mode & 0o7777);
     let dev = sys::makedev(n.major, n.minor);
@@ -154,11 +178,7 @@ fn mknod_in(dir: &OwnedFd, path: &Path, n: &Node) -> R {
         r => r,
     }
     .map_err(|e| err(format!("mknod {}", path.display()), e))?;
-    let dir_setgid = rustix::fs::fstat(dir).is_ok_and(|s| s.st_mode & libc::S_ISGID != 0);
-    if n.uid != rustix::process::geteuid().as_raw()
-        || n.gid != rustix::process::getegid().as_raw()
-        || dir_setgid
-    {
+    if n.uid != ctx.uid || n.gid != ctx.gid || ctx.dir_setgid {
         rustix::fs::chownat(
             dir,
             name,
@@ -168,9 +188,7 @@ fn mknod_in(dir: &OwnedFd, path: &Path, n: &Node) -> R {
         )
         .map_err(|e| err(format!("chown {}", path.display()), e))?;
     }
-    let umask = rustix::process::umask(Mode::empty());
-    rustix::process::umask(umask);
-    if n.mode & 0o7000 != 0 || n.mode & umask.as_raw_mode() != 0 {
+    if n.mode & 0o7000 != 0 || n.mode & ctx.umask != 0 {
         rustix::fs::chmodat(dir, name, mode, rustix::fs::AtFlags::empty())
             .map_err(|e| err(format!("chmod {}", path.display()), e))?;
     }
