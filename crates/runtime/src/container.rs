@@ -40,6 +40,9 @@ pub struct Container {
     dir: PathBuf,
     record: Record,
     console: Option<OwnedFd>,
+    /// The seccomp profile was dropped from `record` ([`Container::trim`]); the state file
+    /// still has it.
+    trimmed: bool,
 }
 
 impl Container {
@@ -53,6 +56,7 @@ impl Container {
             dir,
             record,
             console,
+            trimmed: false,
         }
     }
 
@@ -62,6 +66,7 @@ impl Container {
             dir,
             record,
             console: None,
+            trimmed: false,
         })
     }
 
@@ -94,6 +99,32 @@ impl Container {
 
     pub(crate) fn record(&self) -> &Record {
         &self.record
+    }
+
+    /// Drops the seccomp profile from the spec held in memory: Docker's default profile parses
+    /// into ~130 KiB of heap that a long-lived holder (a monitor) would otherwise keep for the
+    /// container's life. Only `exec` needs it again, and reads it back from the state file.
+    pub fn trim(&mut self) {
+        if let Some(linux) = self.record.spec.linux_mut()
+            && linux.seccomp().is_some()
+        {
+            linux.set_seccomp(None);
+            self.trimmed = true;
+        }
+    }
+
+    /// The container's seccomp profile, from the state file when [`Container::trim`] dropped it.
+    pub(crate) fn seccomp(&self) -> Result<Option<oci_spec::runtime::LinuxSeccomp>> {
+        let record = if self.trimmed {
+            &Record::load(&self.dir, &self.record.id)?
+        } else {
+            &self.record
+        };
+        Ok(record
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.seccomp().clone()))
     }
 
     fn alive(&self) -> bool {

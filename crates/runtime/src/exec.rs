@@ -57,9 +57,9 @@ pub(crate) fn exec(c: &Container, process: &Process, opts: &ExecOptions) -> Resu
     let rec = c.record();
     let linux = rec.spec.linux().as_ref();
     let caps = security::cap_masks(process.capabilities().as_ref()).map_err(Error::Spec)?;
-    let filter = linux
-        .and_then(|l| l.seccomp().as_ref())
-        .map(|s| seccomp::compile(s, c.dir().parent()))
+    let filter = c
+        .seccomp()?
+        .map(|s| seccomp::compile(&s, c.dir().parent()))
         .transpose()?;
     let types: Vec<LinuxNamespaceType> = linux
         .and_then(|l| l.namespaces().as_ref())

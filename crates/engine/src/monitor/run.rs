@@ -365,6 +365,8 @@ impl Monitor {
         let mut container = rt
             .create(&spec.id, &spec.bundle, &opts)
             .map_err(|e| e.to_string())?;
+        // the monitor lives as long as the container: keep no seccomp profile in memory
+        container.trim();
         drop(child_ends);
         let rest = (|| -> Result<_, String> {
             let mut console = None;
