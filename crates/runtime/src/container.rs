@@ -110,6 +110,9 @@ impl Container {
         {
             linux.set_seccomp(None);
             self.trimmed = true;
+            // a fresh copy packs what stays into the holes the profile left, so the pages
+            // the old scattered copy kept can be given back
+            self.record = self.record.clone();
         }
     }
 
