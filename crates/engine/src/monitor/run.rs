@@ -154,30 +154,36 @@ fn read_assignment() -> Option<PathBuf> {
 /// Gives back what the setup (runtime create, JSON) used: free heap and the dead part of the
 /// stack. An idle monitor then holds little more than its own small state.
 fn release_setup_memory() {
+    release_dead_stack();
+    // last, so the buffers used above are given back too
     // SAFETY: malloc_trim only returns free memory to the kernel.
     unsafe {
         libc::malloc_trim(0);
     }
+}
+
+/// Zero-fills (MADV_DONTNEED) the stack pages below the current frame: the runtime's create
+/// went deep, the monitor's loop stays shallow.
+fn release_dead_stack() {
     let marker = 0u8;
     let sp = std::ptr::addr_of!(marker) as usize;
-    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
-        return;
+    let start = {
+        let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+            return;
+        };
+        let Some(start) = maps
+            .lines()
+            .find(|l| l.ends_with("[stack]"))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|r| r.split_once('-'))
+            .and_then(|(start, _)| usize::from_str_radix(start, 16).ok())
+        else {
+            return;
+        };
+        start
     };
-    let Some(line) = maps.lines().find(|l| l.ends_with("[stack]")) else {
-        return;
-    };
-    let Some((start, _)) = line
-        .split_whitespace()
-        .next()
-        .and_then(|r| r.split_once('-'))
-    else {
-        return;
-    };
-    let Ok(start) = usize::from_str_radix(start, 16) else {
-        return;
-    };
-    // keep a generous margin below the current frame for the calls that follow
-    let end = (sp.saturating_sub(8 * 1024)) & !4095;
+    // a page of margin below this frame for madvise itself and what follows
+    let end = (sp.saturating_sub(4096)) & !4095;
     if end > start {
         // SAFETY: the range lies below the live stack frames (the stack grows down from sp and
         // nothing is stored below it); MADV_DONTNEED zero-fills those pages on next use.
