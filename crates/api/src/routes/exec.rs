@@ -51,6 +51,9 @@ async fn start(
     mut req: Request,
 ) -> ApiResult<Response> {
     let upgrade = hijack::wants_upgrade(&req);
+    // docker-py (and compose, built on it) can drop bytes that arrive in the same read as the
+    // 101 head (reference/crates.md): for it alone the first bytes wait a moment
+    let pause = std::time::Duration::from_millis(if is_docker_py(&req) { 50 } else { 0 });
     let on_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
     let body = axum::body::to_bytes(std::mem::take(req.body_mut()), 1 << 20)
         .await
@@ -81,8 +84,7 @@ async fn start(
                     use tokio::io::AsyncWriteExt;
                     if let Ok(upgraded) = on_upgrade.await {
                         let mut client = hyper_util::rt::TokioIo::new(upgraded);
-                        // docker-py drops bytes that share a read with the 101 head (above)
-                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        tokio::time::sleep(pause).await;
                         let _ = client.write_all(&line).await;
                         let _ = client.shutdown().await;
                     }
@@ -113,9 +115,7 @@ async fn start(
                 return;
             };
             let client = hyper_util::rt::TokioIo::new(upgraded);
-            // docker-py can drop bytes that arrive in the same read as the 101 head
-            // (reference/crates.md); an exec's first output often does, so wait a moment
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            tokio::time::sleep(pause).await;
             hijack::pipe(client, es.stream, || engine.exec_finished(&id)).await;
         });
         return Ok(hijack::switching_protocols(ct));
@@ -154,4 +154,13 @@ async fn resize(
 
 async fn inspect(State(e): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
     Ok(Json(e.inspect_exec(&id)?).into_response())
+}
+
+/// Whether the client is docker-py: its own User-Agent (`docker-sdk-python/7.1.0`) or one that
+/// names it (compose 1.x: `docker-compose/1.29.2 docker-py/5.0.3 ...`).
+fn is_docker_py(req: &Request) -> bool {
+    req.headers()
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ua| ua.contains("docker-sdk-python") || ua.contains("docker-py"))
 }
