@@ -11,6 +11,8 @@ use std::sync::{Arc, Mutex};
 pub(crate) struct NetnsSpare {
     dir: PathBuf,
     spare: Mutex<Option<PathBuf>>,
+    /// Spares taken, whose own pins the refill thread removes.
+    spent: Mutex<Vec<PathBuf>>,
     refilling: AtomicBool,
 }
 
@@ -26,6 +28,7 @@ impl NetnsSpare {
         Arc::new(NetnsSpare {
             dir,
             spare: Mutex::new(None),
+            spent: Mutex::new(Vec::new()),
             refilling: AtomicBool::new(false),
         })
     }
@@ -34,12 +37,17 @@ impl NetnsSpare {
     /// else a new one.
     pub(crate) async fn take_into(self: &Arc<Self>, path: &Path) -> berth_network::Result<()> {
         let spare = self.spare.lock().unwrap_or_else(|p| p.into_inner()).take();
-        self.refill();
         if let Some(s) = spare {
-            if berth_network::adopt_netns(&s, path).is_ok() {
+            let shared = berth_network::share_netns(&s, path);
+            // the spare's own pin goes on the refill thread: its unmount costs up to a
+            // millisecond that the start need not wait for
+            self.spent.lock().unwrap_or_else(|p| p.into_inner()).push(s);
+            self.refill();
+            if shared.is_ok() {
                 return Ok(());
             }
-            let _ = berth_network::remove_netns(&s);
+        } else {
+            self.refill();
         }
         let p = path.to_path_buf();
         tokio::task::spawn_blocking(move || berth_network::create_netns(&p))
@@ -59,6 +67,10 @@ impl NetnsSpare {
         }
         let this = self.clone();
         std::thread::spawn(move || {
+            let spent = std::mem::take(&mut *this.spent.lock().unwrap_or_else(|p| p.into_inner()));
+            for p in spent {
+                let _ = berth_network::remove_netns(&p);
+            }
             let made = std::fs::create_dir_all(&this.dir).ok().and_then(|()| {
                 let p = this.dir.join(crate::container::ids::new_id());
                 berth_network::create_netns(&p).ok().map(|()| p)
@@ -79,6 +91,9 @@ impl NetnsSpare {
 
 impl Drop for NetnsSpare {
     fn drop(&mut self) {
+        for p in std::mem::take(self.spent.get_mut().unwrap_or_else(|p| p.into_inner())) {
+            let _ = berth_network::remove_netns(&p);
+        }
         if let Some(s) = self
             .spare
             .get_mut()

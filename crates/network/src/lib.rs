@@ -23,6 +23,7 @@
 //!
 //! create_netns(path: &Path) -> Result<()>;  remove_netns(path: &Path) -> Result<()>
 //! adopt_netns(spare: &Path, path: &Path) -> Result<()>              // a spare made ahead, moved
+//! share_netns(pinned: &Path, path: &Path) -> Result<()>             // pinned at a second path too
 //! in_netns(path: &Path, f: FnOnce() -> io::Result<T>) -> Result<T>    // and in_netns_async
 //! hosts_file(hostname: &str, domainname: Option<&str>, addresses: &[Ipv4Addr], extra_hosts: &[(String, IpAddr)]) -> String
 //! resolv_conf(host: &str, embedded_dns: bool, dns: &[IpAddr], search: &[String], options: &[String]) -> String
@@ -56,7 +57,7 @@ pub use error::{Error, Result};
 pub use etc_files::{hostname_file, hosts_file, resolv_conf};
 pub use ipam::parse_subnet;
 pub use manager::NetworkManager;
-pub use netns::{adopt_netns, create_netns, in_netns, in_netns_async, remove_netns};
+pub use netns::{adopt_netns, create_netns, in_netns, in_netns_async, remove_netns, share_netns};
 pub use ports::parse_port_spec;
 pub use types::*;
 

@@ -68,16 +68,25 @@ fn loopback_up() -> io::Result<()> {
 /// a fraction of a new namespace, which is what makes a spare worth keeping. On error `path`
 /// is not left behind and `spare` is untouched.
 pub fn adopt_netns(spare: &Path, path: &Path) -> Result<()> {
+    share_netns(spare, path)?;
+    remove_netns(spare)
+}
+
+/// Pins the namespace pinned at `pinned` at `path` too (a new file, bind-mounted). The caller
+/// removes `pinned` when it likes: [`adopt_netns`] at once, a daemon's start path later, off
+/// its critical path (the detaching unmount costs up to a millisecond). On error `path` is not
+/// left behind.
+pub fn share_netns(pinned: &Path, path: &Path) -> Result<()> {
     OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(path)
         .map_err(|e| netns_err(path, e))?;
-    if let Err(e) = mount_bind(spare, path) {
+    if let Err(e) = mount_bind(pinned, path) {
         let _ = std::fs::remove_file(path);
         return Err(netns_err(path, e.into()));
     }
-    remove_netns(spare)
+    Ok(())
 }
 
 /// Unmounts and removes a namespace pinned by [`create_netns`]. A missing file is not an error.

@@ -151,12 +151,27 @@ impl StateFile {
             f.sync_data().map_err(|e| Error::io(ctx("fsync"), e))?;
         }
         drop(f);
-        std::fs::rename(&tmp, &path)
-            .map_err(|e| Error::io(format!("rename to {}", path.display()), e))?;
+        replace(&tmp, &path).map_err(|e| Error::io(format!("rename to {}", path.display()), e))?;
         if durable && let Ok(d) = File::open(&self.dir) {
             let _ = d.sync_all();
         }
         Ok(())
+    }
+}
+
+/// Puts `tmp` in the place of `path`. Over an existing file the two names are swapped
+/// (`RENAME_EXCHANGE`) and the old content unlinked: ext4 starts writing the new file's data
+/// back when a plain rename replaces a file (auto_da_alloc), 0.3-2 ms on every container start;
+/// an exchange does not. Readers see the old or the new file, never half of one.
+fn replace(tmp: &Path, path: &Path) -> std::io::Result<()> {
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    match renameat_with(CWD, tmp, CWD, path, RenameFlags::EXCHANGE) {
+        Ok(()) => {
+            let _ = std::fs::remove_file(tmp);
+            Ok(())
+        }
+        // no file to replace yet, or a filesystem without exchange
+        Err(_) => std::fs::rename(tmp, path),
     }
 }
 

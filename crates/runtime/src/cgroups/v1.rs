@@ -283,15 +283,32 @@ pub(super) fn apply(
 }
 
 /// Device rules: config rules in order, then the devices every container may use (as runc).
+/// The kernel parses each write(2) as one rule, so each file is opened once for all of them.
 fn apply_devices(dir: Option<&PathBuf>, rules: &[LinuxDeviceCgroup]) -> Result<()> {
+    use std::io::Write;
     let Some(dir) = dir else { return Ok(()) };
+    let mut open: [Option<fs::File>; 2] = [None, None];
     for rule in rules.iter().chain(default_rules().iter()) {
-        let file = if rule.allow() {
-            "devices.allow"
+        let (slot, name) = if rule.allow() {
+            (0, "devices.allow")
         } else {
-            "devices.deny"
+            (1, "devices.deny")
         };
-        write(&dir.join(file), &rule_line(rule))?;
+        let path = dir.join(name);
+        let line = rule_line(rule);
+        let err =
+            |e: std::io::Error| Error::Cgroup(format!("write {line:?} to {}: {e}", path.display()));
+        let f = match &mut open[slot] {
+            Some(f) => f,
+            empty => empty.insert(
+                fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .map_err(err)?,
+            ),
+        };
+        // one write(2) per rule: `write_all` of a short line is a single call
+        f.write_all(line.as_bytes()).map_err(err)?;
     }
     Ok(())
 }
