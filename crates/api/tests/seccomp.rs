@@ -426,3 +426,114 @@ fn systempaths_unconfined_leaves_proc_unmasked_and_inspect_shows_the_lists() {
     assert!(resp.contains("invalid MaskedPaths entry"), "{resp}");
     assert!(d.docker_ok(&["ps", "-aq"]).trim().is_empty());
 }
+
+/// dockerd's `--seccomp-profile`: a file's profile for every container that names none
+/// (`docker info` says which, with dockerd's warning), `builtin` and `unconfined` in
+/// SecurityOpt still win; `unconfined` for the daemon runs containers unfiltered; a file that
+/// cannot be read stops the daemon at start with dockerd's message.
+#[test]
+fn the_daemons_seccomp_profile_is_the_default_of_containers() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("no-mkdir.json");
+    std::fs::write(
+        &profile,
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO"}]}"#,
+    )
+    .unwrap();
+    let d = Daemon::start_with(berth_testkit::daemon::Options {
+        args: vec!["--seccomp-profile".into(), profile.display().to_string()],
+        ..Default::default()
+    });
+    let tar = berth_testkit::images::busybox_archive(dir.path(), "busybox:latest").unwrap();
+    d.docker_ok(&["load", "-i", tar.to_str().unwrap()]);
+    let info = d.docker_ok(&[
+        "info",
+        "--format",
+        "{{json .SecurityOptions}} {{json .Warnings}}",
+    ]);
+    assert!(
+        info.contains(&format!("name=seccomp,profile={}", profile.display())),
+        "{info}"
+    );
+    assert!(
+        info.contains("WARNING: daemon is not using the default seccomp profile"),
+        "{info}"
+    );
+    const MKDIR: &str = "mkdir /made && echo mkdir=ok || echo mkdir=refused; \
+                         unshare -U true && echo unshare=ok || echo unshare=refused";
+    let out = run(&d, &[], MKDIR);
+    assert!(out.contains("mkdir=refused"), "{out}");
+    // not Docker's default: that one refuses unshare, this one allows it
+    assert!(out.contains("unshare=ok"), "{out}");
+    let out = run(&d, &["--security-opt", "seccomp=builtin"], MKDIR);
+    assert!(
+        out.contains("mkdir=ok") && out.contains("unshare=refused"),
+        "{out}"
+    );
+    let out = run(&d, &["--security-opt", "seccomp=unconfined"], PROBE);
+    assert_eq!(field(&out, "Seccomp:"), "0", "{out}");
+    drop(d);
+
+    let d = Daemon::start_with(berth_testkit::daemon::Options {
+        args: vec!["--seccomp-profile".into(), "unconfined".into()],
+        ..Default::default()
+    });
+    d.docker_ok(&["load", "-i", tar.to_str().unwrap()]);
+    let info = d.docker_ok(&["info", "--format", "{{json .SecurityOptions}}"]);
+    assert_eq!(info.trim(), r#"["name=seccomp,profile=unconfined"]"#);
+    let out = run(&d, &[], PROBE);
+    assert_eq!(field(&out, "Seccomp:"), "0", "{out}");
+    let out = run(&d, &["--security-opt", "seccomp=builtin"], PROBE);
+    assert_eq!(field(&out, "Seccomp:"), "2", "{out}");
+    drop(d);
+
+    // an unreadable profile: the daemon does not start, and says why
+    let missing = dir.path().join("missing.json");
+    let root = tempfile::tempdir().unwrap();
+    let o = std::process::Command::new(berth_testkit::daemon::workspace_bin("berthd", "BERTHD"))
+        .arg("--data-root")
+        .arg(root.path().join("data"))
+        .arg("--exec-root")
+        .arg(root.path().join("exec"))
+        .arg("-H")
+        .arg(format!("unix://{}", root.path().join("s.sock").display()))
+        .arg("--pidfile")
+        .arg(root.path().join("pid"))
+        .arg("--seccomp-profile")
+        .arg(&missing)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(
+        err.contains(&format!(
+            "opening seccomp profile ({}) failed",
+            missing.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        !root.path().join("pid").exists(),
+        "pidfile written by a daemon that did not start"
+    );
+    // a profile that is not one: refused at start too
+    std::fs::write(&missing, "{\"defaultAction\": 7}").unwrap();
+    let o = std::process::Command::new(berth_testkit::daemon::workspace_bin("berthd", "BERTHD"))
+        .arg("--data-root")
+        .arg(root.path().join("data"))
+        .arg("--exec-root")
+        .arg(root.path().join("exec"))
+        .arg("-H")
+        .arg(format!("unix://{}", root.path().join("s.sock").display()))
+        .arg("--pidfile")
+        .arg(root.path().join("pid"))
+        .arg("--seccomp-profile")
+        .arg(&missing)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("Decoding seccomp profile failed"),
+        "{err}"
+    );
+}

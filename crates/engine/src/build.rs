@@ -21,9 +21,12 @@ pub fn open_builder(
         .map_err(|e| Error::Internal(format!("open the builder: {e}")))?;
     // RUN steps are filtered as a default container is (dockerd's legacy builder)
     let hc = crate::model::HostConfig::default();
-    let seccomp =
-        crate::container::seccomp::linux_seccomp(&hc, &crate::container::spec::capabilities(&hc))
-            .map_err(|e| Error::Internal(format!("the builder's seccomp profile: {e}")))?;
+    let seccomp = crate::container::seccomp::linux_seccomp(
+        &hc,
+        &crate::container::spec::capabilities(&hc),
+        &config.seccomp,
+    )
+    .map_err(|e| Error::Internal(format!("the builder's seccomp profile: {e}")))?;
     builder.set_run_seccomp(seccomp);
     builder
         .reconcile()

@@ -20,6 +20,8 @@ pub struct EngineConfig {
     /// Warnings `docker info` shows (dockerd's notices about a TCP API without TLS or without
     /// client verification).
     pub info_warnings: Vec<String>,
+    /// dockerd's `--seccomp-profile`: the profile of containers that name none.
+    pub seccomp: crate::container::seccomp::DaemonSeccomp,
 }
 
 impl EngineConfig {
@@ -32,6 +34,7 @@ impl EngineConfig {
             bip: None,
             init_path: None,
             info_warnings: vec![],
+            seccomp: Default::default(),
         }
     }
 

@@ -73,6 +73,14 @@ impl Engine {
         let ncpu = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1);
+        let mut warnings = self.config().info_warnings.clone();
+        if !matches!(
+            self.config().seccomp,
+            crate::container::seccomp::DaemonSeccomp::Builtin
+        ) {
+            // dockerd's words
+            warnings.push("WARNING: daemon is not using the default seccomp profile".into());
+        }
         json!({
             "ID": self.engine_id(),
             "Containers": counts.0 + counts.1 + counts.2,
@@ -130,8 +138,8 @@ impl Engine {
             "ContainerdCommit": {"ID": "", "Expected": ""},
             "RuncCommit": {"ID": "", "Expected": ""},
             "InitCommit": {"ID": "", "Expected": ""},
-            "SecurityOptions": ["name=seccomp,profile=builtin"],
-            "Warnings": self.config().info_warnings
+            "SecurityOptions": [format!("name=seccomp,profile={}", self.config().seccomp.name())],
+            "Warnings": warnings
         })
     }
 }

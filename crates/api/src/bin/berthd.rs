@@ -44,6 +44,9 @@ struct Args {
     /// tini-static from PATH).
     #[arg(long, value_name = "PATH")]
     init_path: Option<PathBuf>,
+    /// Path to seccomp profile. Use "unconfined" to disable the default seccomp profile
+    #[arg(long, value_name = "PATH", default_value = "builtin")]
+    seccomp_profile: String,
     /// Use TLS; implied by --tlsverify. `--tls=false` allows plain TCP.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     tls: Option<bool>,
@@ -171,6 +174,8 @@ fn main() -> anyhow::Result<()> {
     config.bridge = (args.bridge != "none").then_some(args.bridge);
     config.bip = args.bip;
     config.init_path = args.init_path;
+    config.seccomp =
+        berth_engine::container::seccomp::DaemonSeccomp::from_flag(&args.seccomp_profile)?;
     if !args.purge_network {
         if let Some(dir) = args.pidfile.parent() {
             std::fs::create_dir_all(dir).context("create pidfile directory")?;

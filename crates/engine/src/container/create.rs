@@ -112,7 +112,13 @@ fn validate(req: &CreateRequest) -> Result<()> {
         ));
     }
     super::spec::check_memory_and_blkio(hc, false)?;
-    super::seccomp::linux_seccomp(hc, &super::spec::capabilities(hc))?;
+    // the options and a profile sent in them; the daemon's own profile was checked at its
+    // start (and Docker's default needs no setting up here)
+    super::seccomp::linux_seccomp(
+        hc,
+        &super::spec::capabilities(hc),
+        &super::seccomp::DaemonSeccomp::Unconfined,
+    )?;
     if hc.nano_cpus > 0 && (hc.cpu_quota > 0 || hc.cpu_period > 0) {
         return Err(Error::InvalidParameter(
             "Conflicting options: Nano CPUs and CPU Period cannot both be set".into(),

@@ -290,7 +290,14 @@ impl Engine {
             Some(true) => Some(self.config().init_binary().map_err(Error::Internal)?),
             _ => None,
         };
-        let config = super::spec::oci_config(rec, etc, &volume_mounts, netns, init.as_deref())?;
+        let config = super::spec::oci_config(
+            rec,
+            etc,
+            &volume_mounts,
+            netns,
+            init.as_deref(),
+            &self.config().seccomp,
+        )?;
         super::fsutil::write_atomic(&bundle.join("config.json"), config.to_string().as_bytes())?;
         let spec = MonitorSpec {
             id: rec.id.clone(),

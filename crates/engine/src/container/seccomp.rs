@@ -10,7 +10,8 @@
 //! `seccomp_default.json` is Docker's default profile (moby `profiles/seccomp/default.json`,
 //! Apache-2.0): everything is EPERM but the syscalls listed, some only with a capability.
 
-use std::sync::OnceLock;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -43,6 +44,69 @@ pub enum SeccompError {
     Invalid(String),
     #[error("cannot read the kernel version for the seccomp profile's minKernel: {0}")]
     HostKernel(String),
+    /// dockerd's words when `--seccomp-profile` names a file it cannot read.
+    #[error("opening seccomp profile ({path}) failed: {source}")]
+    Open {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// dockerd's `--seccomp-profile`: the profile of containers whose SecurityOpt names none.
+#[derive(Clone, Debug, Default)]
+pub enum DaemonSeccomp {
+    /// Docker's default profile (`builtin`, the default).
+    #[default]
+    Builtin,
+    /// No filter (`unconfined`).
+    Unconfined,
+    /// The profile in this file, read and checked when the daemon started (as dockerd does).
+    File {
+        path: PathBuf,
+        profile: Arc<Profile>,
+    },
+}
+
+impl DaemonSeccomp {
+    /// The flag's value: `builtin`, `unconfined` or the path of a profile in Docker's format.
+    pub fn from_flag(value: &str) -> Result<DaemonSeccomp, SeccompError> {
+        match value {
+            "" | "builtin" => Ok(DaemonSeccomp::Builtin),
+            "unconfined" => Ok(DaemonSeccomp::Unconfined),
+            path => {
+                let path = Path::new(path).to_path_buf();
+                let body = std::fs::read_to_string(&path).map_err(|source| SeccompError::Open {
+                    path: path.clone(),
+                    source,
+                })?;
+                let profile = decode(&body)?;
+                // what a default container would get must be loadable: refused now, not at
+                // every start
+                let caps = crate::container::spec::capabilities(&HostConfig::default());
+                setup(
+                    &profile,
+                    &Target {
+                        arch: native_arch(),
+                        kernel: host_kernel(),
+                        caps: &caps,
+                    },
+                )?;
+                Ok(DaemonSeccomp::File {
+                    path,
+                    profile: Arc::new(profile),
+                })
+            }
+        }
+    }
+
+    /// How `docker info` names it: `name=seccomp,profile=<this>`.
+    pub fn name(&self) -> String {
+        match self {
+            DaemonSeccomp::Builtin => "builtin".into(),
+            DaemonSeccomp::Unconfined => "unconfined".into(),
+            DaemonSeccomp::File { path, .. } => path.display().to_string(),
+        }
+    }
 }
 
 /// moby answers these from `containerCreate` (options) and `createSpec` (profile) as plain
@@ -148,7 +212,7 @@ fn min_kernel<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<KernelVer
 /// A profile in Docker's format (a superset of the OCI `linux.seccomp`).
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Profile {
+pub struct Profile {
     #[serde(default)]
     default_action: Option<String>,
     default_errno_ret: Option<u32>,
@@ -394,9 +458,14 @@ fn host_kernel() -> Option<KernelVersion> {
 }
 
 /// The container's OCI `linux.seccomp` (moby's `WithSeccomp`): none when privileged or
-/// `seccomp=unconfined`, Docker's default for no option, `builtin` or an empty value, else the
-/// profile sent in the option. `caps` is the container's bounding set.
-pub fn linux_seccomp(hc: &HostConfig, caps: &[String]) -> Result<Option<Value>, SeccompError> {
+/// `seccomp=unconfined`, Docker's default for `builtin`, the daemon's (`--seccomp-profile`) for
+/// no option or an empty value, else the profile sent in the option. `caps` is the container's
+/// bounding set.
+pub fn linux_seccomp(
+    hc: &HostConfig,
+    caps: &[String],
+    daemon: &DaemonSeccomp,
+) -> Result<Option<Value>, SeccompError> {
     let opts = parse_security_opts(hc.security_opt.as_deref().unwrap_or_default())?;
     if hc.privileged {
         return Ok(None);
@@ -408,7 +477,12 @@ pub fn linux_seccomp(hc: &HostConfig, caps: &[String]) -> Result<Option<Value>, 
     };
     match opts.seccomp.as_deref() {
         Some("unconfined") => Ok(None),
-        None | Some("") | Some("builtin") => setup(default_profile(), &target),
+        Some("builtin") => setup(default_profile(), &target),
+        None | Some("") => match daemon {
+            DaemonSeccomp::Builtin => setup(default_profile(), &target),
+            DaemonSeccomp::Unconfined => Ok(None),
+            DaemonSeccomp::File { profile, .. } => setup(profile, &target),
+        },
         Some(body) => setup(&decode(body)?, &target),
     }
 }

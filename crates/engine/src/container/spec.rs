@@ -375,6 +375,7 @@ pub fn oci_config(
     volume_mounts: &[(String, String, bool)],
     netns: Option<&Path>,
     init: Option<&Path>,
+    seccomp: &super::seccomp::DaemonSeccomp,
 ) -> Result<Value> {
     let cfg = &rec.config;
     let hc = &rec.host_config;
@@ -485,7 +486,7 @@ pub fn oci_config(
         linux["maskedPaths"] = json!(or_default(&hc.masked_paths, MASKED));
         linux["readonlyPaths"] = json!(or_default(&hc.readonly_paths, READONLY));
     }
-    if let Some(s) = super::seccomp::linux_seccomp(hc, &caps)? {
+    if let Some(s) = super::seccomp::linux_seccomp(hc, &caps, seccomp)? {
         linux["seccomp"] = s;
     }
     Ok(json!({

@@ -277,26 +277,44 @@ fn container_choices_privileged_unconfined_builtin_custom() {
         ..Default::default()
     };
     let c = caps(&["CAP_CHOWN"]);
-    assert!(linux_seccomp(&hc(&[], true), &c).unwrap().is_none());
     assert!(
-        linux_seccomp(&hc(&["seccomp=unconfined"], false), &c)
+        linux_seccomp(&hc(&[], true), &c, &DaemonSeccomp::Builtin)
             .unwrap()
             .is_none()
     );
-    let d = linux_seccomp(&hc(&[], false), &c).unwrap().unwrap();
+    assert!(
+        linux_seccomp(
+            &hc(&["seccomp=unconfined"], false),
+            &c,
+            &DaemonSeccomp::Builtin
+        )
+        .unwrap()
+        .is_none()
+    );
+    let d = linux_seccomp(&hc(&[], false), &c, &DaemonSeccomp::Builtin)
+        .unwrap()
+        .unwrap();
     assert_eq!(
-        linux_seccomp(&hc(&["seccomp=builtin"], false), &c)
+        linux_seccomp(
+            &hc(&["seccomp=builtin"], false),
+            &c,
+            &DaemonSeccomp::Builtin
+        )
+        .unwrap()
+        .unwrap(),
+        d
+    );
+    assert_eq!(
+        linux_seccomp(&hc(&["seccomp="], false), &c, &DaemonSeccomp::Builtin)
             .unwrap()
             .unwrap(),
         d
     );
-    assert_eq!(
-        linux_seccomp(&hc(&["seccomp="], false), &c)
-            .unwrap()
-            .unwrap(),
-        d
-    );
-    let e = |o: &str| linux_seccomp(&hc(&[o], false), &c).unwrap_err().to_string();
+    let e = |o: &str| {
+        linux_seccomp(&hc(&[o], false), &c, &DaemonSeccomp::Builtin)
+            .unwrap_err()
+            .to_string()
+    };
     assert_eq!(
         e("seccomp=default"),
         "Decoding seccomp profile failed: invalid character 'd' looking for beginning of value"
@@ -310,7 +328,7 @@ fn container_choices_privileged_unconfined_builtin_custom() {
             .starts_with("Decoding seccomp profile failed: invalid type: integer `5`"),
     );
     // a bad option fails even with --privileged (moby parses them at create)
-    assert!(linux_seccomp(&hc(&["bogus=1"], true), &c).is_err());
+    assert!(linux_seccomp(&hc(&["bogus=1"], true), &c, &DaemonSeccomp::Builtin).is_err());
 }
 
 #[test]
