@@ -16,6 +16,7 @@ cd "$(dirname "$0")/.."
 RUNS=${1:-20}
 N=${2:-100}
 M=${3:-500}
+ROUNDS=4
 # The anchors are bench-only packages: installed here, not by scripts/install-deps (CI needs neither).
 for pkg in docker.io podman; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
@@ -71,28 +72,30 @@ cmds=("$B run --rm bench/busybox true" "$D run --rm bench/busybox true")
 [ $HAVE_PODMAN = 1 ] && cmds+=("$PODMAN run --rm --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 localhost/bench/busybox true")
 hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$T/run.json" "${cmds[@]}" >/dev/null
 
-echo "== 2. $N detached containers"
-start_n() { # $1 = CLI, $2 = image, $3 = extra args
+echo "== 2. $N detached containers (in $ROUNDS alternating rounds, so a drift of the machine's speed hits every engine alike)"
+start_n() { # $1 = CLI, $2 = image, $3 = extra args, $4 = how many; prints seconds
     local t0 t1
     t0=$(date +%s.%N)
-    for i in $(seq "$N"); do $1 run -d $3 "$2" sleep 100000 >/dev/null; done
+    for i in $(seq "$4"); do $1 run -d $3 "$2" sleep 100000 >/dev/null; done
     t1=$(date +%s.%N)
     awk "BEGIN {print $t1 - $t0}"
 }
-B_START=$(start_n "$B" bench/busybox "")
+B_START=0; D_START=0; P_START=0
+for r in $(seq "$ROUNDS"); do
+    k=$(( N / ROUNDS + (r <= N % ROUNDS ? 1 : 0) ))
+    B_START=$(awk "BEGIN {print $B_START + $(start_n "$B" bench/busybox "" "$k")}")
+    D_START=$(awk "BEGIN {print $D_START + $(start_n "$D" bench/busybox "" "$k")}")
+    if [ $HAVE_PODMAN = 1 ]; then
+        P_START=$(awk "BEGIN {print $P_START + $(start_n "$PODMAN" localhost/bench/busybox "--ulimit nofile=20000:20000 --ulimit nproc=32768:32768" "$k")}")
+    fi
+done
 sleep 2
 B_MON=$(sum_pss $(pids_of berth-monitor "$T/berth-exec"))
 B_GROWN=$(( $(rss_kib "$BPID") - B_IDLE ))
-D_START=$(start_n "$D" bench/busybox "")
-sleep 2
 D_SHIM=$(sum_pss $(pids_of containerd-shim "$DOCKER_NS"))
 D_GROWN=$(( $(rss_kib "$DPID") + ${D_CONTAINERD:+$(rss_kib "$D_CONTAINERD")} + 0 - D_IDLE ))
-P_START=0; P_MON=0
-if [ $HAVE_PODMAN = 1 ]; then
-    P_START=$(start_n "$PODMAN" localhost/bench/busybox "--ulimit nofile=20000:20000 --ulimit nproc=32768:32768")
-    sleep 2
-    P_MON=$(sum_pss $(pids_of conmon "$T/podman"))
-fi
+P_MON=0
+[ $HAVE_PODMAN = 1 ] && P_MON=$(sum_pss $(pids_of conmon "$T/podman"))
 
 echo "== 5. ps -a with $M containers"
 for i in $(seq $((M - N))); do $B create bench/busybox true >/dev/null; done
