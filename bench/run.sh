@@ -25,7 +25,7 @@ done
 [ -n "${BERTH_BENCH_SKIP_BUILD:-}" ] || cargo build --release -q -p berth-api --bins
 . bench/lib.sh
 bench_init run b
-PODMAN="podman --root $T/podman --runroot $T/podman-run --runtime runc --cgroup-manager cgroupfs --events-backend none"
+PODMAN="podman --root $T/podman --runroot $RUN/podman-run --runtime runc --cgroup-manager cgroupfs --events-backend none"
 bench_cleanup_more() {
     if command -v podman >/dev/null; then
         $PODMAN rm -af >/dev/null 2>&1
@@ -72,6 +72,7 @@ cmds=("$B run --rm bench/busybox true" "$D run --rm bench/busybox true")
 [ $HAVE_PODMAN = 1 ] && cmds+=("$PODMAN run --rm --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 localhost/bench/busybox true")
 hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$T/run.json" "${cmds[@]}" >/dev/null
 
+bench_settle
 echo "== 2. $N detached containers (in $ROUNDS alternating rounds, so a drift of the machine's speed hits every engine alike)"
 start_n() { # $1 = CLI, $2 = image, $3 = extra args, $4 = how many; prints seconds
     local t0 t1
@@ -90,7 +91,7 @@ for r in $(seq "$ROUNDS"); do
     fi
 done
 sleep 2
-B_MON=$(sum_pss $(pids_of berth-monitor "$T/berth-exec"))
+B_MON=$(sum_pss $(pids_of berth-monitor "$RUN/berth-exec"))
 B_GROWN=$(( $(rss_kib "$BPID") - B_IDLE ))
 D_SHIM=$(sum_pss $(pids_of containerd-shim "$DOCKER_NS"))
 D_GROWN=$(( $(rss_kib "$DPID") + ${D_CONTAINERD:+$(rss_kib "$D_CONTAINERD")} + 0 - D_IDLE ))

@@ -175,6 +175,17 @@ fn the_standby_monitor_and_spare_namespace_go_with_a_killed_daemon() {
     assert!(args[0].ends_with("berth-monitor"), "{args:?}");
     assert_eq!(args[1], run_dir.to_string_lossy(), "{args:?}");
     assert_eq!(pid.trim(), first.to_string());
+    // the background work runs at a lower priority, but not the monitors and containers
+    let nice = |pid: &str| -> i64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).unwrap();
+        let rest = stat.rsplit_once(')').unwrap().1;
+        rest.split_whitespace().nth(16).unwrap().parse().unwrap()
+    };
+    let daemon_pid = std::fs::read_to_string(d.root().join("berthd.pid")).unwrap();
+    let daemon_nice = nice(&daemon_pid);
+    assert_eq!(nice(&pid), daemon_nice, "the monitor's nice value");
+    let init = d.docker_ok(&["inspect", "-f", "{{.State.Pid}}", &name]);
+    assert_eq!(nice(&init), daemon_nice, "the container's nice value");
     wait_for("a standby monitor", || standbys_of(d.root()).len() == 1);
     wait_for("a spare namespace", || spares_of(d.root()).len() == 1);
     let old_spare = spares_of(d.root()).remove(0);

@@ -11,6 +11,7 @@
 
 #![recursion_limit = "256"]
 
+mod background;
 pub mod build;
 pub mod config;
 pub mod container;

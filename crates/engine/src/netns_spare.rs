@@ -67,6 +67,7 @@ impl NetnsSpare {
         }
         let this = self.clone();
         std::thread::spawn(move || {
+            crate::background::lower_this_thread();
             let spent = std::mem::take(&mut *this.spent.lock().unwrap_or_else(|p| p.into_inner()));
             for p in spent {
                 let _ = berth_network::remove_netns(&p);

@@ -128,30 +128,24 @@ fn set_cmdline(argv0: &std::ffi::OsStr, run_dir: &Path) {
 }
 
 /// A standby's wait for its container: one line on stdin naming an absolute run directory.
-/// The daemon writes the line in one write and closes the pipe, so it is read in as few calls
-/// as the pipe hands it over (one, normally) rather than a byte at a time: this read is on the
-/// container's start path.
+/// Read a byte at a time so nothing past the line is consumed. (One read of the whole line
+/// saves ~90 syscalls, 0.05-0.1 ms, but its buffer cost every idle monitor 4 KiB of stack.)
 fn read_assignment() -> Option<PathBuf> {
     let mut line = Vec::new();
-    let mut buf = [0u8; 4097];
     loop {
-        // SAFETY: read into a buffer we own, at most its length.
-        let n = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) };
+        let mut b = [0u8; 1];
+        // SAFETY: read into a one-byte buffer we own.
+        let n = unsafe { libc::read(0, b.as_mut_ptr().cast(), 1) };
         if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
             continue;
         }
-        if n <= 0 {
+        if n <= 0 || line.len() > 4096 {
             return None;
         }
-        let got = &buf[..n as usize];
-        if let Some(end) = got.iter().position(|b| *b == b'\n') {
-            line.extend_from_slice(&got[..end]);
+        if b[0] == b'\n' {
             break;
         }
-        line.extend_from_slice(got);
-        if line.len() > 4096 {
-            return None;
-        }
+        line.push(b[0]);
     }
     let dir =
         PathBuf::from(<std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(line));
