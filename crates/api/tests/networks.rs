@@ -231,3 +231,68 @@ fn network_ls_has_the_predefined_networks_and_dockers_filters() {
     d.docker_ok(&["rm", &c]);
     d.docker_ok(&["network", "rm", &net]);
 }
+
+/// `--add-host` as dockerd: the entries land in /etc/hosts, IPv6 addresses included (split at
+/// the first colon), `host-gateway` is the default bridge's gateway, also with the host's
+/// network; malformed entries are refused at create with moby's messages and leave nothing.
+#[test]
+fn extra_hosts_with_host_gateway_and_bad_entries() {
+    let (d, _t) = daemon_with_busybox();
+    let gw = d.docker_ok(&[
+        "network",
+        "inspect",
+        "bridge",
+        "-f",
+        "{{(index .IPAM.Config 0).Gateway}}",
+    ]);
+    let gw = gw.trim();
+    assert!(gw.parse::<std::net::Ipv4Addr>().is_ok(), "{gw}");
+    let hosts = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--add-host",
+        "gw.example:host-gateway",
+        "--add-host",
+        "six.example:fd00::7",
+        "--add-host",
+        "one.example:192.0.2.9",
+        "busybox",
+        "cat",
+        "/etc/hosts",
+    ]);
+    assert!(hosts.contains(&format!("{gw}\tgw.example")), "{hosts}");
+    assert!(hosts.contains("fd00::7\tsix.example"), "{hosts}");
+    assert!(hosts.contains("192.0.2.9\tone.example"), "{hosts}");
+    // with the host's network: the host's file, then the extra names
+    let hosts = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "--add-host",
+        "gw.example:host-gateway",
+        "busybox",
+        "cat",
+        "/etc/hosts",
+    ]);
+    assert!(hosts.contains(&format!("{gw}\tgw.example")), "{hosts}");
+    assert!(hosts.contains("localhost"), "{hosts}");
+    // what the CLI would refuse, sent as an API client may: 400, no container
+    for (entry, want) in [
+        ("nocolon", r#"bad format for add-host: "nocolon""#),
+        (":1.2.3.4", r#"bad format for add-host: ":1.2.3.4""#),
+        (
+            "x:not-an-ip",
+            r#"invalid IP address in add-host: "not-an-ip""#,
+        ),
+    ] {
+        let body = format!(
+            r#"{{"Image":"busybox","Cmd":["true"],"HostConfig":{{"ExtraHosts":["{entry}"]}}}}"#
+        );
+        let (code, resp) = common::http::json(&d, "POST", "/containers/create", &body);
+        assert_eq!(code, 400, "{entry}: {resp}");
+        assert_eq!(common::http::message(&resp), want, "{entry}");
+    }
+    let ps = d.docker_ok(&["ps", "-aq"]);
+    assert!(ps.trim().is_empty(), "containers left: {ps}");
+}

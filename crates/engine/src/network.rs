@@ -95,7 +95,53 @@ pub async fn purge(config: &crate::EngineConfig) -> Result<()> {
     Ok(())
 }
 
+/// The magic address of `--add-host NAME:host-gateway`.
+const HOST_GATEWAY: &str = "host-gateway";
+
+/// One `HostConfig.ExtraHosts` entry as moby's `ValidateExtraHost`: `NAME:IP`, split at the
+/// first colon (so IPv6 addresses work), `IP` an address or `host-gateway` (then `None`).
+pub(crate) fn parse_extra_host(entry: &str) -> Result<(String, Option<IpAddr>)> {
+    let (name, ip) = entry
+        .split_once(':')
+        .filter(|(n, _)| !n.is_empty())
+        .ok_or_else(|| Error::InvalidParameter(format!("bad format for add-host: {entry:?}")))?;
+    if ip == HOST_GATEWAY {
+        return Ok((name.to_string(), None));
+    }
+    let ip = ip
+        .parse()
+        .map_err(|_| Error::InvalidParameter(format!("invalid IP address in add-host: {ip:?}")))?;
+    Ok((name.to_string(), Some(ip)))
+}
+
 impl Engine {
+    /// The container's extra /etc/hosts entries; `host-gateway` is the default bridge's
+    /// gateway (dockerd's default `--host-gateway-ip`).
+    fn extra_hosts(&self, rec: &ContainerRecord) -> Result<Vec<(String, IpAddr)>> {
+        let mut out = vec![];
+        for entry in rec.host_config.extra_hosts.iter().flatten() {
+            let (name, ip) = parse_extra_host(entry)?;
+            let ip = match ip {
+                Some(ip) => ip,
+                None => {
+                    let gw = self
+                        .network
+                        .as_ref()
+                        .and_then(|n| n.get("bridge").ok())
+                        .map(|n| n.gateway)
+                        .ok_or_else(|| {
+                            Error::InvalidParameter(
+                                "unable to derive the IP value for host-gateway".into(),
+                            )
+                        })?;
+                    IpAddr::V4(gw)
+                }
+            };
+            out.push((name, ip));
+        }
+        Ok(out)
+    }
+
     pub(crate) fn net(&self) -> Result<&NetworkManager> {
         self.network
             .as_ref()
@@ -118,16 +164,7 @@ impl Engine {
         } else {
             rec.config.hostname.clone()
         };
-        let extra_hosts: Vec<(String, IpAddr)> = rec
-            .host_config
-            .extra_hosts
-            .iter()
-            .flatten()
-            .filter_map(|h| {
-                let (n, ip) = h.split_once(':')?;
-                Some((n.to_string(), ip.parse().ok()?))
-            })
-            .collect();
+        let extra_hosts = self.extra_hosts(rec)?;
         let dns: Vec<IpAddr> = rec
             .host_config
             .dns
@@ -143,10 +180,15 @@ impl Engine {
         };
         write("hostname", berth_network::hostname_file(&hostname))?;
         if mode == "host" {
-            write(
-                "hosts",
-                std::fs::read_to_string("/etc/hosts").unwrap_or_default(),
-            )?;
+            // the host's file, and the container's own names after it (as moby)
+            let mut hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+            if !hosts.is_empty() && !hosts.ends_with('\n') {
+                hosts.push('\n');
+            }
+            for (name, ip) in &extra_hosts {
+                hosts.push_str(&format!("{ip}\t{name}\n"));
+            }
+            write("hosts", hosts)?;
             write("resolv.conf", host_resolv)?;
             return Ok(Sandbox {
                 netns: None,

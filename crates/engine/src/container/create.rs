@@ -90,6 +90,9 @@ fn validate(req: &CreateRequest) -> Result<()> {
     super::health::parse(req.config.healthcheck.as_ref(), &[])?;
     super::logopts::log_spec(&req.host_config.log_config)?;
     let hc = &req.host_config;
+    for h in hc.extra_hosts.iter().flatten() {
+        crate::network::parse_extra_host(h)?;
+    }
     for (what, paths) in [
         ("MaskedPaths", &hc.masked_paths),
         ("ReadonlyPaths", &hc.readonly_paths),
