@@ -293,6 +293,37 @@ fn extra_hosts_with_host_gateway_and_bad_entries() {
         assert_eq!(code, 400, "{entry}: {resp}");
         assert_eq!(common::http::message(&resp), want, "{entry}");
     }
+    // nothing the client sends may add lines to the /etc files
+    for (field, want) in [
+        (
+            r#""ExtraHosts":["evil.example\n6.6.6.6 bank.example:1.2.3.4"]"#,
+            "bad format for add-host: \"evil.example\\n6.6.6.6 bank.example:1.2.3.4\"",
+        ),
+        (
+            r#""Dns":["not-an-address"]"#,
+            r#"bad nameserver address: "not-an-address""#,
+        ),
+        (
+            r#""DnsSearch":["a.example\nnameserver 6.6.6.6"]"#,
+            "invalid DNS search domain: \"a.example\\nnameserver 6.6.6.6\"",
+        ),
+        (
+            r#""DnsOptions":["ndots:1 x"]"#,
+            r#"invalid DNS option: "ndots:1 x""#,
+        ),
+    ] {
+        let body = format!(r#"{{"Image":"busybox","Cmd":["true"],"HostConfig":{{{field}}}}}"#);
+        let (code, resp) = common::http::json(&d, "POST", "/containers/create", &body);
+        assert_eq!(code, 400, "{field}: {resp}");
+        assert_eq!(common::http::message(&resp), want, "{field}");
+    }
+    let body = r#"{"Image":"busybox","Cmd":["true"],"Hostname":"a\nb"}"#;
+    let (code, resp) = common::http::json(&d, "POST", "/containers/create", body);
+    assert_eq!(code, 400, "{resp}");
+    assert_eq!(
+        common::http::message(&resp),
+        "invalid hostname format: \"a\\nb\""
+    );
     let ps = d.docker_ok(&["ps", "-aq"]);
     assert!(ps.trim().is_empty(), "containers left: {ps}");
 }

@@ -93,6 +93,7 @@ fn validate(req: &CreateRequest) -> Result<()> {
     for h in hc.extra_hosts.iter().flatten() {
         crate::network::parse_extra_host(h)?;
     }
+    validate_names(req)?;
     for (what, paths) in [
         ("MaskedPaths", &hc.masked_paths),
         ("ReadonlyPaths", &hc.readonly_paths),
@@ -170,6 +171,41 @@ fn mount_err(m: &Mount, msg: impl std::fmt::Display) -> Error {
         "invalid mount config for type \"{}\": {msg}",
         m.kind
     ))
+}
+
+/// What goes into the container's /etc/hostname, /etc/hosts and /etc/resolv.conf: one line
+/// each, so no whitespace or control character may split it (a newline would add entries of
+/// the client's choosing); nameservers are addresses; a hostname fits the kernel's 64 bytes.
+fn validate_names(req: &CreateRequest) -> Result<()> {
+    let bad = |m: String| Err(Error::InvalidParameter(m));
+    let clean = |v: &str| !v.chars().any(|c| c.is_whitespace() || c.is_control());
+    let cfg = &req.config;
+    if !clean(&cfg.hostname) || cfg.hostname.len() > 64 {
+        return bad(format!("invalid hostname format: {:?}", cfg.hostname));
+    }
+    if !clean(&cfg.domainname) || cfg.domainname.len() > 255 {
+        return bad(format!("invalid domainname format: {:?}", cfg.domainname));
+    }
+    let hc = &req.host_config;
+    for d in hc.dns.iter().flatten() {
+        if d.parse::<std::net::IpAddr>().is_err() {
+            return bad(format!("bad nameserver address: {d:?}"));
+        }
+    }
+    for (what, list) in [
+        ("search domain", &hc.dns_search),
+        ("option", &hc.dns_options),
+    ] {
+        if let Some(v) = list.iter().flatten().find(|v| v.is_empty() || !clean(v)) {
+            return bad(format!("invalid DNS {what}: {v:?}"));
+        }
+    }
+    for h in hc.extra_hosts.iter().flatten() {
+        if !clean(h) {
+            return bad(format!("bad format for add-host: {h:?}"));
+        }
+    }
+    Ok(())
 }
 
 /// moby's `linuxParser.ValidateMountConfig` for each `HostConfig.Mounts` entry, then the
