@@ -228,3 +228,105 @@ fn ps_filters_before_since_publish_and_expose_as_dockers() {
         d.docker_ok(&["rm", n]);
     }
 }
+
+/// HostConfig fields beyond the model's: --shm-size, --pid/--ipc host, --sysctl,
+/// --oom-score-adj and --memory-swappiness reach the container; fields this daemon does not
+/// implement (--device, --group-add, --link, ...) are refused by name instead of ignored.
+#[test]
+fn shm_size_pid_host_sysctls_and_refused_host_options() {
+    let (d, _t) = daemon_with_busybox();
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--shm-size",
+        "8m",
+        "--sysctl",
+        "kernel.shmmax=12345678",
+        "--sysctl",
+        "net.ipv4.ip_unprivileged_port_start=99",
+        "--oom-score-adj",
+        "345",
+        "busybox",
+        "sh",
+        "-c",
+        "df -k /dev/shm | tail -1; cat /proc/sys/kernel/shmmax \
+         /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/self/oom_score_adj",
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0].split_whitespace().nth(1),
+        Some("8192"),
+        "/dev/shm size: {out}"
+    );
+    assert_eq!(&lines[1..], ["12345678", "99", "345"], "{out}");
+    // the host's pid namespace: the host's init is there
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--pid",
+        "host",
+        "busybox",
+        "cat",
+        "/proc/1/comm",
+    ]);
+    let host_init = std::fs::read_to_string("/proc/1/comm").unwrap();
+    assert_eq!(out, host_init);
+    let out = d.docker_ok(&["run", "--rm", "busybox", "cat", "/proc/1/comm"]);
+    assert_eq!(out, "cat\n", "a private pid namespace by default");
+    let inspect = d.docker_ok(&[
+        "create",
+        "--shm-size",
+        "8m",
+        "--pid",
+        "host",
+        "busybox",
+        "true",
+    ]);
+    let shown = d.docker_ok(&[
+        "inspect",
+        "-f",
+        "{{.HostConfig.ShmSize}} {{.HostConfig.PidMode}}",
+        inspect.trim(),
+    ]);
+    assert_eq!(shown.trim(), "8388608 host");
+    d.docker_ok(&["rm", inspect.trim()]);
+    for (args, want) in [
+        (
+            vec!["--device", "/dev/fuse"],
+            "HostConfig.Devices is not supported",
+        ),
+        (
+            vec!["--group-add", "audio"],
+            "HostConfig.GroupAdd is not supported",
+        ),
+        (
+            vec!["--cgroup-parent", "x"],
+            "HostConfig.CgroupParent is not supported",
+        ),
+        (
+            vec!["--oom-score-adj", "1001"],
+            "range for oom score adj is [-1000, 1000]",
+        ),
+    ] {
+        let mut a = vec!["create"];
+        a.extend(args.iter().copied());
+        a.extend(["busybox", "true"]);
+        let o = d.docker_run(&a);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.contains(want), "{args:?}: {err}");
+    }
+    // what the CLI checks itself, from an API client: a host-wide sysctl
+    let (code, resp) = common::http::json(
+        &d,
+        "POST",
+        "/containers/create",
+        r#"{"Image":"busybox","HostConfig":{"Sysctls":{"kernel.panic":"1"}}}"#,
+    );
+    assert_eq!(code, 400, "{resp}");
+    assert!(
+        common::http::message(&resp).contains("sysctl \"kernel.panic\" is not allowed"),
+        "{resp}"
+    );
+    let ps = d.docker_ok(&["ps", "-aq"]);
+    assert!(ps.trim().is_empty(), "containers left: {ps}");
+}

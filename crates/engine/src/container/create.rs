@@ -94,6 +94,7 @@ fn validate(req: &CreateRequest) -> Result<()> {
         crate::network::parse_extra_host(h)?;
     }
     validate_names(req)?;
+    super::hostopts::parse(hc, &req.config.hostname)?;
     for (what, paths) in [
         ("MaskedPaths", &hc.masked_paths),
         ("ReadonlyPaths", &hc.readonly_paths),

@@ -3,6 +3,7 @@
 pub mod create;
 pub mod fsutil;
 pub mod health;
+pub mod hostopts;
 pub mod ids;
 pub mod lifecycle;
 pub mod ports;

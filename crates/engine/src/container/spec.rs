@@ -489,7 +489,8 @@ pub fn oci_config(
     if let Some(s) = super::seccomp::linux_seccomp(hc, &caps, seccomp)? {
         linux["seccomp"] = s;
     }
-    Ok(json!({
+    let opts = super::hostopts::parse(hc, &cfg.hostname)?;
+    let mut spec = json!({
         "ociVersion": "1.0.2",
         "process": {
             "terminal": cfg.tty,
@@ -506,7 +507,9 @@ pub fn oci_config(
         "hostname": hostname,
         "mounts": mounts,
         "linux": linux,
-    }))
+    });
+    super::hostopts::apply(&opts, &mut spec);
+    Ok(spec)
 }
 
 #[cfg(test)]

@@ -1,0 +1,316 @@
+//! The HostConfig fields the model keeps as they came (`HostConfig.extra`): those applied to
+//! the OCI spec here (ShmSize, Sysctls, OomScoreAdj, MemorySwappiness, PidMode, IpcMode and
+//! UTSMode `host`), and those this daemon does not implement, which a create refuses by name
+//! when they are set rather than ignoring them (a `--device` or a `--group-add` that silently
+//! did nothing would be worse than an error).
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use crate::error::{Error, Result};
+use crate::model::HostConfig;
+
+/// Fields a create refuses when set (not null, "", 0, false, [] or {}).
+const UNSUPPORTED: &[&str] = &[
+    "Devices",
+    "DeviceCgroupRules",
+    "DeviceRequests",
+    "GroupAdd",
+    "Links",
+    "CgroupParent",
+    "Cgroup",
+    "VolumeDriver",
+    "OomKillDisable",
+    "CpusetMems",
+    "BlkioWeightDevice",
+    "BlkioDeviceReadBps",
+    "BlkioDeviceWriteBps",
+    "BlkioDeviceReadIOps",
+    "BlkioDeviceWriteIOps",
+    "CpuRealtimePeriod",
+    "CpuRealtimeRuntime",
+    "CpuCount",
+    "CpuPercent",
+    "IOMaximumIOps",
+    "IOMaximumBandwidth",
+    "StorageOpt",
+];
+
+/// Docker's /dev/shm size when ShmSize is 0.
+const DEFAULT_SHM: i64 = 64 << 20;
+
+/// The sysctls of a container's own namespaces (runc's list): IPC ones and net.*.
+const IPC_SYSCTLS: &[&str] = &[
+    "kernel.msgmax",
+    "kernel.msgmnb",
+    "kernel.msgmni",
+    "kernel.sem",
+    "kernel.shmall",
+    "kernel.shmmax",
+    "kernel.shmmni",
+    "kernel.shm_rmid_forced",
+];
+
+#[derive(Debug, Default, PartialEq)]
+pub struct HostOpts {
+    pub shm_size: i64,
+    pub sysctls: BTreeMap<String, String>,
+    pub oom_score_adj: i64,
+    pub swappiness: Option<i64>,
+    pub host_pid: bool,
+    pub host_ipc: bool,
+    pub host_uts: bool,
+}
+
+fn unset(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+    }
+}
+
+fn int(hc: &HostConfig, key: &str) -> Result<Option<i64>> {
+    match hc.extra.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v
+            .as_i64()
+            .map(Some)
+            .ok_or_else(|| Error::InvalidParameter(format!("HostConfig.{key}: not an integer"))),
+    }
+}
+
+fn string<'a>(hc: &'a HostConfig, key: &str) -> Result<&'a str> {
+    match hc.extra.get(key) {
+        None | Some(Value::Null) => Ok(""),
+        Some(Value::String(s)) => Ok(s),
+        Some(_) => Err(Error::InvalidParameter(format!(
+            "HostConfig.{key}: not a string"
+        ))),
+    }
+}
+
+/// Reads and checks the fields (moby's messages where moby has one); `hostname` is the
+/// Config.Hostname the client asked for.
+pub fn parse(hc: &HostConfig, hostname: &str) -> Result<HostOpts> {
+    let bad = |m: String| Err(Error::InvalidParameter(m));
+    for key in UNSUPPORTED {
+        if let Some(v) = hc.extra.get(*key)
+            && !unset(v)
+        {
+            return bad(format!("HostConfig.{key} is not supported by this daemon"));
+        }
+    }
+    if hc.volumes_from.as_ref().is_some_and(|v| !v.is_empty()) {
+        return bad("HostConfig.VolumesFrom is not supported by this daemon".into());
+    }
+    match string(hc, "UsernsMode")? {
+        "" | "host" => {}
+        other => {
+            return bad(format!(
+                "HostConfig.UsernsMode {other:?} is not supported by this daemon"
+            ));
+        }
+    }
+    match string(hc, "CgroupnsMode")? {
+        "" | "host" => {}
+        other => {
+            return bad(format!(
+                "HostConfig.CgroupnsMode {other:?} is not supported by this daemon"
+            ));
+        }
+    }
+    match string(hc, "Runtime")? {
+        "" | "runc" | "berth" => {}
+        other => return bad(format!("unknown or invalid runtime name: {other}")),
+    }
+    match string(hc, "Isolation")? {
+        "" | "default" => {}
+        other => {
+            return bad(format!(
+                "Invalid isolation: {other:?} - linux only supports 'default'"
+            ));
+        }
+    }
+    let mut o = HostOpts {
+        shm_size: int(hc, "ShmSize")?.unwrap_or(0),
+        ..Default::default()
+    };
+    if o.shm_size < 0 {
+        return bad("SHM size can not be less than 0".into());
+    }
+    o.oom_score_adj = int(hc, "OomScoreAdj")?.unwrap_or(0);
+    if !(-1000..=1000).contains(&o.oom_score_adj) {
+        return bad(format!(
+            "Invalid value {}, range for oom score adj is [-1000, 1000]",
+            o.oom_score_adj
+        ));
+    }
+    o.swappiness = match int(hc, "MemorySwappiness")? {
+        None | Some(-1) => None,
+        Some(v @ 0..=100) => Some(v),
+        Some(v) => {
+            return bad(format!(
+                "Invalid value: {v}, valid memory swappiness range is 0-100"
+            ));
+        }
+    };
+    let mode = |key: &str, extra: &[&str]| -> Result<bool> {
+        let v = string(hc, key)?;
+        if v == "host" {
+            return Ok(true);
+        }
+        if v.is_empty() || extra.contains(&v) {
+            return Ok(false);
+        }
+        if v.starts_with("container:") {
+            return Err(Error::InvalidParameter(format!(
+                "HostConfig.{key} {v:?} is not supported by this daemon"
+            )));
+        }
+        Err(Error::InvalidParameter(format!("invalid {key}: {v:?}")))
+    };
+    o.host_pid = mode("PidMode", &[])?;
+    o.host_ipc = mode("IpcMode", &["private", "shareable"])?;
+    o.host_uts = mode("UTSMode", &[])?;
+    if o.host_uts && !hostname.is_empty() {
+        return bad("Conflicting options: hostname and the UTS mode".into());
+    }
+    if let Some(v) = hc.extra.get("Sysctls").filter(|v| !v.is_null()) {
+        let map = v
+            .as_object()
+            .ok_or_else(|| Error::InvalidParameter("HostConfig.Sysctls: not an object".into()))?;
+        for (k, v) in map {
+            let v = v.as_str().ok_or_else(|| {
+                Error::InvalidParameter(format!("HostConfig.Sysctls {k}: not a string"))
+            })?;
+            let ipc = IPC_SYSCTLS.contains(&k.as_str()) || k.starts_with("fs.mqueue.");
+            let net = k.starts_with("net.");
+            let ok = (ipc && !o.host_ipc) || (net && hc.network_mode != "host");
+            if !ok || v.chars().any(char::is_control) {
+                return bad(format!(
+                    "sysctl {k:?} is not allowed: not in a namespace of the container's own"
+                ));
+            }
+            o.sysctls.insert(k.clone(), v.to_string());
+        }
+    }
+    Ok(o)
+}
+
+/// Applies the options to an OCI spec made for the defaults.
+pub fn apply(o: &HostOpts, spec: &mut Value) {
+    let shm = if o.shm_size > 0 {
+        o.shm_size
+    } else {
+        DEFAULT_SHM
+    };
+    if let Some(mounts) = spec["mounts"].as_array_mut() {
+        for m in mounts.iter_mut() {
+            if m["destination"] == "/dev/shm"
+                && let Some(opts) = m["options"].as_array_mut()
+            {
+                opts.retain(|x| !x.as_str().is_some_and(|s| s.starts_with("size=")));
+                opts.push(json!(format!("size={shm}")));
+            }
+        }
+    }
+    let drop: Vec<&str> = [
+        (o.host_pid, "pid"),
+        (o.host_ipc, "ipc"),
+        (o.host_uts, "uts"),
+    ]
+    .into_iter()
+    .filter_map(|(host, t)| host.then_some(t))
+    .collect();
+    if let Some(ns) = spec["linux"]["namespaces"].as_array_mut() {
+        ns.retain(|n| !n["type"].as_str().is_some_and(|t| drop.contains(&t)));
+    }
+    if o.host_uts
+        && let Some(s) = spec.as_object_mut()
+    {
+        s.remove("hostname");
+    }
+    if !o.sysctls.is_empty() {
+        spec["linux"]["sysctl"] = json!(o.sysctls);
+    }
+    if o.oom_score_adj != 0 {
+        spec["process"]["oomScoreAdj"] = json!(o.oom_score_adj);
+    }
+    if let Some(s) = o.swappiness {
+        spec["linux"]["resources"]["memory"]["swappiness"] = json!(s);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hc(extra: Value) -> HostConfig {
+        HostConfig {
+            extra: extra.as_object().cloned().unwrap_or_default(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_clis_defaults_are_accepted_and_change_nothing() {
+        let h = hc(
+            json!({"Devices": [], "GroupAdd": null, "Links": null, "CgroupParent": "",
+            "OomKillDisable": false, "CpusetMems": "", "MemorySwappiness": -1, "ShmSize": 0,
+            "OomScoreAdj": 0, "PidMode": "", "IpcMode": "", "UTSMode": "", "UsernsMode": "",
+            "CgroupnsMode": "", "Isolation": "", "BlkioDeviceReadBps": [], "CpuCount": 0}),
+        );
+        assert_eq!(parse(&h, "").unwrap(), HostOpts::default());
+    }
+
+    #[test]
+    fn set_fields_are_applied_or_refused_by_name() {
+        let o = parse(
+            &hc(
+                json!({"ShmSize": 1048576, "PidMode": "host", "OomScoreAdj": 300,
+                "Sysctls": {"net.ipv4.ip_forward": "1", "kernel.shmmax": "1000"},
+                "MemorySwappiness": 10}),
+            ),
+            "",
+        )
+        .unwrap();
+        let mut spec = json!({"hostname": "h", "process": {},
+            "mounts": [{"destination": "/dev/shm", "options": ["nosuid", "size=67108864"]}],
+            "linux": {"namespaces": [{"type": "pid"}, {"type": "uts"}], "resources": {}}});
+        apply(&o, &mut spec);
+        assert_eq!(
+            spec["mounts"][0]["options"],
+            json!(["nosuid", "size=1048576"])
+        );
+        assert_eq!(spec["linux"]["namespaces"], json!([{"type": "uts"}]));
+        assert_eq!(spec["hostname"], "h");
+        assert_eq!(spec["process"]["oomScoreAdj"], 300);
+        assert_eq!(spec["linux"]["sysctl"]["kernel.shmmax"], "1000");
+        assert_eq!(spec["linux"]["resources"]["memory"]["swappiness"], 10);
+        let e = |v: Value, host: &str| parse(&hc(v), host).unwrap_err().to_string();
+        assert!(
+            e(json!({"Devices": [{"PathOnHost": "/dev/fuse"}]}), "").contains("HostConfig.Devices")
+        );
+        assert!(e(json!({"GroupAdd": ["audio"]}), "").contains("HostConfig.GroupAdd"));
+        assert!(e(json!({"ShmSize": -1}), "").contains("SHM size can not be less than 0"));
+        assert!(e(json!({"OomScoreAdj": 1001}), "").contains("range for oom score adj"));
+        assert!(e(json!({"MemorySwappiness": 101}), "").contains("swappiness range is 0-100"));
+        assert!(e(json!({"PidMode": "container:abc"}), "").contains("not supported"));
+        assert!(e(json!({"IpcMode": "bogus"}), "").contains("invalid IpcMode"));
+        assert!(e(json!({"UTSMode": "host"}), "myhost").contains("Conflicting options"));
+        assert!(e(json!({"Sysctls": {"kernel.panic": "1"}}), "").contains("kernel.panic"));
+        assert!(
+            e(
+                json!({"Sysctls": {"kernel.shmmax": "1"}, "IpcMode": "host"}),
+                ""
+            )
+            .contains("not allowed")
+        );
+        assert!(e(json!({"ShmSize": "big"}), "").contains("not an integer"));
+    }
+}
