@@ -229,11 +229,11 @@ fn ps_filters_before_since_publish_and_expose_as_dockers() {
     }
 }
 
-/// HostConfig fields beyond the model's: --shm-size, --pid/--ipc host, --sysctl,
+/// HostConfig fields beyond the model's: --device, --shm-size, --pid/--ipc host, --sysctl,
 /// --oom-score-adj and --memory-swappiness reach the container; fields this daemon does not
-/// implement (--device, --group-add, --link, ...) are refused by name instead of ignored.
+/// implement (--group-add, --link, ...) are refused by name instead of ignored.
 #[test]
-fn shm_size_pid_host_sysctls_and_refused_host_options() {
+fn devices_shm_size_pid_host_sysctls_and_refused_host_options() {
     let (d, _t) = daemon_with_busybox();
     let out = d.docker_ok(&[
         "run",
@@ -259,6 +259,47 @@ fn shm_size_pid_host_sysctls_and_refused_host_options() {
         "/dev/shm size: {out}"
     );
     assert_eq!(&lines[1..], ["12345678", "99", "345"], "{out}");
+    // a host device under another name, with the cgroup letting it be read
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--device",
+        "/dev/zero:/dev/myzero:r",
+        "busybox",
+        "sh",
+        "-c",
+        "head -c 5 /dev/myzero | wc -c; stat -c '%t:%T %F' /dev/myzero",
+    ]);
+    assert_eq!(out, "5\n1:5 character special file\n");
+    // the cgroup permissions: /dev/kmsg (not among the devices every container may use)
+    // opened for writing only when `w` is given
+    for (perms, want) in [("r", "denied\n"), ("rw", "opened\n")] {
+        let dev = format!("/dev/kmsg:/dev/k:{perms}");
+        let out = d.docker_ok(&[
+            "run",
+            "--rm",
+            "--device",
+            &dev,
+            "busybox",
+            "sh",
+            "-c",
+            "(exec 3>/dev/k) 2>/dev/null && echo opened || echo denied",
+        ]);
+        assert_eq!(out, want, "--device {dev}");
+    }
+    // no device beyond those every container may use: a node made with mknod cannot be
+    // opened, but for a privileged container
+    for (flags, want) in [(vec![], "denied\n"), (vec!["--privileged"], "opened\n")] {
+        let mut a = vec!["run", "--rm"];
+        a.extend(flags.iter().copied());
+        a.extend([
+            "busybox",
+            "sh",
+            "-c",
+            "mknod /dev/k c 1 11 && (exec 3>/dev/k) 2>/dev/null && echo opened || echo denied",
+        ]);
+        assert_eq!(d.docker_ok(&a), want, "{flags:?}");
+    }
     // the host's pid namespace: the host's init is there
     let out = d.docker_ok(&[
         "run",
@@ -292,8 +333,8 @@ fn shm_size_pid_host_sysctls_and_refused_host_options() {
     d.docker_ok(&["rm", inspect.trim()]);
     for (args, want) in [
         (
-            vec!["--device", "/dev/fuse"],
-            "HostConfig.Devices is not supported",
+            vec!["--device", "/etc/hostname"],
+            "error gathering device information while adding custom device \"/etc/hostname\": not a device node",
         ),
         (
             vec!["--group-add", "audio"],

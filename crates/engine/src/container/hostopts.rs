@@ -1,6 +1,6 @@
 //! The HostConfig fields the model keeps as they came (`HostConfig.extra`): those applied to
-//! the OCI spec here (ShmSize, Sysctls, OomScoreAdj, MemorySwappiness, PidMode, IpcMode and
-//! UTSMode `host`), and those this daemon does not implement, which a create refuses by name
+//! the OCI spec here (Devices, ShmSize, Sysctls, OomScoreAdj, MemorySwappiness, PidMode,
+//! IpcMode and UTSMode `host`), and those this daemon does not implement, which a create refuses by name
 //! when they are set rather than ignoring them (a `--device` or a `--group-add` that silently
 //! did nothing would be worse than an error).
 
@@ -13,7 +13,6 @@ use crate::model::HostConfig;
 
 /// Fields a create refuses when set (not null, "", 0, false, [] or {}).
 const UNSUPPORTED: &[&str] = &[
-    "Devices",
     "DeviceCgroupRules",
     "DeviceRequests",
     "GroupAdd",
@@ -52,8 +51,24 @@ const IPC_SYSCTLS: &[&str] = &[
     "kernel.shm_rmid_forced",
 ];
 
+/// A host device given to the container (`--device HOST[:CONTAINER[:PERMS]]`).
+#[derive(Debug, PartialEq)]
+pub struct Device {
+    pub path: String,
+    /// `c` or `b`.
+    pub kind: &'static str,
+    pub major: u64,
+    pub minor: u64,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    /// The device cgroup access: a subset of `rwm`.
+    pub access: String,
+}
+
 #[derive(Debug, Default, PartialEq)]
 pub struct HostOpts {
+    pub devices: Vec<Device>,
     pub shm_size: i64,
     pub sysctls: BTreeMap<String, String>,
     pub oom_score_adj: i64,
@@ -137,6 +152,7 @@ pub fn parse(hc: &HostConfig, hostname: &str) -> Result<HostOpts> {
         }
     }
     let mut o = HostOpts {
+        devices: devices(hc)?,
         shm_size: int(hc, "ShmSize")?.unwrap_or(0),
         ..Default::default()
     };
@@ -202,6 +218,65 @@ pub fn parse(hc: &HostConfig, hostname: &str) -> Result<HostOpts> {
     Ok(o)
 }
 
+/// `HostConfig.Devices` as moby's `WithDevices`: each host path must be a device node now (it is
+/// read again at every start); the container path defaults to the host's, the cgroup access to
+/// `rwm`.
+fn devices(hc: &HostConfig) -> Result<Vec<Device>> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let Some(v) = hc.extra.get("Devices").filter(|v| !unset(v)) else {
+        return Ok(vec![]);
+    };
+    let bad = |m: String| Error::InvalidParameter(m);
+    let list = v
+        .as_array()
+        .ok_or_else(|| bad("HostConfig.Devices: not a list".into()))?;
+    let mut out = vec![];
+    for d in list {
+        let field = |k: &str| d.get(k).and_then(|x| x.as_str()).unwrap_or("");
+        let host = field("PathOnHost");
+        let inside = Some(field("PathInContainer"))
+            .filter(|p| !p.is_empty())
+            .unwrap_or(host);
+        let access = Some(field("CgroupPermissions"))
+            .filter(|p| !p.is_empty())
+            .unwrap_or("rwm");
+        if !access.chars().all(|c| "rwm".contains(c)) {
+            return Err(bad(format!("invalid device mode: {access}")));
+        }
+        if !host.starts_with('/')
+            || !inside.starts_with('/')
+            || inside.split('/').any(|c| c == "..")
+        {
+            return Err(bad(format!("invalid device path: {host:?} -> {inside:?}")));
+        }
+        let gather = |why: String| {
+            bad(format!(
+                "error gathering device information while adding custom device {host:?}: {why}"
+            ))
+        };
+        let md = std::fs::metadata(host).map_err(|e| gather(e.to_string()))?;
+        let kind = if md.file_type().is_char_device() {
+            "c"
+        } else if md.file_type().is_block_device() {
+            "b"
+        } else {
+            return Err(gather("not a device node".into()));
+        };
+        let rdev = md.rdev();
+        out.push(Device {
+            path: inside.to_string(),
+            kind,
+            major: libc::major(rdev) as u64,
+            minor: libc::minor(rdev) as u64,
+            mode: md.mode() & 0o7777,
+            uid: md.uid(),
+            gid: md.gid(),
+            access: access.to_string(),
+        });
+    }
+    Ok(out)
+}
+
 /// Applies the options to an OCI spec made for the defaults.
 pub fn apply(o: &HostOpts, spec: &mut Value) {
     let shm = if o.shm_size > 0 {
@@ -237,6 +312,25 @@ pub fn apply(o: &HostOpts, spec: &mut Value) {
     }
     if !o.sysctls.is_empty() {
         spec["linux"]["sysctl"] = json!(o.sysctls);
+    }
+    for d in &o.devices {
+        let node = json!({"path": d.path, "type": d.kind, "major": d.major, "minor": d.minor,
+            "fileMode": d.mode, "uid": d.uid, "gid": d.gid});
+        let rule = json!({"allow": true, "type": d.kind, "major": d.major, "minor": d.minor,
+            "access": d.access});
+        for (v, key) in [(node, "devices"), (rule, "resources")] {
+            let list = if key == "devices" {
+                &mut spec["linux"]["devices"]
+            } else {
+                &mut spec["linux"]["resources"]["devices"]
+            };
+            if !list.is_array() {
+                *list = json!([]);
+            }
+            if let Some(a) = list.as_array_mut() {
+                a.push(v);
+            }
+        }
     }
     if o.oom_score_adj != 0 {
         spec["process"]["oomScoreAdj"] = json!(o.oom_score_adj);
@@ -294,8 +388,24 @@ mod tests {
         assert_eq!(spec["linux"]["resources"]["memory"]["swappiness"], 10);
         let e = |v: Value, host: &str| parse(&hc(v), host).unwrap_err().to_string();
         assert!(
-            e(json!({"Devices": [{"PathOnHost": "/dev/fuse"}]}), "").contains("HostConfig.Devices")
+            e(json!({"Devices": [{"PathOnHost": "/etc/hostname"}]}), "")
+                .contains("not a device node")
         );
+        assert!(
+            e(
+                json!({"Devices": [{"PathOnHost": "/dev/null", "CgroupPermissions": "rx"}]}),
+                ""
+            )
+            .contains("invalid device mode")
+        );
+        let o = parse(
+            &hc(json!({"Devices": [{"PathOnHost": "/dev/null", "PathInContainer": "/dev/n2"}]})),
+            "",
+        )
+        .unwrap();
+        let d = &o.devices[0];
+        assert_eq!((d.kind, d.major, d.minor), ("c", 1, 3));
+        assert_eq!((d.path.as_str(), d.access.as_str()), ("/dev/n2", "rwm"));
         assert!(e(json!({"GroupAdd": ["audio"]}), "").contains("HostConfig.GroupAdd"));
         assert!(e(json!({"ShmSize": -1}), "").contains("SHM size can not be less than 0"));
         assert!(e(json!({"OomScoreAdj": 1001}), "").contains("range for oom score adj"));

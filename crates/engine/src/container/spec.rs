@@ -457,7 +457,13 @@ pub fn oci_config(
         (_, Some(p)) => namespaces.push(json!({"type": "network", "path": p})),
         _ => namespaces.push(json!({"type": "network"})),
     }
-    let resources = linux_resources(hc);
+    let mut resources = linux_resources(hc);
+    if !hc.privileged {
+        // as Docker's default spec: every device denied, then the runtime's defaults (null,
+        // zero, full, random, urandom, tty, console, ptmx, pts, tun) and `--device`s allowed;
+        // without it a container could mknod and open any host device
+        resources["devices"] = json!([{"allow": false, "access": "rwm"}]);
+    }
     let security =
         super::seccomp::parse_security_opts(hc.security_opt.as_deref().unwrap_or_default())?;
     let mut rlimits = vec![];
