@@ -568,11 +568,11 @@ fn docker_build_reads_compressed_contexts() {
 }
 
 #[test]
-fn run_steps_are_filtered_by_the_default_seccomp_profile() {
+fn run_steps_get_the_default_seccomp_profile_and_device_rules() {
     let (d, _t) = common::daemon_with_busybox();
     let ctx = context(&[(
         "Dockerfile",
-        "FROM busybox\nRUN grep '^Seccomp:' /proc/self/status > /seccomp; (unshare -U true && echo ok || echo refused) > /unshare\n",
+        "FROM busybox\nRUN grep '^Seccomp:' /proc/self/status > /seccomp; (unshare -U true && echo ok || echo refused) > /unshare; mknod /dev/k c 1 11 && ( (exec 3>/dev/k) 2>/dev/null && echo opened || echo denied) > /device\n",
     )]);
     let tag = berth_testkit::unique_name("sc");
     build_ok(&d, ctx.path(), &["-q", "-t", &tag]);
@@ -585,6 +585,8 @@ fn run_steps_are_filtered_by_the_default_seccomp_profile() {
         "cat",
         "/seccomp",
         "/unshare",
+        "/device",
     ]);
-    assert_eq!(out, "Seccomp:\t2\nrefused\n");
+    // and the device cgroup's deny-all: a node made with mknod cannot be opened
+    assert_eq!(out, "Seccomp:\t2\nrefused\ndenied\n");
 }

@@ -179,9 +179,13 @@ fn bundle_config(
         }));
     }
     v["mounts"] = serde_json::Value::Array(mounts);
-    // No cgroup limits for build steps.
+    // No cgroup limits for build steps, but Docker's device rules: every device denied but
+    // those the runtime allows every container (null, zero, tty, ...).
     if let Some(linux) = v["linux"].as_object_mut() {
-        linux.remove("resources");
+        linux.insert(
+            "resources".into(),
+            serde_json::json!({ "devices": [{ "allow": false, "access": "rwm" }] }),
+        );
         if let Some(s) = spec.seccomp {
             linux.insert("seccomp".into(), s.clone());
         }
