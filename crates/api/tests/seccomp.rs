@@ -490,19 +490,23 @@ fn the_daemons_seccomp_profile_is_the_default_of_containers() {
     // an unreadable profile: the daemon does not start, and says why
     let missing = dir.path().join("missing.json");
     let root = tempfile::tempdir().unwrap();
-    let o = std::process::Command::new(berth_testkit::daemon::workspace_bin("berthd", "BERTHD"))
-        .arg("--data-root")
-        .arg(root.path().join("data"))
-        .arg("--exec-root")
-        .arg(root.path().join("exec"))
-        .arg("-H")
-        .arg(format!("unix://{}", root.path().join("s.sock").display()))
-        .arg("--pidfile")
-        .arg(root.path().join("pid"))
-        .arg("--seccomp-profile")
-        .arg(&missing)
-        .output()
-        .unwrap();
+    // berthd on its own roots with this profile, as far as it gets
+    let start_with = |profile: &std::path::Path| {
+        std::process::Command::new(berth_testkit::daemon::workspace_bin("berthd", "BERTHD"))
+            .arg("--data-root")
+            .arg(root.path().join("data"))
+            .arg("--exec-root")
+            .arg(root.path().join("exec"))
+            .arg("-H")
+            .arg(format!("unix://{}", root.path().join("s.sock").display()))
+            .arg("--pidfile")
+            .arg(root.path().join("pid"))
+            .arg("--seccomp-profile")
+            .arg(profile)
+            .output()
+            .unwrap()
+    };
+    let o = start_with(&missing);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success(), "{err}");
     assert!(
@@ -518,19 +522,7 @@ fn the_daemons_seccomp_profile_is_the_default_of_containers() {
     );
     // a profile that is not one: refused at start too
     std::fs::write(&missing, "{\"defaultAction\": 7}").unwrap();
-    let o = std::process::Command::new(berth_testkit::daemon::workspace_bin("berthd", "BERTHD"))
-        .arg("--data-root")
-        .arg(root.path().join("data"))
-        .arg("--exec-root")
-        .arg(root.path().join("exec"))
-        .arg("-H")
-        .arg(format!("unix://{}", root.path().join("s.sock").display()))
-        .arg("--pidfile")
-        .arg(root.path().join("pid"))
-        .arg("--seccomp-profile")
-        .arg(&missing)
-        .output()
-        .unwrap();
+    let o = start_with(&missing);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
         !o.status.success() && err.contains("Decoding seccomp profile failed"),

@@ -9,9 +9,8 @@
 /// How much lower than the daemon background work runs.
 const NICE_STEP: i32 = 10;
 
-/// Lowers the calling thread's priority; returns the nice value it had.
-pub(crate) fn lower_this_thread() -> i32 {
+/// Lowers the calling thread's priority.
+pub(crate) fn lower_this_thread() {
     let base = rustix::process::getpriority_process(None).unwrap_or(0);
     let _ = rustix::process::setpriority_process(None, (base + NICE_STEP).min(19));
-    base
 }

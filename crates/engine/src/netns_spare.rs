@@ -37,17 +37,15 @@ impl NetnsSpare {
     /// else a new one.
     pub(crate) async fn take_into(self: &Arc<Self>, path: &Path) -> berth_network::Result<()> {
         let spare = self.spare.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let shared = spare.as_ref().map(|s| berth_network::share_netns(s, path));
         if let Some(s) = spare {
-            let shared = berth_network::share_netns(&s, path);
             // the spare's own pin goes on the refill thread: its unmount costs up to a
             // millisecond that the start need not wait for
             self.spent.lock().unwrap_or_else(|p| p.into_inner()).push(s);
-            self.refill();
-            if shared.is_ok() {
-                return Ok(());
-            }
-        } else {
-            self.refill();
+        }
+        self.refill();
+        if let Some(Ok(())) = shared {
+            return Ok(());
         }
         let p = path.to_path_buf();
         tokio::task::spawn_blocking(move || berth_network::create_netns(&p))

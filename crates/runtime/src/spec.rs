@@ -140,14 +140,11 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
     Ok(rootfs)
 }
 
-/// Only namespaced sysctls may be set, and only when the container has that namespace: any
-/// other key would change the host (runc's rules).
-fn check_sysctl(k: &str, has_ns: impl Fn(LinuxNamespaceType) -> bool) -> Result<()> {
-    let bad = |why: &str| Err(Error::Spec(format!("linux.sysctl {k:?}: {why}")));
-    if k.is_empty() || k.contains('/') || k.split('.').any(|p| p.is_empty() || p == "..") {
-        return bad("not a sysctl name");
-    }
-    let ipc = [
+/// The namespace a sysctl belongs to (runc's rules): IPC for the System V IPC and mqueue keys,
+/// network for `net.*`, UTS for the host and domain names; `None` for a malformed name or one
+/// that would change the host.
+pub fn sysctl_namespace(k: &str) -> Option<LinuxNamespaceType> {
+    const IPC: &[&str] = &[
         "kernel.msgmax",
         "kernel.msgmnb",
         "kernel.msgmni",
@@ -157,28 +154,39 @@ fn check_sysctl(k: &str, has_ns: impl Fn(LinuxNamespaceType) -> bool) -> Result<
         "kernel.shmmni",
         "kernel.shm_rmid_forced",
     ];
-    if ipc.contains(&k) || k.starts_with("fs.mqueue.") {
-        return if has_ns(LinuxNamespaceType::Ipc) {
-            Ok(())
-        } else {
-            bad("needs an ipc namespace")
-        };
+    if !sysctl_name(k) {
+        return None;
     }
-    if k.starts_with("net.") {
-        return if has_ns(LinuxNamespaceType::Network) {
-            Ok(())
-        } else {
-            bad("needs a network namespace")
-        };
+    if IPC.contains(&k) || k.starts_with("fs.mqueue.") {
+        Some(LinuxNamespaceType::Ipc)
+    } else if k.starts_with("net.") {
+        Some(LinuxNamespaceType::Network)
+    } else if k == "kernel.hostname" || k == "kernel.domainname" {
+        Some(LinuxNamespaceType::Uts)
+    } else {
+        None
     }
-    if k == "kernel.hostname" || k == "kernel.domainname" {
-        return if has_ns(LinuxNamespaceType::Uts) {
-            Ok(())
-        } else {
-            bad("needs a uts namespace")
-        };
+}
+
+/// A dotted name a /proc/sys path can be made of.
+fn sysctl_name(k: &str) -> bool {
+    !(k.is_empty() || k.contains('/') || k.split('.').any(|p| p.is_empty() || p == ".."))
+}
+
+/// Only namespaced sysctls may be set, and only when the container has that namespace: any
+/// other key would change the host (runc's rules).
+fn check_sysctl(k: &str, has_ns: impl Fn(LinuxNamespaceType) -> bool) -> Result<()> {
+    let bad = |why: &str| Err(Error::Spec(format!("linux.sysctl {k:?}: {why}")));
+    if !sysctl_name(k) {
+        return bad("not a sysctl name");
     }
-    bad("not namespaced: it would change the host")
+    match sysctl_namespace(k) {
+        Some(ns) if has_ns(ns) => Ok(()),
+        Some(LinuxNamespaceType::Ipc) => bad("needs an ipc namespace"),
+        Some(LinuxNamespaceType::Network) => bad("needs a network namespace"),
+        Some(_) => bad("needs a uts namespace"),
+        None => bad("not namespaced: it would change the host"),
+    }
 }
 
 pub(crate) fn validate_process(p: &oci_spec::runtime::Process, field: &str) -> Result<()> {

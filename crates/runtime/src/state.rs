@@ -85,24 +85,7 @@ pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     let mut f = fs::File::create(&tmp).ctx(|| format!("create {}", tmp.display()))?;
     f.write_all(data)
         .ctx(|| format!("write {}", tmp.display()))?;
-    drop(f);
-    replace(&tmp, path).ctx(|| format!("rename {}", path.display()))
-}
-
-/// Puts `tmp` in the place of `path`. Over an existing file the two names are swapped
-/// (`RENAME_EXCHANGE`) and the old content unlinked: ext4 starts writing the new file's data
-/// back when a plain rename replaces a file (auto_da_alloc), which costs 0.3-2 ms on a
-/// container's start; an exchange does not. Readers see the old or the new file, never half.
-fn replace(tmp: &Path, path: &Path) -> std::io::Result<()> {
-    use rustix::fs::{CWD, RenameFlags, renameat_with};
-    match renameat_with(CWD, tmp, CWD, path, RenameFlags::EXCHANGE) {
-        Ok(()) => {
-            let _ = fs::remove_file(tmp);
-            Ok(())
-        }
-        // no file to replace yet, or a filesystem without exchange
-        Err(_) => fs::rename(tmp, path),
-    }
+    fs::rename(&tmp, path).ctx(|| format!("rename {}", path.display()))
 }
 
 /// Field 22 (starttime) of /proc/<pid>/stat and whether the process is a zombie.

@@ -90,9 +90,6 @@ fn validate(req: &CreateRequest) -> Result<()> {
     super::health::parse(req.config.healthcheck.as_ref(), &[])?;
     super::logopts::log_spec(&req.host_config.log_config)?;
     let hc = &req.host_config;
-    for h in hc.extra_hosts.iter().flatten() {
-        crate::network::parse_extra_host(h)?;
-    }
     validate_names(req)?;
     super::hostopts::parse(hc, &req.config.hostname)?;
     for (what, paths) in [
@@ -202,6 +199,7 @@ fn validate_names(req: &CreateRequest) -> Result<()> {
         }
     }
     for h in hc.extra_hosts.iter().flatten() {
+        crate::network::parse_extra_host(h)?;
         if !clean(h) {
             return bad(format!("bad format for add-host: {h:?}"));
         }

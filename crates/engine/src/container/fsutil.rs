@@ -36,7 +36,7 @@ pub fn write_atomic_in_place(path: &Path, data: &[u8]) -> Result<()> {
 /// (`RENAME_EXCHANGE`) and the old content unlinked: ext4 starts writing the new file's data
 /// back when a plain rename replaces a file (auto_da_alloc), 0.3-2 ms each; an exchange does
 /// not. Readers see the old or the new file, never half of one.
-pub fn replace(tmp: &Path, path: &Path) -> std::io::Result<()> {
+fn replace(tmp: &Path, path: &Path) -> std::io::Result<()> {
     use rustix::fs::{CWD, RenameFlags, renameat_with};
     match renameat_with(CWD, tmp, CWD, path, RenameFlags::EXCHANGE) {
         Ok(()) => {

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use oci_spec::runtime::LinuxNamespaceType;
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
@@ -38,18 +39,6 @@ const UNSUPPORTED: &[&str] = &[
 
 /// Docker's /dev/shm size when ShmSize is 0.
 const DEFAULT_SHM: i64 = 64 << 20;
-
-/// The sysctls of a container's own namespaces (runc's list): IPC ones and net.*.
-const IPC_SYSCTLS: &[&str] = &[
-    "kernel.msgmax",
-    "kernel.msgmnb",
-    "kernel.msgmni",
-    "kernel.sem",
-    "kernel.shmall",
-    "kernel.shmmax",
-    "kernel.shmmni",
-    "kernel.shm_rmid_forced",
-];
 
 /// A host device given to the container (`--device HOST[:CONTAINER[:PERMS]]`).
 #[derive(Debug, PartialEq)]
@@ -204,9 +193,13 @@ pub fn parse(hc: &HostConfig, hostname: &str) -> Result<HostOpts> {
             let v = v.as_str().ok_or_else(|| {
                 Error::InvalidParameter(format!("HostConfig.Sysctls {k}: not a string"))
             })?;
-            let ipc = IPC_SYSCTLS.contains(&k.as_str()) || k.starts_with("fs.mqueue.");
-            let net = k.starts_with("net.");
-            let ok = (ipc && !o.host_ipc) || (net && hc.network_mode != "host");
+            // the IPC and network ones, as Docker (not the UTS ones: hostname and domainname
+            // have their own fields)
+            let ok = match berth_runtime::spec::sysctl_namespace(k) {
+                Some(LinuxNamespaceType::Ipc) => !o.host_ipc,
+                Some(LinuxNamespaceType::Network) => hc.network_mode != "host",
+                _ => false,
+            };
             if !ok || v.chars().any(char::is_control) {
                 return bad(format!(
                     "sysctl {k:?} is not allowed: not in a namespace of the container's own"
@@ -314,29 +307,32 @@ pub fn apply(o: &HostOpts, spec: &mut Value) {
         spec["linux"]["sysctl"] = json!(o.sysctls);
     }
     for d in &o.devices {
-        let node = json!({"path": d.path, "type": d.kind, "major": d.major, "minor": d.minor,
-            "fileMode": d.mode, "uid": d.uid, "gid": d.gid});
-        let rule = json!({"allow": true, "type": d.kind, "major": d.major, "minor": d.minor,
-            "access": d.access});
-        for (v, key) in [(node, "devices"), (rule, "resources")] {
-            let list = if key == "devices" {
-                &mut spec["linux"]["devices"]
-            } else {
-                &mut spec["linux"]["resources"]["devices"]
-            };
-            if !list.is_array() {
-                *list = json!([]);
-            }
-            if let Some(a) = list.as_array_mut() {
-                a.push(v);
-            }
-        }
+        push(
+            &mut spec["linux"]["devices"],
+            json!({"path": d.path, "type": d.kind, "major": d.major, "minor": d.minor,
+                "fileMode": d.mode, "uid": d.uid, "gid": d.gid}),
+        );
+        push(
+            &mut spec["linux"]["resources"]["devices"],
+            json!({"allow": true, "type": d.kind, "major": d.major, "minor": d.minor,
+                "access": d.access}),
+        );
     }
     if o.oom_score_adj != 0 {
         spec["process"]["oomScoreAdj"] = json!(o.oom_score_adj);
     }
     if let Some(s) = o.swappiness {
         spec["linux"]["resources"]["memory"]["swappiness"] = json!(s);
+    }
+}
+
+/// Appends to a JSON list, making it when absent.
+fn push(list: &mut Value, v: Value) {
+    if !list.is_array() {
+        *list = json!([]);
+    }
+    if let Some(a) = list.as_array_mut() {
+        a.push(v);
     }
 }
 
