@@ -21,6 +21,8 @@ pub struct Engine {
     pub(crate) builder: Arc<berth_build::Builder>,
     pub(crate) monitors: Arc<crate::container::monitor_client::Monitors>,
     pub(crate) netns_spare: Arc<crate::netns_spare::NetnsSpare>,
+    /// Containers launched ahead of their start (`container/prelaunch.rs`).
+    pub(crate) prelaunches: std::sync::atomic::AtomicUsize,
     engine_id: String,
 }
 
@@ -53,6 +55,7 @@ impl Engine {
             builder,
             monitors,
             netns_spare,
+            prelaunches: Default::default(),
             engine_id,
         });
         engine.clean_rootfs_scratch();

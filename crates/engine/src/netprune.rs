@@ -90,6 +90,7 @@ impl Engine {
             .collect::<Result<Vec<_>>>()?;
         let mut deleted = vec![];
         let net = self.net()?;
+        self.undo_all_prelaunches().await;
         for n in net.list() {
             if n.default || !labels_match(&n.labels, &filters) {
                 continue;

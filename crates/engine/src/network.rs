@@ -409,6 +409,7 @@ impl Engine {
         let n = self.net()?.get(network)?;
         let c = self.containers.get(container)?;
         let _op = c.op.lock().await;
+        self.undo_prelaunch(&c).await;
         let (mode, primary_off) = {
             let r = c.rec();
             (r.host_config.network_mode.clone(), r.primary_disconnected)
@@ -489,6 +490,7 @@ impl Engine {
         let n = self.net()?.get(network)?;
         let c = self.containers.get(container)?;
         let _op = c.op.lock().await;
+        self.undo_prelaunch(&c).await;
         let connected = c
             .rec()
             .network
@@ -656,6 +658,8 @@ impl Engine {
             )));
         }
         let n = self.net()?.get(name)?;
+        // a container launched ahead of its start holds an endpoint no client has seen
+        self.undo_all_prelaunches().await;
         self.net()?.remove_network(&n.id).await?;
         self.events.publish(
             "network",

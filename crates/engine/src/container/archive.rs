@@ -192,6 +192,7 @@ impl Engine {
     {
         let c = self.containers.get(name)?;
         let _op = c.op.lock().await;
+        self.undo_prelaunch(&c).await;
         let rec = c.rec().clone();
         let volumes = if container_view {
             self.cp_mounts(&rec)

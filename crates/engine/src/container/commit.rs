@@ -69,6 +69,7 @@ impl Engine {
     pub async fn commit_container(&self, name: &str, req: CommitRequest) -> Result<String> {
         let c = self.containers.get(name)?;
         let _op = c.op.lock().await;
+        self.undo_prelaunch(&c).await;
         let (running, paused, id, config) = {
             let r = c.rec();
             (

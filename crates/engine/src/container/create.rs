@@ -351,7 +351,7 @@ fn validate_mounts(hc: &crate::model::HostConfig) -> Result<()> {
 
 impl Engine {
     pub async fn create_container(
-        &self,
+        self: &Arc<Self>,
         name: Option<&str>,
         mut req: CreateRequest,
     ) -> Result<CreateResponse> {
@@ -507,6 +507,7 @@ impl Engine {
         let c = Arc::new(Container::new(record));
         self.containers.insert(c.clone());
         self.container_event(&c, "create", &[]);
+        self.prelaunch(&c);
         Ok(CreateResponse {
             id,
             warnings: vec![],

@@ -125,7 +125,11 @@ impl Engine {
         }
         let run_dir = self.config().container_run_dir(&rec.id);
         let t0 = std::time::Instant::now();
-        let netstate = match self.launch(&rec, &run_dir).await {
+        let launched = match self.take_prelaunch(c) {
+            Some(p) => Ok(p.state),
+            None => self.launch(&rec, &run_dir).await.map(|(state, _)| state),
+        };
+        let netstate = match launched {
             Ok(n) => n,
             Err(e) => {
                 // waiting attaches end: the client then reports the start error
@@ -204,11 +208,13 @@ impl Engine {
         Ok(())
     }
 
-    async fn launch(
+    /// Everything of a start up to the OCI "created" state: the sandbox, the monitor's
+    /// runtime create and the network endpoints. Returns the network's state and namespace.
+    pub(super) async fn launch(
         &self,
         rec: &ContainerRecord,
         run_dir: &std::path::Path,
-    ) -> Result<crate::network::NetworkState> {
+    ) -> Result<(crate::network::NetworkState, Option<std::path::PathBuf>)> {
         let _ = std::fs::remove_dir_all(run_dir.join("bundle/rootfs"));
         for f in [EXIT_FILE, "init.pid"] {
             let _ = std::fs::remove_file(run_dir.join(f));
@@ -237,7 +243,7 @@ impl Engine {
             },
         );
         let res = match (attached, launched) {
-            (Ok(()), Ok(())) => return Ok(sandbox.state),
+            (Ok(()), Ok(())) => return Ok((sandbox.state, netns)),
             (Err(e), Ok(())) => {
                 self.abandon_created(run_dir).await;
                 Err(e)
@@ -254,7 +260,7 @@ impl Engine {
 
     /// Kills a container its monitor created but that will not start, and waits for the
     /// monitor to clean up and exit.
-    async fn abandon_created(&self, run_dir: &std::path::Path) {
+    pub(super) async fn abandon_created(&self, run_dir: &std::path::Path) {
         let watch = monitor_client::request(run_dir, &Request::Watch).await.ok();
         kill_created(run_dir, watch).await;
     }
@@ -518,6 +524,7 @@ impl Engine {
     pub async fn stop(&self, name: &str, timeout: Option<i64>, signal: Option<&str>) -> Result<()> {
         let c = self.containers.get(name)?;
         let _op = c.op.lock().await;
+        self.undo_prelaunch(&c).await;
         self.stop_locked(&c, timeout, signal).await
     }
 
@@ -610,6 +617,7 @@ impl Engine {
     pub async fn pause(&self, name: &str, pause: bool) -> Result<()> {
         let c = self.containers.get(name)?;
         let _op = c.op.lock().await;
+        self.undo_prelaunch(&c).await;
         let (running, paused) = {
             let r = c.rec();
             (r.state.running, r.state.paused)
@@ -674,6 +682,14 @@ impl Engine {
                 holder.id
             )));
         }
+        // a launch done ahead registered the old name with the network's DNS
+        let _op = if c.rec().state.running {
+            None
+        } else {
+            let op = c.op.lock().await;
+            self.undo_prelaunch(&c).await;
+            Some(op)
+        };
         c.rec().name = new.clone();
         if let Err(e) = self.persist(&c) {
             c.rec().name = old;
@@ -687,6 +703,7 @@ impl Engine {
     pub async fn remove_container(&self, name: &str, force: bool, volumes: bool) -> Result<()> {
         let c = self.containers.get(name)?;
         let _op = c.op.lock().await;
+        self.undo_prelaunch(&c).await;
         if c.rec().removing && !self.containers.all().iter().any(|x| x.id == c.id) {
             return Ok(());
         }

@@ -7,6 +7,7 @@ pub mod hostopts;
 pub mod ids;
 pub mod lifecycle;
 pub mod ports;
+mod prelaunch;
 pub mod record;
 pub mod seccomp;
 pub mod spec;

@@ -71,6 +71,8 @@ pub struct Container {
     pub pending: Mutex<Vec<PendingAttach>>,
     /// Serializes start/stop/remove on this container.
     pub op: tokio::sync::Mutex<()>,
+    /// A launch done ahead of `start` (`prelaunch.rs`).
+    pub prelaunched: Mutex<Option<super::prelaunch::Prelaunched>>,
 }
 
 impl Container {
@@ -86,6 +88,7 @@ impl Container {
             lifecycle: watch::channel(lc).0,
             pending: Mutex::new(vec![]),
             op: tokio::sync::Mutex::new(()),
+            prelaunched: Mutex::new(None),
         }
     }
 

@@ -160,6 +160,7 @@ impl Engine {
     pub async fn update_container(&self, name: &str, u: UpdateRequest) -> Result<Vec<String>> {
         let c = self.containers.get(name)?;
         let _op = c.op.lock().await;
+        self.undo_prelaunch(&c).await;
         let (old, running) = {
             let r = c.rec();
             (r.host_config.clone(), r.state.running)
