@@ -85,6 +85,13 @@ fn diff_lists_added_changed_and_deleted_paths() {
         assert!(lines.contains(&want), "{want} missing from:\n{out}");
     }
     assert!(!lines.iter().any(|l| l.contains("/bin")), "{out}");
+    // as Docker's: the mount points of /etc/hosts, hostname and resolv.conf are no change
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.contains("/etc/host") || l.contains("/etc/resolv")),
+        "{out}"
+    );
 }
 
 #[test]

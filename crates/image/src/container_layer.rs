@@ -16,7 +16,9 @@ impl ImageStore {
         validate_key(key)?;
         let img = self.resolve(image)?;
         let chains = img.chain_ids();
-        let lowers = self.snaps.lowerdirs(&self.meta, &chains)?;
+        let lowers = self
+            .snaps
+            .container_lowers(self.snaps.lowerdirs(&self.meta, &chains)?);
         let dir = self.snaps.create_active(key)?;
         let top = chains.last().map(|c| c.to_string()).unwrap_or_default();
         let res = self.meta.tx(|tx| {
@@ -36,7 +38,9 @@ impl ImageStore {
     /// The mounts of an existing writable layer.
     pub fn mounts(&self, key: &str) -> Result<Vec<Mount>, Error> {
         let img = self.image_by_id(&self.snapshot_image(key)?)?;
-        let lowers = self.snaps.lowerdirs(&self.meta, &img.chain_ids())?;
+        let lowers = self
+            .snaps
+            .container_lowers(self.snaps.lowerdirs(&self.meta, &img.chain_ids())?);
         Ok(vec![self.snaps.overlay_mount(key, &lowers)])
     }
 

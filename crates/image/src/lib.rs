@@ -74,6 +74,7 @@ pub use error::Error;
 pub use mount::{mount_all, unmount};
 pub use reference::Reference;
 pub use registry::RegistryConfig;
+pub use snapshot::INIT_FILES;
 pub use store::ImageStore;
 pub use types::*;
 

@@ -79,6 +79,7 @@ impl Snapshots {
             fs::create_dir_all(root.join(d))
                 .ctx(|| format!("create {}", root.join(d).display()))?;
         }
+        make_init(&root.join(INIT_DIR))?;
         let tmp = root.join("tmp");
         if tmp.exists() {
             fs::remove_dir_all(&tmp).ctx(|| format!("clean {}", tmp.display()))?;
@@ -203,6 +204,16 @@ impl Snapshots {
         Ok(dir)
     }
 
+    /// A container's lowerdirs (top first): the image's, under the init layer when it fits
+    /// (see [`INIT_FILES`]).
+    pub fn container_lowers(&self, mut lowers: Vec<String>) -> Vec<String> {
+        if init_fits(&lowers) {
+            let init = self.root.join(INIT_DIR).to_string_lossy().into_owned();
+            lowers.insert(0, init);
+        }
+        lowers
+    }
+
     pub fn overlay_mount(&self, key: &str, lowers: &[String]) -> Mount {
         let dir = self.active_dir(key);
         Mount {
@@ -215,6 +226,51 @@ impl Snapshots {
             ],
         }
     }
+}
+
+/// The init layer's directory under the snapshots root.
+const INIT_DIR: &str = "init";
+
+/// The init layer: empty mount points for the files every container gets bind-mounted over,
+/// shared by all containers as their top lowerdir (Docker makes such a layer per container).
+/// Without it the runtime makes them in each container's upper directory on every first
+/// start: a copy-up of /etc and four new inodes, about 0.3 ms, and several times that on a
+/// filesystem busy with recent deletions.
+pub const INIT_FILES: [&str; 3] = ["etc/hosts", "etc/hostname", "etc/resolv.conf"];
+
+/// Makes (or completes, after a crash) the init layer at `dir`: root-owned, 0755 directories
+/// and empty 0644 files.
+fn make_init(dir: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::PermissionsExt;
+    let etc = dir.join("etc");
+    fs::create_dir_all(&etc).ctx(|| format!("create {}", etc.display()))?;
+    for d in [dir, etc.as_path()] {
+        fs::set_permissions(d, fs::Permissions::from_mode(0o755))
+            .ctx(|| format!("chmod {}", d.display()))?;
+    }
+    for f in INIT_FILES {
+        let p = dir.join(f);
+        if !p.is_file() {
+            fs::File::create(&p).ctx(|| format!("create {}", p.display()))?;
+            fs::set_permissions(&p, fs::Permissions::from_mode(0o644))
+                .ctx(|| format!("chmod {}", p.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether the init layer may sit above `lowers` (top first) without changing the image:
+/// the topmost `etc` is a directory, or no layer has one. A symlink, file or whiteout there
+/// keeps the init layer out (it would hide them).
+fn init_fits(lowers: &[String]) -> bool {
+    for l in lowers {
+        match fs::symlink_metadata(Path::new(l).join("etc")) {
+            Ok(m) => return m.is_dir(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(_) => return false,
+        }
+    }
+    true
 }
 
 pub fn validate_key(key: &str) -> Result<(), Error> {

@@ -234,6 +234,53 @@ fn tag_remove_and_prune_follow_docker() {
     assert!(s.resolve("kept:1").is_ok());
 }
 
+/// The bottom lowerdir of an overlay mount: for a one-layer image, its layer (the init layer
+/// may sit above it).
+fn image_lower(m: &berth_image::Mount) -> std::path::PathBuf {
+    let lowers = m.options[0].trim_start_matches("lowerdir=");
+    std::path::PathBuf::from(lowers.rsplit(':').next().unwrap())
+}
+
+#[test]
+fn containers_get_the_init_layers_mount_points_unless_the_image_etc_is_not_a_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store_with_busybox(dir.path(), "busybox:latest");
+    let key = unique_name("c");
+    let mounts = s.prepare(&key, "busybox").unwrap();
+    let target = dir.path().join("rootfs");
+    fs::create_dir(&target).unwrap();
+    mount_all(&mounts, &target).unwrap();
+    let guard = Mounted(target.clone());
+    for f in berth_image::INIT_FILES {
+        let m = fs::metadata(target.join(f)).unwrap();
+        assert!(m.is_file() && m.len() == 0, "{f}");
+        assert_eq!(m.mode() & 0o7777, 0o644, "{f}");
+    }
+    // the image's own /etc is still there, and nothing went to the writable layer
+    assert!(target.join("etc/passwd").is_file());
+    drop(guard);
+    assert!(s.changes(&key).unwrap().is_empty());
+    assert_eq!(s.mounts(&key).unwrap()[0].options, mounts[0].options);
+
+    // an image whose /etc is a symlink keeps it: no init layer
+    let img = raw_tar(&[
+        E::Dir("usr/"),
+        E::Dir("usr/etc/"),
+        E::File("usr/etc/os", b"x"),
+        E::Symlink("etc", "usr/etc"),
+    ]);
+    s.import(&img[..], Some("etclink:1"), &[]).unwrap();
+    let m = s.prepare(&unique_name("c"), "etclink:1").unwrap();
+    assert!(!m[0].options[0].contains(':'), "{:?}", m[0].options);
+    let t2 = dir.path().join("rootfs2");
+    fs::create_dir(&t2).unwrap();
+    mount_all(&m, &t2).unwrap();
+    let g2 = Mounted(t2.clone());
+    assert!(fs::symlink_metadata(t2.join("etc")).unwrap().is_symlink());
+    assert!(t2.join("etc/os").is_file());
+    drop(g2);
+}
+
 #[test]
 fn whiteouts_and_special_files_unpack_as_overlay_expects() {
     let dir = tempfile::tempdir().unwrap();
@@ -252,10 +299,7 @@ fn whiteouts_and_special_files_unpack_as_overlay_expects() {
     s.import(&base[..], Some("base:1"), &[]).unwrap();
     let img = s.resolve("base:1").unwrap();
     let mounts = s.prepare(&unique_name("c"), "base:1").unwrap();
-    let lower = mounts[0].options[0]
-        .trim_start_matches("lowerdir=")
-        .to_owned();
-    let root = std::path::PathBuf::from(&lower);
+    let root = image_lower(&mounts[0]);
     assert_eq!(
         fs::metadata(root.join("f")).unwrap().ino(),
         fs::metadata(root.join("f2")).unwrap().ino()
@@ -276,7 +320,7 @@ fn whiteouts_and_special_files_unpack_as_overlay_expects() {
     ]);
     s.import(&upper[..], Some("upper:1"), &[]).unwrap();
     let m = s.prepare(&unique_name("c"), "upper:1").unwrap();
-    let up = std::path::PathBuf::from(m[0].options[0].trim_start_matches("lowerdir="));
+    let up = image_lower(&m[0]);
     let wh = fs::symlink_metadata(up.join("gone")).unwrap();
     assert!(wh.file_type().is_char_device() && wh.rdev() == 0);
     assert!(
@@ -356,7 +400,7 @@ fn owners_setuid_modes_and_xattrs_are_kept() {
     let tar = b.into_inner().unwrap();
     s.import(&tar[..], Some("meta:1"), &[]).unwrap();
     let m = s.prepare(&unique_name("c"), "meta:1").unwrap();
-    let root = std::path::PathBuf::from(m[0].options[0].trim_start_matches("lowerdir="));
+    let root = image_lower(&m[0]);
     let f = fs::metadata(root.join("suid")).unwrap();
     assert_eq!(f.mode() & 0o7777, 0o4755);
     assert_eq!((f.uid(), f.gid()), (1234, 5678));
