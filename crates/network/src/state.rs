@@ -120,7 +120,8 @@ impl StateFile {
     }
 
     pub fn remove(&self) -> Result<()> {
-        for name in [ENDPOINTS, NETWORKS] {
+        let spare = format!(".{ENDPOINTS}.tmp");
+        for name in [ENDPOINTS, NETWORKS, spare.as_str()] {
             let path = self.dir.join(name);
             match std::fs::remove_file(&path) {
                 Ok(()) => {}
@@ -139,19 +140,28 @@ impl StateFile {
             message: e.to_string(),
         })?;
         let ctx = |what: &str| format!("{what} {}", tmp.display());
+        // The endpoints file is rewritten at every attach and release. Its previous content,
+        // swapped out by the exchange, stays as the next write's temporary file: written over
+        // and cut to length (never truncated to zero, which sets off ext4's flush on close as a
+        // rename over a file does), so no inode is made or freed per write. On ext4 without a
+        // journal every freed inode slows the next allocations for minutes (`recently_deleted`).
         let mut f = OpenOptions::new()
             .write(true)
             .create(true)
-            .truncate(true)
+            .truncate(durable)
             .open(&tmp)
             .map_err(|e| Error::io(ctx("create"), e))?;
         f.write_all(&bytes)
             .map_err(|e| Error::io(ctx("write"), e))?;
         if durable {
             f.sync_data().map_err(|e| Error::io(ctx("fsync"), e))?;
+        } else {
+            f.set_len(bytes.len() as u64)
+                .map_err(|e| Error::io(ctx("truncate"), e))?;
         }
         drop(f);
-        replace(&tmp, &path).map_err(|e| Error::io(format!("rename to {}", path.display()), e))?;
+        replace(&tmp, &path, durable)
+            .map_err(|e| Error::io(format!("rename to {}", path.display()), e))?;
         if durable && let Ok(d) = File::open(&self.dir) {
             let _ = d.sync_all();
         }
@@ -160,14 +170,17 @@ impl StateFile {
 }
 
 /// Puts `tmp` in the place of `path`. Over an existing file the two names are swapped
-/// (`RENAME_EXCHANGE`) and the old content unlinked: ext4 starts writing the new file's data
-/// back when a plain rename replaces a file (auto_da_alloc), 0.3-2 ms on every container start;
-/// an exchange does not. Readers see the old or the new file, never half of one.
-fn replace(tmp: &Path, path: &Path) -> std::io::Result<()> {
+/// (`RENAME_EXCHANGE`) and the old content, now at `tmp`, unlinked when `unlink_old`: ext4
+/// starts writing the new file's data back when a plain rename replaces a file
+/// (auto_da_alloc), 0.3-2 ms on every container start; an exchange does not. Readers see the
+/// old or the new file, never half of one.
+fn replace(tmp: &Path, path: &Path, unlink_old: bool) -> std::io::Result<()> {
     use rustix::fs::{CWD, RenameFlags, renameat_with};
     match renameat_with(CWD, tmp, CWD, path, RenameFlags::EXCHANGE) {
         Ok(()) => {
-            let _ = std::fs::remove_file(tmp);
+            if unlink_old {
+                let _ = std::fs::remove_file(tmp);
+            }
             Ok(())
         }
         // no file to replace yet, or a filesystem without exchange
@@ -201,11 +214,26 @@ mod tests {
         assert_eq!((back.instance.as_str(), back.published.len()), ("def", 1));
         assert_eq!(back.table, "berth_x");
         assert!(!dir.path().join(".networks.json.tmp").exists());
+        // the endpoints file's previous content is kept as the next write's temporary file
+        // (no inode made or freed per write), and a shorter write cuts it to length
+        let spare = dir.path().join(format!(".{ENDPOINTS}.tmp"));
+        let ino = |p: &Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap());
+        let inodes = [ino(&dir.path().join(ENDPOINTS)), ino(&spare)];
+        s.published.clear();
+        sf.save_endpoints(&s).unwrap();
+        let mut now = [ino(&dir.path().join(ENDPOINTS)), ino(&spare)];
+        now.sort();
+        let mut before = inodes;
+        before.sort();
+        assert_eq!(now, before);
+        assert!(sf.load().unwrap().unwrap().published.is_empty());
         // A torn endpoints file (power loss) reads as no endpoints; torn networks is an error.
         std::fs::write(dir.path().join(ENDPOINTS), b"{bro").unwrap();
         assert!(sf.load().unwrap().unwrap().published.is_empty());
         std::fs::write(dir.path().join(NETWORKS), b"{broken").unwrap();
         let e = sf.load().unwrap_err().to_string();
         assert!(e.contains("networks.json"), "{e}");
+        sf.remove().unwrap();
+        assert!(!spare.exists());
     }
 }

@@ -449,7 +449,10 @@ impl Monitor {
     }
 
     fn serve(&mut self) {
-        let mut buf = vec![0u8; 32 * 1024];
+        // above malloc's mmap threshold (128 KiB): the buffer is fresh zero pages, and only
+        // those a read fills become the monitor's memory (a 32 KiB heap buffer is zeroed
+        // through, 32 KiB more of every idle monitor)
+        let mut buf = vec![0u8; 160 * 1024];
         loop {
             self.finish_execs();
             if self.sessions[0].finished() {
