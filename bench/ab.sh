@@ -2,7 +2,7 @@
 # A/B of two builds of berthd on `docker run -d`: two daemons (their own roots, exec roots on a
 # tmpfs, their own bridges), the same offline busybox image, N starts on each per round in
 # alternating order, then every container removed and a pause for ext4's recently-freed-inode
-# window (see bench_settle in lib.sh) before the next round. Prints each round and the median
+# window (see bench_inode_probe in lib.sh) before the next round. Prints each round and the median
 # of the paired differences: the VM's speed drifts by 2x within an hour here, so one run of
 # each build says little. For a commit's effect: build it into another target dir, e.g.
 #   git worktree add /tmp/base HEAD~1 && (cd /tmp/base && CARGO_TARGET_DIR=/tmp/base-target \

@@ -8,10 +8,7 @@
 #                           (10.NET3.1.0/24 for Berth, 10.NET3.2.0/24 for Docker), DOCKER_NS
 #                           (dockerd's containerd namespace) and the EXIT trap. A script may define
 #                           bench_cleanup_more, run by the trap before the temporary root is removed.
-#   bench_settle            waits until ext4 allocates inodes at full speed again after mass
-#                           removals (it skips inodes freed in the last ~30 s, and a mkdir then
-#                           costs ~1 ms instead of ~20 us): called before a timed section that
-#                           follows one that removed containers.
+#   bench_inode_probe       prints what creating a file on the data roots' filesystem costs now
 #   bench_rootfs            writes $T/rootfs.tar: busybox with true, sleep and sh.
 #   start_berthd            starts target/release/berthd; sets BPID and B (the CLI on it).
 #   start_dockerd           starts Debian's dockerd (--iptables=false); sets DPID and D.
@@ -54,11 +51,14 @@ bench_cleanup() {
     rm -rf "$T"
 }
 
-bench_settle() {
-    local t0
-    t0=$(date +%s)
-    sleep 35
-    echo "   (waited $(( $(date +%s) - t0 )) s for ext4 to leave its recently-freed inodes alone)"
+bench_inode_probe() { # prints what a file creation costs on the data roots' filesystem now
+    local d t0 t1
+    d="$T/inode-probe"
+    mkdir "$d"
+    t0=$(date +%s%N)
+    for i in $(seq 20); do : >"$d/f$i"; done
+    t1=$(date +%s%N)
+    echo "   (ext4 file creation under $T: $(( (t1 - t0) / 20000 )) us each; an unjournaled ext4 skips inodes freed in the last 1-6 minutes, so a recent mass removal makes this hundreds of us)"
 }
 
 bench_rootfs() {

@@ -8,6 +8,8 @@
 #   3. extra memory per idle container (PSS of its monitor/shim/conmon + daemon growth / N)
 #   4. daemon idle RSS (berthd; dockerd + containerd)             target < 20 MiB
 #   5. `ps -a` with M containers (hyperfine median)
+# Order: 2, 3, 4, then 1 and 5, so no section runs after another's mass removals (see
+# bench_inode_probe in lib.sh).
 # Usage: bench/run.sh [runs] [detached N] [ps M]   (root; builds a release berthd unless
 # BERTH_BENCH_SKIP_BUILD is set)
 set -euo pipefail
@@ -67,12 +69,7 @@ if command -v podman >/dev/null; then
     $PODMAN run --rm --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 localhost/bench/busybox true
 fi
 
-echo "== 1. run --rm true ($RUNS runs each)"
-cmds=("$B run --rm bench/busybox true" "$D run --rm bench/busybox true")
-[ $HAVE_PODMAN = 1 ] && cmds+=("$PODMAN run --rm --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 localhost/bench/busybox true")
-hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$T/run.json" "${cmds[@]}" >/dev/null
-
-bench_settle
+bench_inode_probe
 echo "== 2. $N detached containers (in $ROUNDS alternating rounds, so a drift of the machine's speed hits every engine alike)"
 start_n() { # $1 = CLI, $2 = image, $3 = extra args, $4 = how many; prints seconds
     local t0 t1
@@ -97,6 +94,11 @@ D_SHIM=$(sum_pss $(pids_of containerd-shim "$DOCKER_NS"))
 D_GROWN=$(( $(rss_kib "$DPID") + ${D_CONTAINERD:+$(rss_kib "$D_CONTAINERD")} + 0 - D_IDLE ))
 P_MON=0
 [ $HAVE_PODMAN = 1 ] && P_MON=$(sum_pss $(pids_of conmon "$T/podman"))
+
+echo "== 1. run --rm true ($RUNS runs each; the detached containers stay until the end)"
+cmds=("$B run --rm bench/busybox true" "$D run --rm bench/busybox true")
+[ $HAVE_PODMAN = 1 ] && cmds+=("$PODMAN run --rm --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 localhost/bench/busybox true")
+hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$T/run.json" "${cmds[@]}" >/dev/null
 
 echo "== 5. ps -a with $M containers"
 for i in $(seq $((M - N))); do $B create bench/busybox true >/dev/null; done
