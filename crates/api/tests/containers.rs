@@ -231,7 +231,7 @@ fn ps_filters_before_since_publish_and_expose_as_dockers() {
 
 /// HostConfig fields beyond the model's: --device, --shm-size, --pid/--ipc host, --sysctl,
 /// --oom-score-adj and --memory-swappiness reach the container; fields this daemon does not
-/// implement (--group-add, --link, ...) are refused by name instead of ignored.
+/// implement (--link, --cgroup-parent, ...) are refused by name instead of ignored.
 #[test]
 fn devices_shm_size_pid_host_sysctls_and_refused_host_options() {
     let (d, _t) = daemon_with_busybox();
@@ -337,10 +337,6 @@ fn devices_shm_size_pid_host_sysctls_and_refused_host_options() {
             "error gathering device information while adding custom device \"/etc/hostname\": not a device node",
         ),
         (
-            vec!["--group-add", "audio"],
-            "HostConfig.GroupAdd is not supported",
-        ),
-        (
             vec!["--cgroup-parent", "x"],
             "HostConfig.CgroupParent is not supported",
         ),
@@ -370,4 +366,39 @@ fn devices_shm_size_pid_host_sysctls_and_refused_host_options() {
     );
     let ps = d.docker_ok(&["ps", "-aq"]);
     assert!(ps.trim().is_empty(), "containers left: {ps}");
+}
+
+#[test]
+fn group_add_gives_the_process_more_groups() {
+    let (d, _t) = daemon_with_busybox();
+    let groups = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["run", "--rm"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["busybox", "id", "-G"]);
+        let out = d.docker_ok(&all);
+        out.split_whitespace().map(str::to_string).collect()
+    };
+    // a name of the image's /etc/group and a number, beside the user's own group
+    let g = groups(&["--group-add", "nogroup", "--group-add", "4321"]);
+    for want in ["0", "65534", "4321"] {
+        assert!(g.iter().any(|x| x == want), "{want} missing: {g:?}");
+    }
+    let g = groups(&["-u", "nobody", "--group-add", "4321"]);
+    assert_eq!(g, ["65534", "4321"]);
+    // an unknown group fails the start with Docker's message; a malformed one the create
+    let o = d.docker_run(&[
+        "run",
+        "--rm",
+        "--group-add",
+        "nosuchgroup",
+        "busybox",
+        "true",
+    ]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("Unable to find group nosuchgroup"), "{err}");
+    let o = d.docker_run(&["create", "--group-add", "a b", "busybox", "true"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("invalid group name"), "{err}");
 }

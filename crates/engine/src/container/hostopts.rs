@@ -1,7 +1,8 @@
 //! The HostConfig fields the model keeps as they came (`HostConfig.extra`): those applied to
 //! the OCI spec here (Devices, ShmSize, Sysctls, OomScoreAdj, MemorySwappiness, PidMode,
-//! IpcMode and UTSMode `host`), and those this daemon does not implement, which a create refuses by name
-//! when they are set rather than ignoring them (a `--device` or a `--group-add` that silently
+//! IpcMode and UTSMode `host`; GroupAdd is checked here and resolved by the monitor in the
+//! container's /etc/group), and those this daemon does not implement, which a create refuses by name
+//! when they are set rather than ignoring them (a `--device` or a `--link` that silently
 //! did nothing would be worse than an error).
 
 use std::collections::BTreeMap;
@@ -16,7 +17,6 @@ use crate::model::HostConfig;
 const UNSUPPORTED: &[&str] = &[
     "DeviceCgroupRules",
     "DeviceRequests",
-    "GroupAdd",
     "Links",
     "CgroupParent",
     "Cgroup",
@@ -100,8 +100,30 @@ fn string<'a>(hc: &'a HostConfig, key: &str) -> Result<&'a str> {
 
 /// Reads and checks the fields (moby's messages where moby has one); `hostname` is the
 /// Config.Hostname the client asked for.
+/// `HostConfig.GroupAdd` (`--group-add`): group names or numeric IDs, resolved in the
+/// container's /etc/group at start, as Docker does.
+pub fn group_add(hc: &HostConfig) -> Result<Vec<String>> {
+    let Some(v) = hc.extra.get("GroupAdd").filter(|v| !v.is_null()) else {
+        return Ok(vec![]);
+    };
+    let bad = || Error::InvalidParameter("HostConfig.GroupAdd must be a list of strings".into());
+    let mut out = vec![];
+    for g in v.as_array().ok_or_else(bad)? {
+        let g = g.as_str().ok_or_else(bad)?;
+        if g.is_empty() || g.contains(':') || g.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(Error::InvalidParameter(format!(
+                "invalid group name {g:?} in GroupAdd"
+            )));
+        }
+        out.push(g.to_string());
+    }
+    Ok(out)
+}
+
 pub fn parse(hc: &HostConfig, hostname: &str) -> Result<HostOpts> {
     let bad = |m: String| Err(Error::InvalidParameter(m));
+    group_add(hc)?;
     for key in UNSUPPORTED {
         if let Some(v) = hc.extra.get(*key)
             && !unset(v)
@@ -402,7 +424,8 @@ mod tests {
         let d = &o.devices[0];
         assert_eq!((d.kind, d.major, d.minor), ("c", 1, 3));
         assert_eq!((d.path.as_str(), d.access.as_str()), ("/dev/n2", "rwm"));
-        assert!(e(json!({"GroupAdd": ["audio"]}), "").contains("HostConfig.GroupAdd"));
+        assert!(e(json!({"GroupAdd": ["a b"]}), "").contains("invalid group name"));
+        assert!(e(json!({"GroupAdd": [5]}), "").contains("list of strings"));
         assert!(e(json!({"ShmSize": -1}), "").contains("SHM size can not be less than 0"));
         assert!(e(json!({"OomScoreAdj": 1001}), "").contains("range for oom score adj"));
         assert!(e(json!({"MemorySwappiness": 101}), "").contains("swappiness range is 0-100"));

@@ -317,6 +317,7 @@ impl Engine {
             log_path: rec.log_path.clone().into(),
             log: super::logopts::monitor_spec(rec)?,
             user: rec.config.user.clone(),
+            group_add: super::hostopts::group_add(&rec.host_config)?,
             console_size: rec
                 .host_config
                 .console_size

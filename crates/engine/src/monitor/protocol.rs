@@ -49,6 +49,9 @@ pub struct MonitorSpec {
     pub log: LogSpec,
     /// Docker's `User` (`name`, `uid`, `uid:gid`, `name:group`), resolved in the rootfs.
     pub user: String,
+    /// Docker's `GroupAdd`: more groups (names or IDs), resolved in the rootfs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_add: Vec<String>,
     /// Initial terminal size (rows, columns).
     pub console_size: Option<(u16, u16)>,
 }

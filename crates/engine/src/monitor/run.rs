@@ -949,10 +949,15 @@ pub fn socket_path(dir: &File) -> PathBuf {
 
 /// Puts the resolved user into the bundle's config.json (names need the mounted rootfs).
 fn set_user(spec: &MonitorSpec, rootfs: &Path) -> Result<(), String> {
-    if spec.user.is_empty() {
+    if spec.user.is_empty() && spec.group_add.is_empty() {
         return Ok(());
     }
-    let (uid, gid, extra) = user::resolve(rootfs, &spec.user)?;
+    let (uid, gid, mut extra) = user::resolve(rootfs, &spec.user)?;
+    for g in user::resolve_groups(rootfs, &spec.group_add)? {
+        if !extra.contains(&g) {
+            extra.push(g);
+        }
+    }
     let path = spec.bundle.join("config.json");
     let raw = std::fs::read(&path).map_err(|e| format!("read config.json: {e}"))?;
     let mut cfg: serde_json::Value =

@@ -56,6 +56,27 @@ pub fn resolve(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>), String
     Ok((uid, gid, extra))
 }
 
+/// Docker's `GroupAdd`: each a numeric ID or a group of the rootfs's /etc/group.
+pub fn resolve_groups(rootfs: &Path, groups: &[String]) -> Result<Vec<u32>, String> {
+    if groups.is_empty() {
+        return Ok(vec![]);
+    }
+    let group = read_in_root(rootfs, "etc/group");
+    groups
+        .iter()
+        .map(|g| {
+            if let Ok(n) = g.parse::<u32>() {
+                return Ok(n);
+            }
+            find(&group, |f| f.first() == Some(&g.as_str()))
+                .and_then(|f| f.get(2).and_then(|s| s.parse().ok()))
+                .ok_or_else(|| {
+                    format!("Unable to find group {g}: no matching entries in group file")
+                })
+        })
+        .collect()
+}
+
 fn find<'a>(file: &'a str, pred: impl Fn(&Vec<&'a str>) -> bool) -> Option<Vec<&'a str>> {
     file.lines()
         .map(|l| l.split(':').collect::<Vec<_>>())
@@ -112,6 +133,21 @@ mod tests {
             resolve(dir.path(), "ghost")
                 .unwrap_err()
                 .contains("unable to find user ghost")
+        );
+        let groups = |g: &[&str]| {
+            resolve_groups(
+                dir.path(),
+                &g.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(
+            groups(&["staff", "1234", "root"]).unwrap(),
+            vec![50, 1234, 0]
+        );
+        assert!(
+            groups(&["wheel"])
+                .unwrap_err()
+                .contains("Unable to find group wheel")
         );
     }
 }
