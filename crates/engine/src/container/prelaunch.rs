@@ -32,6 +32,15 @@ const TTL: Duration = Duration::from_secs(2);
 /// `docker create`s launches the first ones only).
 const MAX_IN_FLIGHT: usize = 2;
 
+/// Clears [`Container::prelaunching`] when the launch stage ends, whichever way.
+struct Done<'a>(&'a Container);
+
+impl Drop for Done<'_> {
+    fn drop(&mut self) {
+        self.0.prelaunching.store(false, Ordering::Release);
+    }
+}
+
 /// A launch done ahead of `start`: what the network layer gave and the namespace it used.
 pub struct Prelaunched {
     pub state: NetworkState,
@@ -76,9 +85,11 @@ impl Engine {
         }
         let engine = self.clone();
         let c = c.clone();
+        c.prelaunching.store(true, Ordering::Release);
         tokio::spawn(async move {
             {
                 let _op = c.op.lock().await;
+                let _done = Done(&c);
                 // a start, remove or update may have come first
                 let rec = c.snapshot();
                 if !eligible(&rec) {
@@ -136,10 +147,12 @@ impl Engine {
             return;
         }
         for c in self.containers.all() {
-            if c.prelaunched
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .is_some()
+            // one under way is waited for (its op lock) and then undone
+            if c.prelaunching.load(Ordering::Acquire)
+                || c.prelaunched
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .is_some()
             {
                 let _op = c.op.lock().await;
                 self.undo_prelaunch(&c).await;

@@ -73,6 +73,8 @@ pub struct Container {
     pub op: tokio::sync::Mutex<()>,
     /// A launch done ahead of `start` (`prelaunch.rs`).
     pub prelaunched: Mutex<Option<super::prelaunch::Prelaunched>>,
+    /// Set while a launch ahead is under way (before `prelaunched` is filled).
+    pub prelaunching: std::sync::atomic::AtomicBool,
 }
 
 impl Container {
@@ -89,6 +91,7 @@ impl Container {
             pending: Mutex::new(vec![]),
             op: tokio::sync::Mutex::new(()),
             prelaunched: Mutex::new(None),
+            prelaunching: Default::default(),
         }
     }
 
