@@ -4,6 +4,7 @@ mod common;
 
 use berth_testkit::unique_name;
 use common::daemon_with_busybox;
+use common::files::fails_with;
 
 #[test]
 fn run_rm_echo_prints_and_leaves_nothing() {
@@ -386,19 +387,21 @@ fn group_add_gives_the_process_more_groups() {
     let g = groups(&["-u", "nobody", "--group-add", "4321"]);
     assert_eq!(g, ["65534", "4321"]);
     // an unknown group fails the start with Docker's message; a malformed one the create
-    let o = d.docker_run(&[
-        "run",
-        "--rm",
-        "--group-add",
-        "nosuchgroup",
-        "busybox",
-        "true",
-    ]);
-    assert!(!o.status.success());
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("Unable to find group nosuchgroup"), "{err}");
-    let o = d.docker_run(&["create", "--group-add", "a b", "busybox", "true"]);
-    assert!(!o.status.success());
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("invalid group name"), "{err}");
+    fails_with(
+        &d,
+        &[
+            "run",
+            "--rm",
+            "--group-add",
+            "nosuchgroup",
+            "busybox",
+            "true",
+        ],
+        "Unable to find group nosuchgroup",
+    );
+    fails_with(
+        &d,
+        &["create", "--group-add", "a b", "busybox", "true"],
+        "invalid group name",
+    );
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use berth_testkit::daemon::Daemon;
@@ -108,7 +108,7 @@ fn an_early_launch_is_invisible_undone_without_start_and_gives_way() {
     let cid = create_launched(&d, &["--name", &c, "busybox", "sleep", "300"]);
     d.docker_ok(&["rm", &c]);
     assert!(undone(&d, &cid, Duration::from_secs(1)), "{}", d.log());
-    assert!(!Path::new(&d.root().join("exec/containers").join(&cid)).exists());
+    assert!(!d.root().join("exec/containers").join(&cid).exists());
 
     // a network whose only container is created (launched ahead) can be removed, as with Docker
     let net2 = unique_name("plnet2");

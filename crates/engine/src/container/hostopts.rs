@@ -98,8 +98,6 @@ fn string<'a>(hc: &'a HostConfig, key: &str) -> Result<&'a str> {
     }
 }
 
-/// Reads and checks the fields (moby's messages where moby has one); `hostname` is the
-/// Config.Hostname the client asked for.
 /// `HostConfig.GroupAdd` (`--group-add`): group names or numeric IDs, resolved in the
 /// container's /etc/group at start, as Docker does.
 pub fn group_add(hc: &HostConfig) -> Result<Vec<String>> {
@@ -121,6 +119,8 @@ pub fn group_add(hc: &HostConfig) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// Reads and checks the fields (moby's messages where moby has one); `hostname` is the
+/// Config.Hostname the client asked for.
 pub fn parse(hc: &HostConfig, hostname: &str) -> Result<HostOpts> {
     let bad = |m: String| Err(Error::InvalidParameter(m));
     group_add(hc)?;
