@@ -39,6 +39,9 @@ pub struct VolumeMount {
     /// `VolumeOptions.NoCopy`: never filled from the image.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub no_copy: bool,
+    /// Taken from another container (`--volumes-from`): never removed with this one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub inherited: bool,
 }
 
 /// Docker's rule for volume names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
@@ -217,6 +220,7 @@ impl Engine {
                     .rsplit(':')
                     .next()
                     .is_some_and(|o| o.split(',').any(|o| o == "nocopy")),
+                inherited: false,
             });
         }
         for m in mounts {
@@ -237,6 +241,7 @@ impl Engine {
                 destination: dst,
                 read_only: m.read_only,
                 no_copy: opts.no_copy,
+                inherited: false,
             });
         }
         for dst in image_volumes {
@@ -249,6 +254,7 @@ impl Engine {
                 destination: dst.clone(),
                 read_only: false,
                 no_copy: false,
+                inherited: false,
             });
         }
         Ok(out)

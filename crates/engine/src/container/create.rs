@@ -92,6 +92,7 @@ fn validate(req: &CreateRequest) -> Result<()> {
     let hc = &req.host_config;
     validate_names(req)?;
     super::hostopts::parse(hc, &req.config.hostname)?;
+    super::volumes_from::validate(hc)?;
     for (what, paths) in [
         ("MaskedPaths", &hc.masked_paths),
         ("ReadonlyPaths", &hc.readonly_paths),
@@ -403,6 +404,9 @@ impl Engine {
         } else if !["host", "none"].contains(&mode.as_str()) {
             self.net()?.get(&mode)?;
         }
+        let inherited = self
+            .volumes_from(&req.host_config)?
+            .without(&super::volumes_from::own_destinations(&req.host_config));
         let id = ids::new_id();
         // Docker leaves LogPath empty for a driver that writes no file
         let log_path = if req.host_config.log_config.kind == "none" {
@@ -432,6 +436,7 @@ impl Engine {
             network: Default::default(),
             volumes: vec![],
             primary_disconnected: false,
+            binds_from: vec![],
         };
         let json = serde_json::to_string(&record)?;
         if !self.store.insert_container(&id, &name, &json)? {
@@ -476,16 +481,23 @@ impl Engine {
             return Err(e);
         }
         let binds = record.host_config.binds.clone().unwrap_or_default();
+        // an image VOLUME gets no anonymous volume where one is taken from another container
+        let taken = inherited.destinations();
         let image_vols: Vec<String> = record
             .config
             .volumes
             .iter()
             .flatten()
             .map(|(k, _)| k.clone())
+            .filter(|k| !taken.contains(&clean_path(k)))
             .collect();
         let spec_mounts = record.host_config.mounts.clone().unwrap_or_default();
         match self.container_volumes(&binds, &spec_mounts, &image_vols) {
-            Ok(v) => record.volumes = v,
+            Ok(v) => {
+                record.volumes = v;
+                record.volumes.extend(inherited.volumes);
+                record.binds_from = inherited.binds;
+            }
             Err(e) => {
                 let key = id.clone();
                 let _ = self

@@ -3,7 +3,8 @@
 //! IpcMode and UTSMode `host`; GroupAdd is checked here and resolved by the monitor in the
 //! container's /etc/group), and those this daemon does not implement, which a create refuses by name
 //! when they are set rather than ignoring them (a `--device` or a `--link` that silently
-//! did nothing would be worse than an error).
+//! did nothing would be worse than an error). `VolumesFrom` is a model field, done in
+//! `volumes_from.rs`.
 
 use std::collections::BTreeMap;
 
@@ -130,9 +131,6 @@ pub fn parse(hc: &HostConfig, hostname: &str) -> Result<HostOpts> {
         {
             return bad(format!("HostConfig.{key} is not supported by this daemon"));
         }
-    }
-    if hc.volumes_from.as_ref().is_some_and(|v| !v.is_empty()) {
-        return bad("HostConfig.VolumesFrom is not supported by this daemon".into());
     }
     match string(hc, "UsernsMode")? {
         "" | "host" => {}

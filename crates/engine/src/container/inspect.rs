@@ -120,7 +120,7 @@ fn mounts(rec: &ContainerRecord, vol_root: &Path) -> Vec<Value> {
         let from_spec = spec
             .iter()
             .any(|m| m.kind == "volume" && clean_path(&m.target) == v.destination);
-        let mode = match (from_spec, v.read_only) {
+        let mode = match (from_spec || v.inherited, v.read_only) {
             (true, _) => "",
             (false, true) => "ro",
             (false, false) => "z",
@@ -143,6 +143,9 @@ fn mounts(rec: &ContainerRecord, vol_root: &Path) -> Vec<Value> {
             "tmpfs" => out.push(json!({"Type": "tmpfs", "Source": "", "Destination": dst, "Mode": "", "RW": !m.read_only, "Propagation": ""})),
             _ => {}
         }
+    }
+    for b in &rec.binds_from {
+        out.push(json!({"Type": "bind", "Source": b.source, "Destination": b.destination, "Mode": "", "RW": !b.read_only, "Propagation": b.propagation}));
     }
     out
 }

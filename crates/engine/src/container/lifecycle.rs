@@ -144,7 +144,8 @@ impl Engine {
             }
         };
         c.rec().network = netstate;
-        for m in c.rec().volumes.clone() {
+        // a volume taken from another container is filled (or not) by that one's first start
+        for m in c.rec().volumes.clone().into_iter().filter(|m| !m.inherited) {
             let _ = self.mark_volume_initialized(&m.name);
         }
         let pending: Vec<_> =
@@ -284,6 +285,9 @@ impl Engine {
                     .map_err(|e| Error::io(format!("create bind source {src}"), e))?;
             }
             volume_mounts.push((src, dst, ro));
+        }
+        for b in &rec.binds_from {
+            volume_mounts.push((b.source.clone(), b.destination.clone(), b.read_only));
         }
         let mut copy_up = vec![];
         for (src, dst, ro, fresh) in self.resolve_volume_mounts(&rec.volumes)? {
@@ -738,7 +742,13 @@ impl Engine {
         }
         c.rec().removing = true;
         self.persist(&c)?;
-        let anonymous: Vec<String> = c.rec().volumes.iter().map(|v| v.name.clone()).collect();
+        let anonymous: Vec<String> = c
+            .rec()
+            .volumes
+            .iter()
+            .filter(|v| !v.inherited)
+            .map(|v| v.name.clone())
+            .collect();
         self.finish_remove(&c).await?;
         if volumes || c.rec().host_config.auto_remove {
             for v in anonymous {

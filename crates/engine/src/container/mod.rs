@@ -29,3 +29,4 @@ mod spool;
 mod tarwalk;
 mod trash;
 pub mod update;
+pub mod volumes_from;

@@ -13,8 +13,8 @@
 //!
 //! Only containers whose launch has no effect another request could trip over are launched
 //! early: no published ports (a host port held by a container that may never start), no fixed
-//! addresses, no volumes (the first start fills a new volume from the image), not in another
-//! container's namespaces.
+//! addresses, no volumes (the first start fills a new volume from the image) nor volumes taken
+//! from another container, not in another container's namespaces.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -63,6 +63,7 @@ fn eligible(rec: &ContainerRecord) -> bool {
         && !rec.state.running
         && !rec.removing
         && rec.volumes.is_empty()
+        && hc.volumes_from.as_ref().is_none_or(|v| v.is_empty())
         && !hc.publish_all_ports
         && !hc.port_bindings.as_ref().is_some_and(|p| {
             p.values()

@@ -46,6 +46,10 @@ pub struct ContainerRecord {
     /// before the first start). A start then attaches only the other networks.
     #[serde(default)]
     pub primary_disconnected: bool,
+    /// Bind mounts taken from other containers (`--volumes-from`; their volumes are in
+    /// `volumes`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub binds_from: Vec<super::volumes_from::InheritedBind>,
 }
 
 /// What waiters watch: exits so far and whether the container is gone.
