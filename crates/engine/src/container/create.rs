@@ -75,6 +75,11 @@ fn adapt_host_config(hc: &mut crate::model::HostConfig) {
             hc.readonly_paths = defaults(super::spec::READONLY);
         }
     }
+    // as moby with its default `default-ipc-mode`: inspect shows "private"
+    let ipc = hc.extra.get("IpcMode").and_then(|v| v.as_str());
+    if ipc.is_none_or(str::is_empty) {
+        hc.extra.insert("IpcMode".into(), "private".into());
+    }
     if hc.memory > 0 && hc.memory_swap == 0 {
         let v1 = std::path::Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes");
         let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers");
@@ -403,6 +408,11 @@ impl Engine {
             self.containers.get(other)?;
         } else if !["host", "none"].contains(&mode.as_str()) {
             self.net()?.get(&mode)?;
+        }
+        for (_, other) in super::shared_ns::joined(&req.host_config) {
+            self.containers
+                .get(other)
+                .map_err(super::volumes_from::unknown)?;
         }
         let inherited = self
             .volumes_from(&req.host_config)?

@@ -1,6 +1,6 @@
 //! The HostConfig fields the model keeps as they came (`HostConfig.extra`): those applied to
 //! the OCI spec here (Devices, ShmSize, Sysctls, OomScoreAdj, MemorySwappiness, PidMode,
-//! IpcMode and UTSMode `host`; GroupAdd is checked here and resolved by the monitor in the
+//! IpcMode and UTSMode `host` (`container:` ones are joined by `shared_ns.rs`); GroupAdd is checked here and resolved by the monitor in the
 //! container's /etc/group), and those this daemon does not implement, which a create refuses by name
 //! when they are set rather than ignoring them (a `--device` or a `--link` that silently
 //! did nothing would be worse than an error). `VolumesFrom` is a model field, done in
@@ -39,7 +39,7 @@ const UNSUPPORTED: &[&str] = &[
 ];
 
 /// Docker's /dev/shm size when ShmSize is 0.
-const DEFAULT_SHM: i64 = 64 << 20;
+pub(crate) const DEFAULT_SHM: i64 = 64 << 20;
 
 /// A host device given to the container (`--device HOST[:CONTAINER[:PERMS]]`).
 #[derive(Debug, PartialEq)]
@@ -184,23 +184,12 @@ pub fn parse(hc: &HostConfig, hostname: &str) -> Result<HostOpts> {
             ));
         }
     };
+    use super::shared_ns::NsMode;
     let mode = |key: &str, extra: &[&str]| -> Result<bool> {
-        let v = string(hc, key)?;
-        if v == "host" {
-            return Ok(true);
-        }
-        if v.is_empty() || extra.contains(&v) {
-            return Ok(false);
-        }
-        if v.starts_with("container:") {
-            return Err(Error::InvalidParameter(format!(
-                "HostConfig.{key} {v:?} is not supported by this daemon"
-            )));
-        }
-        Err(Error::InvalidParameter(format!("invalid {key}: {v:?}")))
+        Ok(NsMode::parse(key, string(hc, key)?, extra)? == NsMode::Host)
     };
     o.host_pid = mode("PidMode", &[])?;
-    o.host_ipc = mode("IpcMode", &["private", "shareable"])?;
+    o.host_ipc = mode("IpcMode", &["private", "shareable", "none"])?;
     o.host_uts = mode("UTSMode", &[])?;
     if o.host_uts && !hostname.is_empty() {
         return bad("Conflicting options: hostname and the UTS mode".into());
@@ -427,7 +416,7 @@ mod tests {
         assert!(e(json!({"ShmSize": -1}), "").contains("SHM size can not be less than 0"));
         assert!(e(json!({"OomScoreAdj": 1001}), "").contains("range for oom score adj"));
         assert!(e(json!({"MemorySwappiness": 101}), "").contains("swappiness range is 0-100"));
-        assert!(e(json!({"PidMode": "container:abc"}), "").contains("not supported"));
+        assert!(e(json!({"PidMode": "container:"}), "").contains("invalid PidMode"));
         assert!(e(json!({"IpcMode": "bogus"}), "").contains("invalid IpcMode"));
         assert!(e(json!({"UTSMode": "host"}), "myhost").contains("Conflicting options"));
         assert!(e(json!({"Sysctls": {"kernel.panic": "1"}}), "").contains("kernel.panic"));

@@ -178,6 +178,7 @@ impl Engine {
                     r.state.exit_code = start_error_code(&r.state.error);
                 }
                 self.release_network(c).await;
+                self.release_shm(&c.id);
                 let _ = self.persist(c);
                 return Err(e);
             }
@@ -216,6 +217,20 @@ impl Engine {
         rec: &ContainerRecord,
         run_dir: &std::path::Path,
     ) -> Result<(crate::network::NetworkState, Option<std::path::PathBuf>)> {
+        let joins = self.namespace_joins(rec, run_dir)?;
+        let res = self.launch_joined(rec, run_dir, &joins).await;
+        if res.is_err() {
+            self.release_shm(&rec.id);
+        }
+        res
+    }
+
+    async fn launch_joined(
+        &self,
+        rec: &ContainerRecord,
+        run_dir: &std::path::Path,
+        joins: &super::shared_ns::Joins,
+    ) -> Result<(crate::network::NetworkState, Option<std::path::PathBuf>)> {
         let _ = std::fs::remove_dir_all(run_dir.join("bundle/rootfs"));
         for f in [EXIT_FILE, "init.pid"] {
             let _ = std::fs::remove_file(run_dir.join(f));
@@ -236,7 +251,7 @@ impl Engine {
         // `join!` polls in order: the monitor's launch first, so its process is under way
         // before the attach's synchronous parts (netlink, nftables) take this thread
         let (launched, attached) = tokio::join!(
-            self.launch_monitor(rec, run_dir, &bundle, &etc, netns.as_deref()),
+            self.launch_monitor(rec, run_dir, &bundle, &etc, netns.as_deref(), joins),
             async {
                 let r = self.attach_network(rec, &etc, &mut sandbox).await;
                 tracing::debug!(id = %rec.id, us = t0.elapsed().as_micros(), "start: network attached");
@@ -273,6 +288,7 @@ impl Engine {
         bundle: &std::path::Path,
         etc: &std::path::Path,
         netns: Option<&std::path::Path>,
+        joins: &super::shared_ns::Joins,
     ) -> Result<()> {
         let mut volume_mounts = vec![];
         for b in rec.host_config.binds.iter().flatten() {
@@ -307,6 +323,7 @@ impl Engine {
             netns,
             init.as_deref(),
             &self.config().seccomp,
+            joins,
         )?;
         super::fsutil::write_atomic(&bundle.join("config.json"), config.to_string().as_bytes())?;
         let spec = MonitorSpec {
@@ -402,6 +419,7 @@ impl Engine {
         };
         let t0 = std::time::Instant::now();
         self.release_network(c).await;
+        self.release_shm(&c.id);
         tracing::debug!(id = %c.id, us = t0.elapsed().as_micros(), "exit: network released");
         let _ = self.persist(c);
         self.container_event(c, "die", &[("exitCode", exit.exit_code.to_string())]);
@@ -781,6 +799,7 @@ impl Engine {
             self.teardown_network(&c.id, Some(&netns)).await;
         }
         tracing::debug!(id = %c.id, us = t0.elapsed().as_micros(), "remove: network released");
+        self.release_shm(&c.id);
         let rootfs = run_dir.join("bundle/rootfs");
         let _ = berth_image::unmount(&rootfs);
         tracing::debug!(id = %c.id, us = t0.elapsed().as_micros(), "remove: rootfs unmounted");

@@ -10,6 +10,7 @@ pub mod ports;
 mod prelaunch;
 pub mod record;
 pub mod seccomp;
+pub mod shared_ns;
 pub mod spec;
 pub mod table;
 

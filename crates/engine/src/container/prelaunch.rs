@@ -14,7 +14,8 @@
 //! Only containers whose launch has no effect another request could trip over are launched
 //! early: no published ports (a host port held by a container that may never start), no fixed
 //! addresses, no volumes (the first start fills a new volume from the image) nor volumes taken
-//! from another container, not in another container's namespaces.
+//! from another container, not in another container's namespaces, no shareable IPC (its
+//! /dev/shm is mounted on the host).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -70,6 +71,7 @@ fn eligible(rec: &ContainerRecord) -> bool {
                 .any(|b| b.as_ref().is_some_and(|b| !b.is_empty()))
         })
         && !hc.network_mode.starts_with("container:")
+        && !super::shared_ns::has_effects(hc)
         && !fixed_address
 }
 

@@ -376,6 +376,7 @@ pub fn oci_config(
     netns: Option<&Path>,
     init: Option<&Path>,
     seccomp: &super::seccomp::DaemonSeccomp,
+    joins: &super::shared_ns::Joins,
 ) -> Result<Value> {
     let cfg = &rec.config;
     let hc = &rec.host_config;
@@ -515,6 +516,7 @@ pub fn oci_config(
         "linux": linux,
     });
     super::hostopts::apply(&opts, &mut spec);
+    super::shared_ns::apply(joins, &mut spec);
     Ok(spec)
 }
 
