@@ -164,7 +164,8 @@ impl Engine {
         } else {
             rec.config.hostname.clone()
         };
-        let extra_hosts = self.extra_hosts(rec)?;
+        let mut extra_hosts = self.extra_hosts(rec)?;
+        extra_hosts.extend(self.link_hosts(rec));
         let dns: Vec<IpAddr> = rec
             .host_config
             .dns

@@ -414,6 +414,7 @@ impl Engine {
                 .get(other)
                 .map_err(super::volumes_from::unknown)?;
         }
+        let links = self.create_links(&req.host_config, req.networking_config.as_ref())?;
         let inherited = self
             .volumes_from(&req.host_config)?
             .without(&super::volumes_from::own_destinations(&req.host_config));
@@ -447,6 +448,7 @@ impl Engine {
             volumes: vec![],
             primary_disconnected: false,
             binds_from: vec![],
+            links,
         };
         let json = serde_json::to_string(&record)?;
         if !self.store.insert_container(&id, &name, &json)? {

@@ -4,7 +4,7 @@
 //! container's /etc/group), and those this daemon does not implement, which a create refuses by name
 //! when they are set rather than ignoring them (a `--device` or a `--link` that silently
 //! did nothing would be worse than an error). `VolumesFrom` is a model field, done in
-//! `volumes_from.rs`.
+//! `volumes_from.rs`; `Links` are done in `links.rs`.
 
 use std::collections::BTreeMap;
 
@@ -18,7 +18,6 @@ use crate::model::HostConfig;
 const UNSUPPORTED: &[&str] = &[
     "DeviceCgroupRules",
     "DeviceRequests",
-    "Links",
     "CgroupParent",
     "Cgroup",
     "VolumeDriver",

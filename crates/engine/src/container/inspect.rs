@@ -262,7 +262,9 @@ impl Engine {
         let c = self.containers.get(name)?;
         let rec = c.snapshot();
         let vol_root = self.config().engine_dir().join("volumes");
-        Ok(inspect_json(&rec, self.execs.ids_of(&rec.id), &vol_root))
+        let mut v = inspect_json(&rec, self.execs.ids_of(&rec.id), &vol_root);
+        v["HostConfig"]["Links"] = self.links_json(&rec);
+        Ok(v)
     }
 
     /// `docker ps`: running ones unless `all`, newest first, `limit` rows.

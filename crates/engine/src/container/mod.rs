@@ -6,6 +6,7 @@ pub mod health;
 pub mod hostopts;
 pub mod ids;
 pub mod lifecycle;
+pub mod links;
 pub mod ports;
 mod prelaunch;
 pub mod record;

@@ -50,6 +50,9 @@ pub struct ContainerRecord {
     /// `volumes`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub binds_from: Vec<super::volumes_from::InheritedBind>,
+    /// `--link`s, their targets by ID.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<super::links::Link>,
 }
 
 /// What waiters watch: exits so far and whether the container is gone.

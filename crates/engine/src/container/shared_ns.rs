@@ -81,6 +81,8 @@ pub struct Joins {
     pub shm: Option<PathBuf>,
     /// `IpcMode: none`: no /dev/shm.
     pub no_shm: bool,
+    /// The legacy link variables (`links.rs`), under the container's own.
+    pub env: Vec<String>,
 }
 
 /// Applies the joins to a spec made with the container's own namespaces.
@@ -103,6 +105,14 @@ pub fn apply(j: &Joins, spec: &mut Value) {
     {
         // the joined namespace keeps its hostname
         s.remove("hostname");
+    }
+    if let Some(env) = spec["process"]["env"].as_array_mut() {
+        let key = |e: &str| e.split('=').next().unwrap_or_default().to_string();
+        for e in &j.env {
+            if !env.iter().any(|x| x.as_str().map(key) == Some(key(e))) {
+                env.push(json!(e));
+            }
+        }
     }
     if let Some(mounts) = spec["mounts"].as_array_mut() {
         if j.no_shm {
@@ -164,11 +174,14 @@ impl Engine {
         Ok(rec)
     }
 
-    /// At start: the namespaces `rec` joins (their owners must run) and its /dev/shm; mounts
-    /// the host-side /dev/shm of a shareable container.
+    /// At start: the namespaces `rec` joins (their owners must run), its /dev/shm and its link
+    /// variables; mounts the host-side /dev/shm of a shareable container.
     pub(crate) fn namespace_joins(&self, rec: &ContainerRecord, run_dir: &Path) -> Result<Joins> {
         let hc = &rec.host_config;
-        let mut j = Joins::default();
+        let mut j = Joins {
+            env: self.link_env(rec)?,
+            ..Default::default()
+        };
         let ns = |pid: i64, t: &str| PathBuf::from(format!("/proc/{pid}/ns/{t}"));
         for (key, name) in joined(hc) {
             let donor = self.donor(key, name)?;
@@ -234,13 +247,14 @@ mod tests {
 
     #[test]
     fn joins_set_paths_drop_the_hostname_and_share_shm() {
-        let mut spec = json!({"hostname": "h",
+        let mut spec = json!({"hostname": "h", "process": {"env": ["A=1"]},
             "mounts": [{"destination": "/dev/shm", "type": "tmpfs"}],
             "linux": {"namespaces": [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}]}});
         let j = Joins {
             pid: Some("/proc/7/ns/pid".into()),
             uts: Some("/proc/7/ns/uts".into()),
             shm: Some("/run/x/shm".into()),
+            env: vec!["A=2".into(), "DB_NAME=/x/db".into()],
             ..Default::default()
         };
         apply(&j, &mut spec);
@@ -250,6 +264,7 @@ mod tests {
                 {"type": "uts", "path": "/proc/7/ns/uts"}])
         );
         assert!(spec.get("hostname").is_none());
+        assert_eq!(spec["process"]["env"], json!(["A=1", "DB_NAME=/x/db"]));
         assert_eq!(spec["mounts"][0]["source"], "/run/x/shm");
         assert_eq!(spec["mounts"][0]["type"], "bind");
         let j = Joins {
