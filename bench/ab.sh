@@ -6,7 +6,7 @@
 # of the paired differences: the VM's speed drifts by 2x within an hour here, so one run of
 # each build says little. For a commit's effect: build it into another target dir, e.g.
 #   git worktree add /tmp/base HEAD~1 && (cd /tmp/base && CARGO_TARGET_DIR=/tmp/base-target \
-#     cargo build --release -p berth-api --bins -p berth-runtime)
+#     scripts/build-release)
 #   bench/ab.sh /tmp/base-target/release target/release 20 8
 # Usage: bench/ab.sh DIR_A DIR_B [N per round] [rounds]   (root)
 set -euo pipefail

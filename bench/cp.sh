@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "bench/cp.sh: run as root" >&2; exit 1; }
 RUNS=${1:-10}
-[ -n "${BERTH_BENCH_SKIP_BUILD:-}" ] || cargo build --release -q -p berth-api --bins
+[ -n "${BERTH_BENCH_SKIP_BUILD:-}" ] || scripts/build-release -q
 . bench/lib.sh
 bench_init cp c
 bench_rootfs

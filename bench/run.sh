@@ -24,7 +24,7 @@ for pkg in docker.io podman; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null
 done
-[ -n "${BERTH_BENCH_SKIP_BUILD:-}" ] || cargo build --release -q -p berth-api --bins
+[ -n "${BERTH_BENCH_SKIP_BUILD:-}" ] || scripts/build-release -q
 . bench/lib.sh
 bench_init run b
 PODMAN="podman --root $T/podman --runroot $RUN/podman-run --runtime runc --cgroup-manager cgroupfs --events-backend none"

@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "bench/seccomp.sh: run as root" >&2; exit 1; }
 RUNS=${1:-30}
-[ -n "${BERTH_BENCH_SKIP_BUILD:-}" ] || cargo build --release -q -p berth-api --bins
+[ -n "${BERTH_BENCH_SKIP_BUILD:-}" ] || scripts/build-release -q
 ROOT=$PWD
 T=$(mktemp -d /tmp/berth-bench-seccomp.XXXXXX)
 BR_B="sb$((RANDOM % 9000 + 1000))"
