@@ -18,7 +18,6 @@ use crate::model::HostConfig;
 const UNSUPPORTED: &[&str] = &[
     "DeviceCgroupRules",
     "DeviceRequests",
-    "CgroupParent",
     "Cgroup",
     "VolumeDriver",
     "OomKillDisable",
@@ -119,11 +118,39 @@ pub fn group_add(hc: &HostConfig) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// `HostConfig.CgroupParent` (`--cgroup-parent`): the cgroup the container's goes under, as
+/// dockerd's cgroupfs driver (`filepath.Join(parent, id)`; a relative one is taken from the
+/// root, as berth-runtime does). No `..`, no systemd `slice:prefix:name` form, no control
+/// characters. None when unset.
+pub fn cgroup_parent(hc: &HostConfig) -> Result<Option<String>> {
+    let p = string(hc, "CgroupParent")?;
+    if p.is_empty() {
+        return Ok(None);
+    }
+    let bad = |why: &str| {
+        Err(Error::InvalidParameter(format!(
+            "invalid CgroupParent {p:?}: {why}"
+        )))
+    };
+    if p.split('/').any(|c| c == "..") {
+        return bad("must not contain '..'");
+    }
+    if p.contains(':') {
+        return bad("systemd slice syntax is not supported (cgroupfs driver)");
+    }
+    if p.chars().any(|c| c.is_control()) || p.len() > 1024 {
+        return bad("not a cgroup path");
+    }
+    let clean = crate::volumes::clean_path(p);
+    Ok(Some(clean.trim_start_matches("./").to_string()))
+}
+
 /// Reads and checks the fields (moby's messages where moby has one); `hostname` is the
 /// Config.Hostname the client asked for.
 pub fn parse(hc: &HostConfig, hostname: &str) -> Result<HostOpts> {
     let bad = |m: String| Err(Error::InvalidParameter(m));
     group_add(hc)?;
+    cgroup_parent(hc)?;
     for key in UNSUPPORTED {
         if let Some(v) = hc.extra.get(*key)
             && !unset(v)
@@ -427,5 +454,23 @@ mod tests {
             .contains("not allowed")
         );
         assert!(e(json!({"ShmSize": "big"}), "").contains("not an integer"));
+    }
+
+    #[test]
+    fn cgroup_parents_are_paths_without_escapes() {
+        let p = |v: Value| cgroup_parent(&hc(json!({ "CgroupParent": v })));
+        assert_eq!(p(json!("/a/b/")).unwrap().as_deref(), Some("/a/b"));
+        assert_eq!(p(json!("rel//x")).unwrap().as_deref(), Some("rel/x"));
+        assert_eq!(p(json!("")).unwrap(), None);
+        for bad in ["/a/../b", "..", "a.slice:docker:x", "a\nb"] {
+            let e = p(json!(bad)).unwrap_err().to_string();
+            assert!(e.contains("invalid CgroupParent"), "{bad}: {e}");
+        }
+        assert!(
+            p(json!(3))
+                .unwrap_err()
+                .to_string()
+                .contains("not a string")
+        );
     }
 }

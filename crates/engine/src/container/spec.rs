@@ -479,7 +479,10 @@ pub fn oci_config(
     }
     let mut linux = json!({
         "namespaces": namespaces,
-        "cgroupsPath": format!("/berth/{}", rec.id),
+        "cgroupsPath": match super::hostopts::cgroup_parent(hc)? {
+            Some(parent) => format!("{}/{}", parent.trim_end_matches('/'), rec.id),
+            None => format!("/berth/{}", rec.id),
+        },
         "resources": resources,
     });
     if let Some(p) = rootfs_propagation(hc) {
