@@ -1,6 +1,7 @@
 //! The HostConfig fields the model keeps as they came (`HostConfig.extra`): those applied to
 //! the OCI spec here (Devices, ShmSize, Sysctls, OomScoreAdj, MemorySwappiness, PidMode,
-//! IpcMode and UTSMode `host` (`container:` ones are joined by `shared_ns.rs`); GroupAdd is checked here and resolved by the monitor in the
+//! IpcMode and UTSMode `host` (`container:` ones are joined by `shared_ns.rs`), CgroupParent,
+//! DeviceCgroupRules; GroupAdd is checked here and resolved by the monitor in the
 //! container's /etc/group), and those this daemon does not implement, which a create refuses by name
 //! when they are set rather than ignoring them (a `--device` or a `--link` that silently
 //! did nothing would be worse than an error). `VolumesFrom` is a model field, done in
@@ -16,7 +17,6 @@ use crate::model::HostConfig;
 
 /// Fields a create refuses when set (not null, "", 0, false, [] or {}).
 const UNSUPPORTED: &[&str] = &[
-    "DeviceCgroupRules",
     "DeviceRequests",
     "Cgroup",
     "VolumeDriver",
@@ -54,9 +54,19 @@ pub struct Device {
     pub access: String,
 }
 
+/// One `--device-cgroup-rule`: type `a`, `b` or `c`, major and minor (None for `*`), access.
+#[derive(Debug, PartialEq)]
+pub struct DeviceRule {
+    pub kind: String,
+    pub major: Option<i64>,
+    pub minor: Option<i64>,
+    pub access: String,
+}
+
 #[derive(Debug, Default, PartialEq)]
 pub struct HostOpts {
     pub devices: Vec<Device>,
+    pub device_rules: Vec<DeviceRule>,
     pub shm_size: i64,
     pub sysctls: BTreeMap<String, String>,
     pub oom_score_adj: i64,
@@ -188,6 +198,7 @@ pub fn parse(hc: &HostConfig, hostname: &str) -> Result<HostOpts> {
     }
     let mut o = HostOpts {
         devices: devices(hc)?,
+        device_rules: device_rules(hc)?,
         shm_size: int(hc, "ShmSize")?.unwrap_or(0),
         ..Default::default()
     };
@@ -305,6 +316,57 @@ fn devices(hc: &HostConfig) -> Result<Vec<Device>> {
     Ok(out)
 }
 
+/// `HostConfig.DeviceCgroupRules` as moby's `WithDevices`: each `TYPE MAJOR:MINOR ACCESS`
+/// matching `^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})$`, with moby's messages.
+fn device_rules(hc: &HostConfig) -> Result<Vec<DeviceRule>> {
+    let Some(v) = hc.extra.get("DeviceCgroupRules").filter(|v| !v.is_null()) else {
+        return Ok(vec![]);
+    };
+    let bad = |m: String| Error::InvalidParameter(m);
+    let list = v
+        .as_array()
+        .ok_or_else(|| bad("HostConfig.DeviceCgroupRules must be a list of strings".into()))?;
+    let mut out = vec![];
+    for r in list {
+        let r = r
+            .as_str()
+            .ok_or_else(|| bad("HostConfig.DeviceCgroupRules must be a list of strings".into()))?;
+        let format = || bad(format!("invalid device cgroup rule format: '{r}'"));
+        let parts: Vec<&str> = r.split(' ').collect();
+        let [kind, numbers, access] = parts.as_slice() else {
+            return Err(format());
+        };
+        let (major, minor) = numbers.split_once(':').ok_or_else(format)?;
+        let number = |n: &str, which: &str| -> Result<Option<i64>> {
+            if n == "*" {
+                return Ok(None);
+            }
+            if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(format());
+            }
+            n.parse().map(Some).map_err(|_| {
+                bad(format!(
+                    "invalid {which} value in device cgroup rule format: '{r}'"
+                ))
+            })
+        };
+        let (major, minor) = (number(major, "major")?, number(minor, "minor")?);
+        if !["a", "b", "c"].contains(kind)
+            || !(1..=3).contains(&access.len())
+            || !access.chars().all(|c| "rwm".contains(c))
+        {
+            return Err(format());
+        }
+        out.push(DeviceRule {
+            kind: kind.to_string(),
+            major,
+            minor,
+            access: access.to_string(),
+        });
+    }
+    Ok(out)
+}
+
 /// Applies the options to an OCI spec made for the defaults.
 pub fn apply(o: &HostOpts, spec: &mut Value) {
     let shm = if o.shm_size > 0 {
@@ -351,6 +413,14 @@ pub fn apply(o: &HostOpts, spec: &mut Value) {
             &mut spec["linux"]["resources"]["devices"],
             json!({"allow": true, "type": d.kind, "major": d.major, "minor": d.minor,
                 "access": d.access}),
+        );
+    }
+    for r in &o.device_rules {
+        // moby: -1 for `*`
+        push(
+            &mut spec["linux"]["resources"]["devices"],
+            json!({"allow": true, "type": r.kind, "major": r.major.unwrap_or(-1),
+                "minor": r.minor.unwrap_or(-1), "access": r.access}),
         );
     }
     if o.oom_score_adj != 0 {
@@ -454,6 +524,54 @@ mod tests {
             .contains("not allowed")
         );
         assert!(e(json!({"ShmSize": "big"}), "").contains("not an integer"));
+    }
+
+    #[test]
+    fn device_cgroup_rules_parse_as_mobys() {
+        let o = parse(
+            &hc(json!({"DeviceCgroupRules": ["c 1:3 rwm", "a *:* r", "b 8:* mw"]})),
+            "",
+        )
+        .unwrap();
+        let r = &o.device_rules;
+        assert_eq!(
+            (
+                r[0].kind.as_str(),
+                r[0].major,
+                r[0].minor,
+                r[0].access.as_str()
+            ),
+            ("c", Some(1), Some(3), "rwm")
+        );
+        assert_eq!((r[1].major, r[1].minor), (None, None));
+        assert_eq!((r[2].major, r[2].minor), (Some(8), None));
+        let mut spec = json!({"linux": {"resources": {"devices": [{"allow": false}]}}});
+        apply(&o, &mut spec);
+        assert_eq!(
+            spec["linux"]["resources"]["devices"][2],
+            json!({"allow": true, "type": "a", "major": -1, "minor": -1, "access": "r"})
+        );
+        let e = |v: Value| parse(&hc(v), "").unwrap_err().to_string();
+        for bad in [
+            "x 1:3 rwm",
+            "c 1:3",
+            "c 1 rwm",
+            "c 1:3 rwx",
+            "c 1:3 rwmr",
+            "c -1:3 r",
+            "c  1:3 r",
+            "c 1:3 r ",
+        ] {
+            assert_eq!(
+                e(json!({ "DeviceCgroupRules": [bad] })),
+                format!("invalid device cgroup rule format: '{bad}'")
+            );
+        }
+        assert!(
+            e(json!({"DeviceCgroupRules": ["c 99999999999999999999:1 r"]}))
+                .contains("invalid major value")
+        );
+        assert!(e(json!({"DeviceCgroupRules": "c 1:3 r"})).contains("list of strings"));
     }
 
     #[test]
