@@ -105,7 +105,9 @@ impl NetworkManager {
         if let Some(n) = spec.name.strip_prefix('/') {
             spec.name = n.to_string();
         }
+        let t0 = std::time::Instant::now();
         let _g = self.op.lock().await;
+        let locked = t0.elapsed().as_micros();
         if container_id.is_empty()
             || !container_id
                 .bytes()
@@ -221,6 +223,7 @@ impl NetworkManager {
         }
         // Persist the allocation first: after a crash, reconciliation finds the veth by name.
         self.save().map_err(undo)?;
+        let saved = t0.elapsed().as_micros();
         let made = self
             .plumb(
                 &net.bridge,
@@ -230,6 +233,14 @@ impl NetworkManager {
                 needs_dns,
             )
             .await;
+        tracing::debug!(
+            container_id,
+            network = %net.name,
+            locked,
+            saved,
+            us = t0.elapsed().as_micros(),
+            "endpoint attached"
+        );
         match made {
             Ok(sock) => {
                 if let Some(sock) = sock {
@@ -267,10 +278,13 @@ impl NetworkManager {
             .await?
             .ok_or_else(|| Error::netlink(format!("find bridge {bridge}"), "no such device"))?;
         let mac = ipam::parse_mac(&ep.mac)?;
+        let t0 = std::time::Instant::now();
         self.links
             .create_veth(&ep.host_veth, bridge_index, mtu, &ep.ifname, ns_fd, mac)
             .await?;
+        let veth = t0.elapsed().as_micros();
         self.links.set_hairpin(&ep.host_veth).await?;
+        tracing::debug!(veth, us = t0.elapsed().as_micros(), "endpoint veth made");
         let setup = NsSetup {
             ifname: ep.ifname.clone(),
             ip: ep.ipv4,
