@@ -232,7 +232,7 @@ fn ps_filters_before_since_publish_and_expose_as_dockers() {
 
 /// HostConfig fields beyond the model's: --device, --shm-size, --pid/--ipc host, --sysctl,
 /// --oom-score-adj and --memory-swappiness reach the container; fields this daemon does not
-/// implement (--link, --cgroup-parent, ...) are refused by name instead of ignored.
+/// implement (--oom-kill-disable, ...) are refused by name instead of ignored.
 #[test]
 fn devices_shm_size_pid_host_sysctls_and_refused_host_options() {
     let (d, _t) = daemon_with_busybox();
@@ -338,8 +338,8 @@ fn devices_shm_size_pid_host_sysctls_and_refused_host_options() {
             "error gathering device information while adding custom device \"/etc/hostname\": not a device node",
         ),
         (
-            vec!["--cgroup-parent", "x"],
-            "HostConfig.CgroupParent is not supported",
+            vec!["--oom-kill-disable"],
+            "HostConfig.OomKillDisable is not supported",
         ),
         (
             vec!["--oom-score-adj", "1001"],
