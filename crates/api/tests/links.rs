@@ -83,6 +83,15 @@ fn legacy_links_on_the_default_bridge_give_hosts_entries_and_variables() {
         &["create", "--link", &format!("{c}:a:b"), "busybox", "true"],
         "bad format for links",
     );
+    // a removed target takes the link with it: B starts without it
+    d.docker_ok(&["rm", &a]);
+    assert_eq!(inspect_f(&d, &b, "{{json .HostConfig.Links}}"), "null");
+    let o = d.docker_run(&["start", "-a", &b]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "", "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("bad address 'db'"),
+        "{o:?}"
+    );
 }
 
 #[test]

@@ -146,6 +146,11 @@ impl Engine {
             if hc.network_mode == "host" {
                 return Err(host_network_conflict());
             }
+            if hc.network_mode.starts_with("container:") {
+                return Err(Error::InvalidParameter(
+                    "conflicting options: container type network can't be used with links. This would result in undefined behavior".into(),
+                ));
+            }
             let target = self.containers.get(&name).map_err(|e| match e {
                 Error::NotFound(m) => {
                     Error::InvalidParameter(format!("could not get container for {name}: {m}"))
@@ -171,11 +176,11 @@ impl Engine {
         }
         let mut env = vec![];
         for l in &rec.links {
-            let target = self
-                .containers
-                .get(&l.id)
-                .map_err(|e| Error::InvalidParameter(format!("could not get link target: {e}")))?
-                .snapshot();
+            // a removed target took its link with it (moby drops it from the link graph)
+            let Ok(target) = self.containers.get(&l.id) else {
+                continue;
+            };
+            let target = target.snapshot();
             let link_name = format!("/{}/{}", rec.name, l.alias);
             if !target.state.running {
                 return Err(Error::Conflict(format!(
@@ -236,11 +241,17 @@ impl Engine {
         let shown: Vec<String> = rec
             .links
             .iter()
-            .filter_map(|l| self.containers.get(&l.id).ok())
-            .zip(&rec.links)
-            .map(|(t, l)| format!("/{}:/{}/{}", t.rec().name, rec.name, l.alias))
+            .filter_map(|l| {
+                let t = self.containers.get(&l.id).ok()?;
+                let name = t.rec().name.clone();
+                Some(format!("/{name}:/{}/{}", rec.name, l.alias))
+            })
             .collect();
-        json!(shown)
+        if shown.is_empty() {
+            Value::Null
+        } else {
+            json!(shown)
+        }
     }
 }
 
