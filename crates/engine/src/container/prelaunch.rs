@@ -15,7 +15,8 @@
 //! early: no published ports (a host port held by a container that may never start), no fixed
 //! addresses, no volumes (the first start fills a new volume from the image) nor volumes taken
 //! from another container, not in another container's namespaces, no shareable IPC (its
-//! /dev/shm is mounted on the host).
+//! /dev/shm is mounted on the host), no links (a target that stops before the start must fail
+//! it).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -72,6 +73,7 @@ fn eligible(rec: &ContainerRecord) -> bool {
         })
         && !hc.network_mode.starts_with("container:")
         && !super::shared_ns::has_effects(hc)
+        && rec.links.is_empty()
         && !fixed_address
 }
 
