@@ -1,6 +1,7 @@
 //! Containers: records, lifecycle, attach, logs, listing.
 
 pub mod create;
+pub mod devices;
 pub mod fsutil;
 pub mod health;
 pub mod hostopts;
