@@ -103,6 +103,26 @@ pub fn env_vars(name: &str, alias: &str, ip: &str, target: &ContainerRecord) -> 
     if let Some((p, proto)) = ports.first() {
         env.push(format!("{alias}_PORT={proto}://{ip}:{p}"));
     }
+    // runs of three or more consecutive numbers also get _START/_END variables (moby's
+    // `nextContiguous`, which looks at the numbers only)
+    let mut i = 0;
+    while i < ports.len() {
+        let j = next_contiguous(&ports, i);
+        if j > i + 1 {
+            let ((p, proto), (q, qproto)) = (&ports[i], &ports[j]);
+            let up = proto.to_ascii_uppercase();
+            let qup = qproto.to_ascii_uppercase();
+            env.push(format!("{alias}_PORT_{p}_{up}_START={proto}://{ip}:{p}"));
+            env.push(format!("{alias}_PORT_{p}_{up}_ADDR={ip}"));
+            env.push(format!("{alias}_PORT_{p}_{up}_PROTO={proto}"));
+            env.push(format!("{alias}_PORT_{p}_{up}_PORT_START={p}"));
+            env.push(format!("{alias}_PORT_{p}_{qup}_END={qproto}://{ip}:{q}"));
+            env.push(format!("{alias}_PORT_{p}_{qup}_PORT_END={q}"));
+            i = j + 1;
+        } else {
+            i += 1;
+        }
+    }
     for (p, proto) in &ports {
         let up = proto.to_ascii_uppercase();
         env.push(format!("{alias}_PORT_{p}_{up}={proto}://{ip}:{p}"));
@@ -121,6 +141,18 @@ pub fn env_vars(name: &str, alias: &str, ip: &str, target: &ContainerRecord) -> 
         }
     }
     env
+}
+
+/// The last index of the run of consecutive port numbers starting at `i`.
+fn next_contiguous(ports: &[(u16, String)], i: usize) -> usize {
+    let mut value = ports[i].0;
+    for (k, (p, _)) in ports.iter().enumerate().skip(i + 1) {
+        if u32::from(*p) > u32::from(value) + 1 {
+            return k - 1;
+        }
+        value = value.saturating_add(1);
+    }
+    ports.len() - 1
 }
 
 /// The target's address on `network`, when it runs there.
@@ -306,6 +338,23 @@ mod tests {
                 "MY_DB_ENV_PASS=s3",
             ]
         );
+        target.config.exposed_ports =
+            serde_json::from_value(json!({"8000/tcp": {}, "8001/tcp": {}, "8002/tcp": {}}))
+                .unwrap();
+        let env = env_vars("/web/db", "db", "10.0.0.2", &target);
+        assert_eq!(
+            env[..7],
+            [
+                "DB_PORT=tcp://10.0.0.2:8000",
+                "DB_PORT_8000_TCP_START=tcp://10.0.0.2:8000",
+                "DB_PORT_8000_TCP_ADDR=10.0.0.2",
+                "DB_PORT_8000_TCP_PROTO=tcp",
+                "DB_PORT_8000_TCP_PORT_START=8000",
+                "DB_PORT_8000_TCP_END=tcp://10.0.0.2:8002",
+                "DB_PORT_8000_TCP_PORT_END=8002",
+            ]
+        );
+        assert_eq!(env.len(), 7 + 12 + 2);
         target.config.exposed_ports = None;
         assert_eq!(
             env_vars("/web/db", "db", "10.0.0.2", &target)[0],
