@@ -120,6 +120,16 @@ fn volumes_from_shares_the_volumes_and_binds_of_another_container() {
         err.contains("volume is in use") && err.contains(&b_id),
         "{err}"
     );
+    // docker cp sees the taken bind and volume in the stopped container
+    let cp = tempfile::tempdir().unwrap();
+    assert_eq!(
+        common::files::cat_via_cp(&d, &b, "/hb/h", cp.path()),
+        "from the host\n"
+    );
+    assert_eq!(
+        common::files::cat_via_cp(&d, &b, "/data/f", cp.path()),
+        "written\n"
+    );
     // rm -v of B leaves A's anonymous volume, which A still uses
     let anon = at("/anon")["Name"].as_str().unwrap().to_string();
     d.docker_ok(&["rm", "-v", &b]);

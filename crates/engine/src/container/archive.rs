@@ -166,6 +166,14 @@ impl Engine {
                 });
             }
         }
+        // binds taken from another container (`--volumes-from`)
+        for b in &rec.binds_from {
+            out.push(CpMount {
+                source: b.source.clone().into(),
+                destination: b.destination.clone(),
+                read_only: b.read_only,
+            });
+        }
         for v in &rec.volumes {
             // A volume removed under a stopped container is made again at its next start.
             if let Ok(vol) = self.inspect_volume(&v.name) {
