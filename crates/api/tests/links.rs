@@ -135,6 +135,24 @@ fn a_link_on_a_user_network_is_an_alias_only_the_linking_container_resolves() {
         "talias",
     ]);
     assert!(!other.status.success(), "talias resolved without the link");
+    // inspect shows it on the endpoint, as given, and not in HostConfig (moby's link graph is
+    // the default bridge's)
+    let l = unique_name("lkl");
+    d.docker_ok(&[
+        "create",
+        "--name",
+        &l,
+        "--network",
+        &net,
+        "--link",
+        &format!("{t}:talias"),
+        "busybox",
+        "true",
+    ]);
+    let f = format!("{{{{json (index .NetworkSettings.Networks \"{net}\").Links}}}}");
+    assert_eq!(inspect_f(&d, &l, &f), format!("[\"{t}:talias\"]"));
+    assert_eq!(inspect_f(&d, &l, "{{json .HostConfig.Links}}"), "null");
+    d.docker_ok(&["rm", &l]);
     d.docker_ok(&["rm", "-f", &t]);
     d.docker_ok(&["network", "rm", &net]);
 }

@@ -28,6 +28,18 @@ fn ports_json(rec: &ContainerRecord) -> Value {
     Value::Object(ports)
 }
 
+/// An endpoint's `Links` as the create request gave them (the CLI sends `--link`s there for a
+/// user-defined network).
+fn endpoint_links(rec: &ContainerRecord, network: &str) -> Value {
+    rec.networking_config
+        .as_ref()
+        .and_then(|n| n.get("EndpointsConfig"))
+        .and_then(|e| e.get(network))
+        .and_then(|e| e.get("Links"))
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
 fn network_settings(rec: &ContainerRecord) -> Value {
     let net = &rec.network;
     let mut networks = serde_json::Map::new();
@@ -35,7 +47,7 @@ fn network_settings(rec: &ContainerRecord) -> Value {
         networks.insert(
             ep.network.clone(),
             json!({
-                "IPAMConfig": null, "Links": null, "Aliases": ep.aliases, "MacAddress": ep.mac,
+                "IPAMConfig": null, "Links": endpoint_links(rec, &ep.network), "Aliases": ep.aliases, "MacAddress": ep.mac,
                 "NetworkID": ep.network_id, "EndpointID": ep.endpoint_id, "Gateway": ep.gateway,
                 "IPAddress": ep.ip, "IPPrefixLen": ep.prefix_len, "IPv6Gateway": "",
                 "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "DriverOpts": null,
@@ -67,7 +79,7 @@ fn network_settings(rec: &ContainerRecord) -> Value {
                 .cloned()
                 .unwrap_or(Value::Null);
             networks.insert(name.to_string(), json!({
-                "IPAMConfig": null, "Links": null, "Aliases": aliases, "MacAddress": "",
+                "IPAMConfig": null, "Links": endpoint_links(rec, name), "Aliases": aliases, "MacAddress": "",
                 "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
                 "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
                 "DriverOpts": null, "DNSNames": null
