@@ -122,6 +122,24 @@ fn ipc_container_mode_shares_the_namespace_and_dev_shm_of_a_shareable_donor() {
     assert_ne!(out.lines().nth(1), donor_ns.lines().next());
     d.docker_ok(&["stop", "-t", "1", &s]);
     assert!(!mounted(), "shm still mounted after stop");
+    // `host`: the host's /dev/shm, as moby binds it
+    let host_file = std::path::PathBuf::from("/dev/shm").join(unique_name("berth-ipc"));
+    std::fs::write(&host_file, "host shm\n").unwrap();
+    let seen = d.docker_run(&[
+        "run",
+        "--rm",
+        "--ipc",
+        "host",
+        "busybox",
+        "cat",
+        &host_file.to_string_lossy(),
+    ]);
+    let _ = std::fs::remove_file(&host_file);
+    assert_eq!(
+        String::from_utf8_lossy(&seen.stdout),
+        "host shm\n",
+        "{seen:?}"
+    );
 }
 
 #[test]

@@ -6,8 +6,8 @@
 //! mounts on the host side (`RUN_DIR/shm`) and binds into the container, so that a container
 //! joining its IPC namespace gets the same /dev/shm (POSIX shared memory lives there, not in
 //! the namespace); it is unmounted when the container exits or is removed. A `private`
-//! container (the default) keeps its /dev/shm inside its own mount namespace, and `none` has
-//! its own IPC namespace and no /dev/shm at all.
+//! container (the default) keeps its /dev/shm inside its own mount namespace, `none` has
+//! its own IPC namespace and no /dev/shm at all, `host` the host's namespace and /dev/shm.
 
 use std::path::{Path, PathBuf};
 
@@ -201,6 +201,15 @@ impl Engine {
         }
         match mode_of(hc, "IpcMode") {
             "none" => j.no_shm = true,
+            // moby: the host's /dev/shm with its IPC namespace
+            "host" => {
+                if !Path::new("/dev/shm").is_dir() {
+                    return Err(Error::Internal(
+                        "/dev/shm is not mounted, but must be for --ipc=host".into(),
+                    ));
+                }
+                j.shm = Some(PathBuf::from("/dev/shm"));
+            }
             "shareable" => {
                 let size = hc
                     .extra
