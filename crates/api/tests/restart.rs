@@ -194,6 +194,16 @@ fn the_standby_monitor_and_spare_namespace_go_with_a_killed_daemon() {
         mountinfo().contains(&old_spare),
         "the spare is pinned by a mount"
     );
+    // it comes with a veth pair for the next container's first endpoint: its host end here
+    let links = || {
+        std::process::Command::new("ip")
+            .args(["-o", "link", "show"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    };
+    let old_veth = format!(": veth{}@", &old_spare[..7]);
+    assert!(links().contains(&old_veth), "{old_veth} not on the host");
     d.kill();
     // the standby reads EOF on its pipe from the daemon and ends; the container's monitor stays
     wait_for("the standby to end", || standbys_of(d.root()).is_empty());
@@ -204,6 +214,11 @@ fn the_standby_monitor_and_spare_namespace_go_with_a_killed_daemon() {
         s.len() == 1 && s[0] != old_spare
     });
     assert!(!mountinfo().contains(&old_spare), "old spare still mounted");
+    // its veth pair went with the namespace (the kernel tears a namespace down in the
+    // background)
+    wait_for("the old spare's veth to go", || {
+        !links().contains(&old_veth)
+    });
     let st = d.docker_ok(&["inspect", "-f", "{{.State.Status}}", &name]);
     assert_eq!(st.trim(), "running");
     // the new standby serves the next start

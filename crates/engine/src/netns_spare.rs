@@ -1,16 +1,25 @@
 //! One network namespace made ahead of need. A new namespace costs the kernel about a
 //! millisecond (every per-namespace subsystem is set up); a container start takes the spare
-//! with a bind mount instead and a new spare is made in the background. Spares live under
-//! `<exec-root>/netns-spare`; whatever is there when the daemon opens is left from a previous
-//! run and removed.
+//! with a bind mount instead and a new spare is made in the background. The spare comes with a
+//! veth pair (`eth0` inside, its host end outside, down and on no bridge) that the container's
+//! first endpoint takes instead of making one: a veth's creation was the larger part of an
+//! endpoint's kernel work on the start path. Spares live under `<exec-root>/netns-spare`;
+//! whatever is there when the daemon opens is left from a previous run and removed (and its
+//! veth pair with it).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+/// A pinned namespace and the host end of the veth pair it came with, if any.
+struct Spare {
+    path: PathBuf,
+    veth: Option<String>,
+}
+
 pub(crate) struct NetnsSpare {
     dir: PathBuf,
-    spare: Mutex<Option<PathBuf>>,
+    spare: Mutex<Option<Spare>>,
     /// Spares taken, whose own pins the refill thread removes.
     spent: Mutex<Vec<PathBuf>>,
     refilling: AtomicBool,
@@ -34,18 +43,33 @@ impl NetnsSpare {
     }
 
     /// Pins a new network namespace (with `lo` up) at `path`: the spare's when there is one,
-    /// else a new one.
-    pub(crate) async fn take_into(self: &Arc<Self>, path: &Path) -> berth_network::Result<()> {
-        let spare = self.spare.lock().unwrap_or_else(|p| p.into_inner()).take();
-        let shared = spare.as_ref().map(|s| berth_network::share_netns(s, path));
+    /// else a new one. Returns the host end of the veth pair the namespace came with (`eth0`
+    /// inside); `with_veth` false takes only a spare without one.
+    pub(crate) async fn take_into(
+        self: &Arc<Self>,
+        path: &Path,
+        with_veth: bool,
+    ) -> berth_network::Result<Option<String>> {
+        let spare = {
+            let mut g = self.spare.lock().unwrap_or_else(|p| p.into_inner());
+            if with_veth || g.as_ref().is_some_and(|s| s.veth.is_none()) {
+                g.take()
+            } else {
+                None
+            }
+        };
         if let Some(s) = spare {
+            let shared = berth_network::share_netns(&s.path, path);
             // the spare's own pin goes on the refill thread: its unmount costs up to a
             // millisecond that the start need not wait for
-            self.spent.lock().unwrap_or_else(|p| p.into_inner()).push(s);
-        }
-        self.refill();
-        if let Some(Ok(())) = shared {
-            return Ok(());
+            self.spent
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(s.path);
+            self.refill();
+            if shared.is_ok() {
+                return Ok(s.veth);
+            }
         }
         let p = path.to_path_buf();
         tokio::task::spawn_blocking(move || berth_network::create_netns(&p))
@@ -55,7 +79,8 @@ impl NetnsSpare {
                     path: path.to_path_buf(),
                     source: std::io::Error::other(format!("netns task: {e}")),
                 })
-            })
+            })?;
+        Ok(None)
     }
 
     /// Makes a spare in the background unless one is there or on its way.
@@ -71,15 +96,29 @@ impl NetnsSpare {
                 let _ = berth_network::remove_netns(&p);
             }
             let made = std::fs::create_dir_all(&this.dir).ok().and_then(|()| {
-                let p = this.dir.join(crate::container::ids::new_id());
-                berth_network::create_netns(&p).ok().map(|()| p)
+                let id = crate::container::ids::new_id();
+                let path = this.dir.join(&id);
+                // a veth name Docker's style would give (`veth` and 7 hex digits)
+                let veth = format!("veth{}", &id[..7]);
+                match berth_network::create_netns_with_veth(&path, &veth) {
+                    Ok(()) => Some(Spare {
+                        path,
+                        veth: Some(veth),
+                    }),
+                    Err(e) => {
+                        tracing::debug!("spare namespace with a veth: {e}");
+                        berth_network::create_netns(&path)
+                            .ok()
+                            .map(|()| Spare { path, veth: None })
+                    }
+                }
             });
-            if let Some(p) = made {
+            if let Some(made) = made {
                 let mut spare = this.spare.lock().unwrap_or_else(|p| p.into_inner());
                 match spare.as_ref() {
-                    None => *spare = Some(p),
+                    None => *spare = Some(made),
                     Some(_) => {
-                        let _ = berth_network::remove_netns(&p);
+                        let _ = berth_network::remove_netns(&made.path);
                     }
                 }
             }
@@ -99,7 +138,7 @@ impl Drop for NetnsSpare {
             .unwrap_or_else(|p| p.into_inner())
             .take()
         {
-            let _ = berth_network::remove_netns(&s);
+            let _ = berth_network::remove_netns(&s.path);
         }
     }
 }

@@ -65,6 +65,9 @@ pub struct Sandbox {
     /// Set when endpoints are still to be attached ([`Engine::attach_network`]): what the
     /// final /etc/hosts needs besides the addresses.
     pending: Option<HostsInput>,
+    /// The host end of the veth pair the namespace came with (a spare's), for the first
+    /// endpoint.
+    prepared_veth: Option<String>,
 }
 
 struct HostsInput {
@@ -195,6 +198,7 @@ impl Engine {
                 netns: None,
                 state: NetworkState::default(),
                 pending: None,
+                prepared_veth: None,
             });
         }
         if let Some(other) = mode.strip_prefix("container:") {
@@ -222,11 +226,13 @@ impl Engine {
                 netns,
                 state: NetworkState::default(),
                 pending: None,
+                prepared_veth: None,
             });
         }
         let netns = run_dir.join("netns");
         let _ = berth_network::remove_netns(&netns);
-        self.netns_spare.take_into(&netns).await?;
+        // a `none` container must not see the spare's prepared veth
+        let prepared_veth = self.netns_spare.take_into(&netns, mode != "none").await?;
         let state = NetworkState {
             sandbox_key: netns.to_string_lossy().into_owned(),
             ..Default::default()
@@ -244,6 +250,7 @@ impl Engine {
                 netns: Some(netns),
                 state,
                 pending: None,
+                prepared_veth: None,
             });
         }
         // the addresses are not known yet: /etc/hosts gets them in place (the runtime
@@ -264,6 +271,7 @@ impl Engine {
                 hostname,
                 extra_hosts,
             }),
+            prepared_veth,
         })
     }
 
@@ -281,7 +289,13 @@ impl Engine {
         };
         let mode = rec.host_config.network_mode.clone();
         if let Err(e) = self
-            .attach_endpoints(rec, &mode, &netns, &mut sandbox.state)
+            .attach_endpoints(
+                rec,
+                &mode,
+                &netns,
+                &mut sandbox.state,
+                sandbox.prepared_veth.take(),
+            )
             .await
         {
             self.teardown_network(&rec.id, None).await;
@@ -309,6 +323,7 @@ impl Engine {
         mode: &str,
         netns: &Path,
         state: &mut NetworkState,
+        mut prepared_veth: Option<String>,
     ) -> Result<()> {
         let net = self.net()?;
         // the NetworkMode network first (unless it was disconnected), then the others of
@@ -326,7 +341,9 @@ impl Engine {
                 .unwrap_or_default(),
         );
         for name in &names {
-            let ep = self.attach_one(rec, name, netns).await?;
+            let ep = self
+                .attach_one(rec, name, netns, prepared_veth.take())
+                .await?;
             state.endpoints.push(ep);
         }
         // published ports go to the first network's address
@@ -357,6 +374,7 @@ impl Engine {
         rec: &ContainerRecord,
         network: &str,
         netns: &Path,
+        prepared_veth: Option<String>,
     ) -> Result<EndpointState> {
         let net = self.net()?;
         let mut aliases = vec![];
@@ -383,6 +401,7 @@ impl Engine {
         let spec = EndpointSpec {
             name: rec.name.clone(),
             aliases: aliases.clone(),
+            prepared_veth,
             ..Default::default()
         };
         let ep = net.attach(network, &rec.id, netns, spec).await?;
@@ -467,7 +486,9 @@ impl Engine {
         };
         if running && !key.is_empty() {
             let rec = c.snapshot();
-            let ep = self.attach_one(&rec, &n.name, Path::new(&key)).await?;
+            let ep = self
+                .attach_one(&rec, &n.name, Path::new(&key), None)
+                .await?;
             c.rec().network.endpoints.push(ep);
         }
         self.persist(&c)?;

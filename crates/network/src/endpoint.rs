@@ -51,6 +51,9 @@ struct NsSetup {
     prefix: u8,
     gateway: Option<Ipv4Addr>,
     bind_dns: bool,
+    /// A prepared veth's inner end gets the endpoint's MAC and MTU (a new pair is made with
+    /// them).
+    link: Option<([u8; 6], u32)>,
 }
 
 /// Runs on a thread inside the container's namespace.
@@ -64,6 +67,14 @@ fn configure_inside(s: NsSetup) -> io::Result<Option<DnsSockets>> {
             "interface {} did not appear in the namespace",
             s.ifname
         )));
+    }
+    if let Some((mac, mtu)) = s.link {
+        nl.change(RouteNetlinkMessage::SetLink(
+            LinkUnspec::new_with_index(index)
+                .address(mac.to_vec())
+                .mtu(mtu)
+                .build(),
+        ))?;
     }
     let addr = AddressMessageBuilder::<Ipv4Addr>::new()
         .index(index)
@@ -139,7 +150,7 @@ impl NetworkManager {
             source: e,
         })?;
 
-        let (net, endpoint, needs_dns) = {
+        let (net, endpoint, needs_dns, prepared) = {
             let mut s = self.st();
             let net = find_network(&s, network)?.clone();
             // Docker's rules for its default network.
@@ -188,6 +199,11 @@ impl NetworkManager {
                 .map(|i| format!("eth{i}"))
                 .find(|n| !taken.contains(n.as_str()))
                 .unwrap_or_default();
+            // a prepared pair serves the namespace's first interface only
+            let prepared = spec
+                .prepared_veth
+                .clone()
+                .filter(|_| ifname == crate::netns::PREPARED_IFNAME);
             let user_net = |id: &str| s.networks.iter().any(|n| n.id == id && !n.default);
             let had_dns = s
                 .endpoints
@@ -204,14 +220,16 @@ impl NetworkManager {
                 prefix_len: net.subnet.prefix_len(),
                 gateway: (!net.internal).then_some(net.gateway),
                 mac: ipam::format_mac(&mac),
-                host_veth: format!("veth{}", &random_hex(4)[..7]),
+                host_veth: prepared
+                    .clone()
+                    .unwrap_or_else(|| format!("veth{}", &random_hex(4)[..7])),
                 ifname,
                 netns: netns.to_path_buf(),
                 dns_servers: spec.dns_servers.clone(),
             };
             s.endpoints.push(endpoint.clone());
             let needs_dns = !net.default && !had_dns && !self.dns.is_serving(container_id);
-            (net, endpoint, needs_dns)
+            (net, endpoint, needs_dns, prepared.is_some())
         };
         let undo = |e: Error| {
             self.st().endpoints.retain(|x| x.id != endpoint.id);
@@ -231,6 +249,7 @@ impl NetworkManager {
                 &endpoint,
                 ns_file.as_raw_fd(),
                 needs_dns,
+                prepared,
             )
             .await;
         tracing::debug!(
@@ -271,6 +290,7 @@ impl NetworkManager {
         ep: &Endpoint,
         ns_fd: i32,
         bind_dns: bool,
+        prepared: bool,
     ) -> Result<Option<DnsSockets>> {
         let bridge_index = self
             .links
@@ -279,9 +299,15 @@ impl NetworkManager {
             .ok_or_else(|| Error::netlink(format!("find bridge {bridge}"), "no such device"))?;
         let mac = ipam::parse_mac(&ep.mac)?;
         let t0 = std::time::Instant::now();
-        self.links
-            .create_veth(&ep.host_veth, bridge_index, mtu, &ep.ifname, ns_fd, mac)
-            .await?;
+        if prepared {
+            self.links
+                .adopt_veth(&ep.host_veth, bridge_index, mtu)
+                .await?;
+        } else {
+            self.links
+                .create_veth(&ep.host_veth, bridge_index, mtu, &ep.ifname, ns_fd, mac)
+                .await?;
+        }
         let veth = t0.elapsed().as_micros();
         self.links.set_hairpin(&ep.host_veth).await?;
         tracing::debug!(veth, us = t0.elapsed().as_micros(), "endpoint veth made");
@@ -291,6 +317,7 @@ impl NetworkManager {
             prefix: ep.prefix_len,
             gateway: ep.gateway,
             bind_dns,
+            link: prepared.then_some((mac, mtu)),
         };
         let netns = ep.netns.clone();
         in_netns_async(&netns, move || configure_inside(setup)).await

@@ -57,7 +57,10 @@ pub use error::{Error, Result};
 pub use etc_files::{hostname_file, hosts_file, resolv_conf};
 pub use ipam::parse_subnet;
 pub use manager::NetworkManager;
-pub use netns::{adopt_netns, create_netns, in_netns, in_netns_async, remove_netns, share_netns};
+pub use netns::{
+    adopt_netns, create_netns, create_netns_with_veth, in_netns, in_netns_async, remove_netns,
+    share_netns,
+};
 pub use ports::parse_port_spec;
 pub use types::*;
 

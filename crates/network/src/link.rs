@@ -159,6 +159,22 @@ impl Links {
             .map_err(|e| Error::netlink(format!("create veth {host} with peer {peer}"), e))
     }
 
+    /// Puts the host end `host` of a prepared veth pair on bridge `bridge_index` with `mtu`,
+    /// up. One netlink request.
+    pub async fn adopt_veth(&self, host: &str, bridge_index: u32, mtu: u32) -> Result<()> {
+        let msg = LinkUnspec::new_with_name(host)
+            .controller(bridge_index)
+            .mtu(mtu)
+            .up()
+            .build();
+        self.handle
+            .link()
+            .set(msg)
+            .execute()
+            .await
+            .map_err(|e| Error::netlink(format!("put veth {host} on its bridge"), e))
+    }
+
     /// Hairpin mode on a bridge port: a container can reach its own published ports through
     /// the host's address (the DNAT sends the packet back out the port it came in).
     pub async fn set_hairpin(&self, port: &str) -> Result<()> {

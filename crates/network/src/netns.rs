@@ -27,12 +27,35 @@ fn netns_err(path: &Path, source: io::Error) -> Error {
 pub fn create_netns(path: &Path) -> Result<()> {
     let path = path.to_path_buf();
     let p = path.clone();
-    std::thread::spawn(move || create_on_this_thread(&p))
+    std::thread::spawn(move || create_on_this_thread(&p, None))
         .join()
         .map_err(|_| netns_err(&path, io::Error::other("netns thread panicked")))?
 }
 
-fn create_on_this_thread(path: &Path) -> Result<()> {
+/// The name of a prepared veth's inner end: the first endpoint's interface name.
+pub(crate) const PREPARED_IFNAME: &str = "eth0";
+
+/// [`create_netns`], plus a veth pair made ahead of need: `eth0` inside the namespace and
+/// `host` in the caller's, both down, on no bridge and without addresses. A container's first
+/// endpoint then takes the pair ([`EndpointSpec::prepared_veth`](crate::EndpointSpec)) instead
+/// of making one: a veth's creation (two devices registered, the peer moved into the namespace)
+/// is most of an attach's kernel work. Removing the namespace removes the pair. On error
+/// nothing is left behind.
+pub fn create_netns_with_veth(path: &Path, host: &str) -> Result<()> {
+    crate::manager::check_ifname(host)?;
+    let path = path.to_path_buf();
+    let (p, h) = (path.clone(), host.to_string());
+    std::thread::spawn(move || create_on_this_thread(&p, Some(&h)))
+        .join()
+        .map_err(|_| netns_err(&path, io::Error::other("netns thread panicked")))?
+}
+
+fn create_on_this_thread(path: &Path, veth: Option<&str>) -> Result<()> {
+    // the caller's namespace, where the veth's host end goes
+    let outer = match veth {
+        Some(_) => Some(File::open("/proc/thread-self/ns/net").map_err(|e| netns_err(path, e))?),
+        None => None,
+    };
     OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -49,11 +72,29 @@ fn create_on_this_thread(path: &Path) -> Result<()> {
         let _ = std::fs::remove_file(path);
         return Err(netns_err(path, e));
     }
-    if let Err(e) = loopback_up() {
+    let setup = loopback_up().and_then(|()| match (veth, &outer) {
+        (Some(host), Some(outer)) => prepared_veth(host, outer),
+        _ => Ok(()),
+    });
+    if let Err(e) = setup {
         let _ = remove_netns(path);
         return Err(netns_err(path, e));
     }
     Ok(())
+}
+
+/// From inside the new namespace: `eth0` here, its peer `host` in `outer`.
+fn prepared_veth(host: &str, outer: &File) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let peer = LinkUnspec::new_with_name(host)
+        .setns_by_fd(outer.as_raw_fd())
+        .build();
+    let msg = rtnetlink::LinkVeth::new(PREPARED_IFNAME, host)
+        .set_info_data(rtnetlink::packet_route::link::InfoData::Veth(
+            rtnetlink::packet_route::link::InfoVeth::Peer(peer),
+        ))
+        .build();
+    SyncNetlink::open()?.create(RouteNetlinkMessage::NewLink(msg))
 }
 
 fn loopback_up() -> io::Result<()> {

@@ -111,6 +111,9 @@ pub struct EndpointSpec {
     pub mac: Option<String>,
     /// Upstream servers for this container's DNS queries (`--dns`); else the manager's.
     pub dns_servers: Vec<IpAddr>,
+    /// The host end of a veth pair made with the namespace ([`crate::create_netns_with_veth`]):
+    /// the namespace's first endpoint (`eth0`) takes it instead of making a pair.
+    pub prepared_veth: Option<String>,
 }
 
 /// A container's attachment to a network.

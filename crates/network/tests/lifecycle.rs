@@ -302,3 +302,91 @@ async fn prune_removes_only_unused_user_networks() {
     assert!(e.contains("pre-defined"), "{e}");
     mgr.purge().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prepared_veth_becomes_the_first_endpoint_and_goes_with_its_namespace() {
+    let mut fx = Fixture::new();
+    let mgr = fx.open().await;
+    let mut spec = user_net("prep", &free_subnet());
+    spec.options
+        .insert("com.docker.network.driver.mtu".into(), "1420".into());
+    let net = mgr.create_network(spec).await.unwrap();
+    let host = unique_ifname("vp");
+    let ns = fx.netns_with_veth("prepared", &host);
+    // made ahead: eth0 inside, the host end outside, both down and on no bridge
+    let (_, inner) = in_ns(&ns, "ip -o link show eth0").await;
+    assert!(inner.contains("eth0@") && !inner.contains(",UP"), "{inner}");
+    let outer = sh(&format!("ip -o link show {host}"));
+    assert!(
+        !outer.contains("master") && !outer.contains(",UP"),
+        "{outer}"
+    );
+    let ep = mgr
+        .attach(
+            "prep",
+            "p1",
+            &ns,
+            berth_network::EndpointSpec {
+                name: "p1".into(),
+                prepared_veth: Some(host.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (ep.host_veth.as_str(), ep.ifname.as_str()),
+        (host.as_str(), "eth0")
+    );
+    let outer = sh(&format!("ip -o link show {host}"));
+    assert!(
+        outer.contains(&format!("master {}", net.bridge)) && outer.contains("mtu 1420"),
+        "{outer}"
+    );
+    let (_, inner) = in_ns(&ns, "ip -o addr show eth0").await;
+    assert!(inner.contains(&format!("{}/", ep.ipv4)), "{inner}");
+    let (_, inner) = in_ns(&ns, "ip -o link show eth0").await;
+    assert!(
+        inner.contains(&ep.mac) && inner.contains("mtu 1420") && inner.contains(",UP"),
+        "{inner}"
+    );
+    let gw = ep.gateway.expect("a gateway");
+    let (ok, out) = in_ns(&ns, &format!("busybox ping -c1 -W2 {gw}")).await;
+    assert!(ok, "{out}");
+    // a second endpoint in the same namespace makes its own pair
+    mgr.create_network(user_net("prep2", &free_subnet()))
+        .await
+        .unwrap();
+    let ep2 = mgr
+        .attach(
+            "prep2",
+            "p1",
+            &ns,
+            berth_network::EndpointSpec {
+                prepared_veth: Some(host.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(ep2.ifname, "eth1");
+    assert_ne!(ep2.host_veth, host);
+    mgr.detach("prep2", "p1").await.unwrap();
+    mgr.release("p1").await.unwrap();
+    fx.drop_netns(&ns);
+    // an unused prepared pair goes with its namespace
+    let host2 = unique_ifname("vq");
+    let ns2 = fx.netns_with_veth("unused", &host2);
+    assert!(sh("ip -o link show").contains(&format!(": {host2}@")));
+    fx.drop_netns(&ns2);
+    let gone = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        !sh("ip -o link show").contains(&format!(": {host2}@"))
+    });
+    assert!(gone, "{host2} outlived its namespace");
+    // a taken host name is an error and leaves no namespace
+    let ns3 = fx.dir.path().join("ns-taken");
+    assert!(berth_network::create_netns_with_veth(&ns3, &net.bridge).is_err());
+    assert!(!ns3.exists());
+    mgr.purge().await.unwrap();
+}

@@ -57,6 +57,13 @@ pub fn free_subnet() -> String {
     }
 }
 
+/// An interface name no other test uses: `prefix` and 8 random hex digits (keep `prefix` under
+/// 8 characters: names are at most 15).
+pub fn unique_ifname(prefix: &str) -> String {
+    let r: String = (0..4).map(|_| format!("{:02x}", rand_u8())).collect();
+    format!("{prefix}{r}")
+}
+
 fn rand_u8() -> u8 {
     let mut b = [0u8; 1];
     std::fs::File::open("/dev/urandom")
@@ -111,6 +118,14 @@ impl Fixture {
     pub fn netns(&mut self, name: &str) -> PathBuf {
         let p = self.dir.path().join(format!("ns-{name}"));
         create_netns(&p).expect("create netns");
+        self.netns.push(p.clone());
+        p
+    }
+
+    /// A new namespace made with a prepared veth pair whose host end is `host`.
+    pub fn netns_with_veth(&mut self, name: &str, host: &str) -> PathBuf {
+        let p = self.dir.path().join(format!("ns-{name}"));
+        berth_network::create_netns_with_veth(&p, host).expect("create netns with veth");
         self.netns.push(p.clone());
         p
     }
