@@ -229,3 +229,42 @@ fn the_standby_monitor_and_spare_namespace_go_with_a_killed_daemon() {
     assert_eq!(out, "from the standby\n");
     d.docker_ok(&["rm", "-f", &name]);
 }
+
+#[test]
+fn a_create_cut_short_before_its_snapshot_was_recorded_is_undone_at_the_next_start() {
+    let (mut d, _t) = daemon_with_busybox();
+    let name = unique_name("half");
+    let kept = unique_name("whole");
+    let id = d.docker_ok(&["create", "--name", &name, "busybox", "true"]);
+    let id = id.trim().to_string();
+    d.docker_ok(&["create", "--name", &kept, "busybox", "true"]);
+    let snapshot = d.data_root.join("image/overlay/active").join(&id);
+    assert!(snapshot.is_dir(), "{}", snapshot.display());
+    d.kill();
+    // what a daemon killed between storing the record (which claims the name) and writing the
+    // snapshot's mounts into it leaves behind
+    {
+        let db = rusqlite::Connection::open(d.data_root.join("engine/state.db")).unwrap();
+        let rec: String = db
+            .query_row("SELECT record FROM containers WHERE id = ?1", [&id], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        let mut rec: serde_json::Value = serde_json::from_str(&rec).unwrap();
+        rec["rootfs_mounts"] = serde_json::json!([]);
+        db.execute(
+            "UPDATE containers SET record = ?2 WHERE id = ?1",
+            [&id, &rec.to_string()],
+        )
+        .unwrap();
+    }
+    d.restart();
+    // the half-made container is gone with its snapshot, its name is free, the other one stays
+    let out = d.docker().args(["inspect", &id]).output().unwrap();
+    assert!(!out.status.success(), "still there after the restart");
+    assert!(!snapshot.exists(), "its snapshot is left");
+    let all = d.docker_ok(&["ps", "-a", "--format", "{{.Names}}"]);
+    assert_eq!(all.trim(), kept);
+    d.docker_ok(&["create", "--name", &name, "busybox", "true"]);
+    d.docker_ok(&["start", "-a", &name]);
+}

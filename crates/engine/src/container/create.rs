@@ -481,17 +481,6 @@ impl Engine {
                 options: m.options,
             })
             .collect();
-        if let Err(e) = self
-            .store
-            .update_container(&id, &name, &serde_json::to_string(&record)?)
-        {
-            let key = id.clone();
-            let _ = self
-                .with_images(move |s| Ok(s.remove_snapshot(&key)?))
-                .await;
-            let _ = self.store.delete_container(&id);
-            return Err(e);
-        }
         let binds = record.host_config.binds.clone().unwrap_or_default();
         // an image VOLUME gets no anonymous volume where one is taken from another container
         let taken = inherited.destinations();
@@ -526,8 +515,19 @@ impl Engine {
                     .map_err(|e| Error::io(format!("create bind source {}", m.source), e))?;
             }
         }
-        self.store
-            .update_container(&id, &name, &serde_json::to_string(&record)?)?;
+        // one write for the snapshot's mounts and the volumes (a daemon killed before it
+        // leaves a record without mounts: the next start's reconciliation undoes the create)
+        if let Err(e) = serde_json::to_string(&record)
+            .map_err(Error::from)
+            .and_then(|json| self.store.update_container(&id, &name, &json))
+        {
+            let key = id.clone();
+            let _ = self
+                .with_images(move |s| Ok(s.remove_snapshot(&key)?))
+                .await;
+            let _ = self.store.delete_container(&id);
+            return Err(e);
+        }
         let c = Arc::new(Container::new(record));
         self.containers.insert(c.clone());
         self.container_event(&c, "create", &[]);

@@ -1,6 +1,7 @@
 //! On daemon start: load every container from the store and match it with reality. A monitor
 //! that still answers is re-adopted; a dead one's exit file gives the real exit code; a remove
-//! interrupted by a crash is finished.
+//! interrupted by a crash is finished, and a create interrupted before its snapshot was
+//! recorded is undone.
 
 use std::sync::Arc;
 
@@ -20,6 +21,17 @@ impl Engine {
                     continue;
                 }
             };
+            if rec.rootfs_mounts.is_empty() && !rec.state.running {
+                // a create cut short by the crash: the record is stored (claiming the name)
+                // before the snapshot is made and written into it; undo the create
+                let key = id.clone();
+                let _ = self
+                    .with_images(move |s| Ok(s.remove_snapshot(&key)?))
+                    .await;
+                let _ = self.store.delete_container(&id);
+                tracing::info!("container {id}: removed a create cut short by a crash");
+                continue;
+            }
             let c = Arc::new(Container::new(rec));
             self.containers.insert(c.clone());
             if c.rec().removing {
