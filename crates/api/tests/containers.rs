@@ -232,7 +232,7 @@ fn ps_filters_before_since_publish_and_expose_as_dockers() {
 
 /// HostConfig fields beyond the model's: --device, --shm-size, --pid/--ipc host, --sysctl,
 /// --oom-score-adj and --memory-swappiness reach the container; fields this daemon does not
-/// implement (--oom-kill-disable, ...) are refused by name instead of ignored.
+/// implement (--cpu-rt-runtime, ...) are refused by name instead of ignored.
 #[test]
 fn devices_shm_size_pid_host_sysctls_and_refused_host_options() {
     let (d, _t) = daemon_with_busybox();
@@ -338,8 +338,8 @@ fn devices_shm_size_pid_host_sysctls_and_refused_host_options() {
             "error gathering device information while adding custom device \"/etc/hostname\": not a device node",
         ),
         (
-            vec!["--oom-kill-disable"],
-            "HostConfig.OomKillDisable is not supported",
+            vec!["--cpu-rt-runtime", "1000"],
+            "HostConfig.CpuRealtimeRuntime is not supported",
         ),
         (
             vec!["--oom-score-adj", "1001"],

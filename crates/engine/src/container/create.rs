@@ -382,6 +382,10 @@ impl Engine {
             .await?;
         merge_image_config(&mut req, &image.config.config.clone().unwrap_or_default());
         adapt_host_config(&mut req.host_config);
+        let warnings = super::hostopts::verify_resources(
+            &mut req.host_config,
+            &super::sysinfo::SysInfo::read(),
+        )?;
         let mut argv = req.config.entrypoint.clone().unwrap_or_default();
         argv.extend(req.config.cmd.clone().unwrap_or_default());
         if argv.is_empty() {
@@ -532,10 +536,7 @@ impl Engine {
         self.containers.insert(c.clone());
         self.container_event(&c, "create", &[]);
         self.prelaunch(&c);
-        Ok(CreateResponse {
-            id,
-            warnings: vec![],
-        })
+        Ok(CreateResponse { id, warnings })
     }
 }
 

@@ -1,5 +1,6 @@
 //! Containers: records, lifecycle, attach, logs, listing.
 
+pub mod blkio;
 pub mod create;
 pub mod devices;
 pub mod fsutil;
@@ -14,6 +15,7 @@ pub mod record;
 pub mod seccomp;
 pub mod shared_ns;
 pub mod spec;
+pub mod sysinfo;
 pub mod table;
 
 pub mod attach;

@@ -283,8 +283,9 @@ pub fn tmpfs_options(m: &crate::model::Mount) -> std::result::Result<String, Str
     Ok(raw.join(","))
 }
 
-/// The OCI `linux.resources` of a HostConfig, as moby builds them (`getMemoryResources`,
-/// `getCPUResources`, `getPidsLimit`, blkio weight): used for the bundle at start and for
+/// The OCI `linux.resources` of a HostConfig, as moby builds them (`getMemoryResources` with
+/// OomKillDisable, `getCPUResources` with CpusetMems, `getPidsLimit`, blkio weight; the
+/// per-device blkio limits need the devices resolved, `blkio.rs`): used for the bundle at start and for
 /// `update` on a running container, so both apply the same rules. Zero means "not set";
 /// `MemorySwap` -1 and `PidsLimit` <= 0 mean unlimited (passed on, so an update lifts a limit).
 pub fn linux_resources(hc: &HostConfig) -> Value {
@@ -298,6 +299,9 @@ pub fn linux_resources(hc: &HostConfig) -> Value {
     }
     if hc.memory_swap != 0 {
         memory["swap"] = json!(hc.memory_swap);
+    }
+    if hc.extra.get("OomKillDisable") == Some(&Value::Bool(true)) {
+        memory["disableOOMKiller"] = json!(true);
     }
     if memory.as_object().is_some_and(|o| !o.is_empty()) {
         r["memory"] = memory;
@@ -319,6 +323,14 @@ pub fn linux_resources(hc: &HostConfig) -> Value {
     }
     if !hc.cpuset_cpus.is_empty() {
         cpu["cpus"] = json!(hc.cpuset_cpus);
+    }
+    if let Some(mems) = hc
+        .extra
+        .get("CpusetMems")
+        .and_then(Value::as_str)
+        .filter(|m| !m.is_empty())
+    {
+        cpu["mems"] = json!(mems);
     }
     if cpu.as_object().is_some_and(|o| !o.is_empty()) {
         r["cpu"] = cpu;
@@ -535,16 +547,24 @@ mod tests {
             memory_reservation: 16 << 20,
             blkio_weight: 300,
             nano_cpus: 1_500_000_000,
+            cpuset_cpus: "0".into(),
+            extra: json!({"OomKillDisable": true, "CpusetMems": "0"})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
             ..Default::default()
         };
         let r = linux_resources(&hc);
         assert_eq!(
             r["memory"],
-            json!({"swap": 128 << 20, "reservation": 16 << 20})
+            json!({"swap": 128 << 20, "reservation": 16 << 20, "disableOOMKiller": true})
         );
         assert_eq!(r["pids"]["limit"], -1);
         assert_eq!(r["blockIO"]["weight"], 300);
-        assert_eq!(r["cpu"], json!({"period": 100_000, "quota": 150_000}));
+        assert_eq!(
+            r["cpu"],
+            json!({"period": 100_000, "quota": 150_000, "cpus": "0", "mems": "0"})
+        );
         assert!(
             linux_resources(&HostConfig::default())
                 .as_object()

@@ -20,6 +20,7 @@ pub struct UpdateRequest {
     pub cpu_period: i64,
     pub cpu_quota: i64,
     pub cpuset_cpus: String,
+    pub cpuset_mems: String,
     pub pids_limit: Option<i64>,
     pub restart_policy: Option<RestartPolicy>,
 }
@@ -60,6 +61,10 @@ pub fn merge(hc: &HostConfig, u: &UpdateRequest) -> Result<HostConfig> {
             "Invalid value {} for cpuset cpus",
             u.cpuset_cpus
         )));
+    }
+    if !u.cpuset_mems.is_empty() {
+        let sys = super::sysinfo::SysInfo::read();
+        super::sysinfo::check_mems(&u.cpuset_mems, &sys.mems).map_err(Error::InvalidParameter)?;
     }
     let mut n = hc.clone();
     if u.memory > 0 {
@@ -104,6 +109,10 @@ pub fn merge(hc: &HostConfig, u: &UpdateRequest) -> Result<HostConfig> {
     }
     if !u.cpuset_cpus.is_empty() {
         n.cpuset_cpus = u.cpuset_cpus.clone();
+    }
+    if !u.cpuset_mems.is_empty() {
+        n.extra
+            .insert("CpusetMems".into(), u.cpuset_mems.clone().into());
     }
     if let Some(p) = u.pids_limit {
         n.pids_limit = Some(p);

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources, LinuxWeightDevice};
 
 use super::{mkdir_all, write};
 use crate::error::{Error, Result};
@@ -236,6 +236,7 @@ pub(super) fn apply(
             };
             opt_write(dir, file, w)?;
         }
+        apply_weight_devices(dir, b.weight_device().as_deref().unwrap_or_default())?;
         let throttles = [
             (
                 "blkio.throttle.read_bps_device",
@@ -278,6 +279,36 @@ pub(super) fn apply(
     }
     if creating || r.devices().is_some() {
         apply_devices(paths.get("devices"), r.devices().as_deref().unwrap_or(&[]))?;
+    }
+    Ok(())
+}
+
+/// Per-device weights, as runc: CFQ's `blkio.weight_device` where the kernel has it, else
+/// BFQ's, which takes a device's weight only when BFQ schedules that device.
+fn apply_weight_devices(dir: Option<&PathBuf>, devices: &[LinuxWeightDevice]) -> Result<()> {
+    let weights: Vec<String> = devices
+        .iter()
+        .filter_map(|d| {
+            d.weight()
+                .map(|w| format!("{}:{} {w}", d.major(), d.minor()))
+        })
+        .collect();
+    if weights.is_empty() {
+        return Ok(());
+    }
+    let cfq = dir.is_some_and(|d| d.join("blkio.weight_device").exists());
+    let file = if cfq {
+        "blkio.weight_device"
+    } else {
+        "blkio.bfq.weight_device"
+    };
+    for w in weights {
+        opt_write(dir, file, w).map_err(|e| match e {
+            Error::Cgroup(m) if !cfq => Error::Cgroup(format!(
+                "{m} (a device weight needs the device's I/O scheduler to be bfq)"
+            )),
+            e => e,
+        })?;
     }
     Ok(())
 }
@@ -404,6 +435,57 @@ mod tests {
         }
         assert_eq!(resolve_leaf(&root.join("odd")), None, "dangling through x");
         assert_eq!(resolve_leaf(&root.join("missing")), None);
+    }
+
+    #[test]
+    fn blkio_device_limits_go_to_their_files() {
+        use oci_spec::runtime::{
+            LinuxBlockIoBuilder, LinuxResourcesBuilder, LinuxThrottleDeviceBuilder,
+            LinuxWeightDeviceBuilder,
+        };
+        let d = tempfile::tempdir().unwrap();
+        let paths: BTreeMap<String, PathBuf> =
+            [("blkio".to_string(), d.path().to_path_buf())].into();
+        let rate = |r: u64| {
+            vec![
+                LinuxThrottleDeviceBuilder::default()
+                    .major(254)
+                    .minor(0)
+                    .rate(r)
+                    .build()
+                    .unwrap(),
+            ]
+        };
+        let w = LinuxWeightDeviceBuilder::default()
+            .major(7)
+            .minor(3)
+            .weight(300u16)
+            .build()
+            .unwrap();
+        let r = LinuxResourcesBuilder::default()
+            .block_io(
+                LinuxBlockIoBuilder::default()
+                    .weight_device(vec![w])
+                    .throttle_read_bps_device(rate(1_048_576))
+                    .throttle_write_bps_device(rate(2_097_152))
+                    .throttle_read_iops_device(rate(100))
+                    .throttle_write_iops_device(rate(50))
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap();
+        let read = |f: &str| fs::read_to_string(d.path().join(f)).unwrap();
+        apply(&paths, &r, false).unwrap();
+        assert_eq!(read("blkio.throttle.read_bps_device"), "254:0 1048576");
+        assert_eq!(read("blkio.throttle.write_bps_device"), "254:0 2097152");
+        assert_eq!(read("blkio.throttle.read_iops_device"), "254:0 100");
+        assert_eq!(read("blkio.throttle.write_iops_device"), "254:0 50");
+        // no CFQ file: BFQ's
+        assert_eq!(read("blkio.bfq.weight_device"), "7:3 300");
+        fs::write(d.path().join("blkio.weight_device"), "").unwrap();
+        apply(&paths, &r, false).unwrap();
+        assert_eq!(read("blkio.weight_device"), "7:3 300");
     }
 
     #[test]

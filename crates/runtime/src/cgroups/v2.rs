@@ -1,10 +1,11 @@
 //! cgroup v2: one directory in the unified hierarchy. Device rules need eBPF and are not
 //! enforced here (a warning is logged by the caller's config check).
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::LinuxResources;
+use oci_spec::runtime::{LinuxBlockIo, LinuxResources};
 
 use super::{mkdir_all, write};
 use crate::error::{Error, Result};
@@ -125,10 +126,8 @@ pub(super) fn apply(dir: &Path, r: &LinuxResources) -> Result<()> {
             },
         )?;
     }
-    if let Some(b) = r.block_io()
-        && let Some(w) = b.weight()
-    {
-        write(&dir.join("io.weight"), &blkio_to_io_weight(w).to_string())?;
+    if let Some(b) = r.block_io() {
+        apply_io(dir, b)?;
     }
     for h in r.hugepage_limits().iter().flatten() {
         let file = dir.join(format!("hugetlb.{}.max", h.page_size()));
@@ -149,6 +148,76 @@ pub(super) fn apply(dir: &Path, r: &LinuxResources) -> Result<()> {
             }
             write(&dir.join(k), v)?;
         }
+    }
+    Ok(())
+}
+
+/// The io controller: the weight (`io.weight`), per-device weights (BFQ's `io.bfq.weight`, as
+/// runc; skipped with a warning where BFQ is absent) and the throttles, one `io.max` line per
+/// device with its keys (`MAJ:MIN rbps=N wbps=N riops=N wiops=N`; a 0 rate lifts that limit).
+fn apply_io(dir: &Path, b: &LinuxBlockIo) -> Result<()> {
+    if let Some(w) = b.weight() {
+        write(&dir.join("io.weight"), &blkio_to_io_weight(w).to_string())?;
+    }
+    let weights: Vec<String> = b
+        .weight_device()
+        .iter()
+        .flatten()
+        .filter_map(|d| {
+            d.weight()
+                .map(|w| format!("{}:{} {w}", d.major(), d.minor()))
+        })
+        .collect();
+    if !weights.is_empty() {
+        let bfq = dir.join("io.bfq.weight");
+        if bfq.exists() {
+            write_lines(&bfq, &weights)?;
+        } else {
+            eprintln!(
+                "berth-runtime: warning: linux.resources.blockIO.weightDevice ignored: no io.bfq.weight (the bfq I/O scheduler)"
+            );
+        }
+    }
+    let mut max: BTreeMap<(i64, i64), Vec<String>> = BTreeMap::new();
+    for (key, list) in [
+        ("rbps", b.throttle_read_bps_device()),
+        ("wbps", b.throttle_write_bps_device()),
+        ("riops", b.throttle_read_iops_device()),
+        ("wiops", b.throttle_write_iops_device()),
+    ] {
+        for d in list.iter().flatten() {
+            let rate = match d.rate() {
+                0 => "max".to_string(),
+                r => r.to_string(),
+            };
+            max.entry((d.major(), d.minor()))
+                .or_default()
+                .push(format!("{key}={rate}"));
+        }
+    }
+    if !max.is_empty() {
+        let lines: Vec<String> = max
+            .iter()
+            .map(|((major, minor), keys)| format!("{major}:{minor} {}", keys.join(" ")))
+            .collect();
+        write_lines(&dir.join("io.max"), &lines)?;
+    }
+    Ok(())
+}
+
+/// Writes each line with its own write(2) on one open file: the kernel parses each write as
+/// one entry (a plain file, as in the tests, gets them all).
+fn write_lines(path: &Path, lines: &[String]) -> Result<()> {
+    use std::io::Write;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
+        .map_err(|e| Error::Cgroup(format!("open {}: {e}", path.display())))?;
+    for l in lines {
+        f.write_all(format!("{l}\n").as_bytes())
+            .map_err(|e| Error::Cgroup(format!("write {l:?} to {}: {e}", path.display())))?;
     }
     Ok(())
 }
@@ -249,6 +318,52 @@ mod tests {
         u.insert("../escape".to_string(), "1".to_string());
         let r = LinuxResourcesBuilder::default().unified(u).build().unwrap();
         assert!(apply(root.path(), &r).is_err());
+    }
+
+    #[test]
+    fn v2_throttles_go_to_io_max_one_line_per_device_and_weights_to_bfq() {
+        use oci_spec::runtime::{
+            LinuxBlockIoBuilder, LinuxThrottleDeviceBuilder, LinuxWeightDeviceBuilder,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let t = |major: i64, minor: i64, rate: u64| {
+            LinuxThrottleDeviceBuilder::default()
+                .major(major)
+                .minor(minor)
+                .rate(rate)
+                .build()
+                .unwrap()
+        };
+        let weight = LinuxWeightDeviceBuilder::default()
+            .major(8)
+            .minor(0)
+            .weight(300u16)
+            .build()
+            .unwrap();
+        let io = LinuxBlockIoBuilder::default()
+            .weight(1000u16)
+            .weight_device(vec![weight])
+            .throttle_read_bps_device(vec![t(8, 0, 1_048_576), t(254, 0, 0)])
+            .throttle_write_bps_device(vec![t(8, 0, 2_097_152)])
+            .throttle_read_iops_device(vec![t(254, 0, 100)])
+            .throttle_write_iops_device(vec![t(8, 0, 50)])
+            .build()
+            .unwrap();
+        let r = LinuxResourcesBuilder::default()
+            .block_io(io)
+            .build()
+            .unwrap();
+        // no BFQ here: the device weight is skipped, the rest written
+        apply(dir.path(), &r).unwrap();
+        assert_eq!(
+            fs::read_to_string(dir.path().join("io.max")).unwrap(),
+            "8:0 rbps=1048576 wbps=2097152 wiops=50\n254:0 rbps=max riops=100\n"
+        );
+        assert_eq!(read(&dir.path().join("io.weight")), "10000");
+        assert!(!dir.path().join("io.bfq.weight").exists());
+        fs::write(dir.path().join("io.bfq.weight"), "default 100\n").unwrap();
+        apply(dir.path(), &r).unwrap();
+        assert_eq!(read(&dir.path().join("io.bfq.weight")), "8:0 300");
     }
 
     #[test]

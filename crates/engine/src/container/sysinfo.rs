@@ -1,0 +1,211 @@
+//! What this host's cgroups can do, read as moby's `pkg/sysinfo` does (the files of the
+//! controllers' roots): a create drops, with moby's warning, what the host cannot do
+//! (`hostopts::verify_resources`), and checks CpusetMems against the memory nodes there are.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// The host's cgroup features that decide what a create keeps.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SysInfo {
+    /// /sys/fs/cgroup is the cgroup v2 unified hierarchy.
+    pub unified: bool,
+    /// v1 `memory.oom_control` (v2 has no way to disable the OOM killer).
+    pub oom_kill_disable: bool,
+    /// a cpuset controller.
+    pub cpuset: bool,
+    /// the memory nodes the containers may use (`cpuset.mems` of the root).
+    pub mems: String,
+    /// per-device weights: v1 `blkio.weight_device` or BFQ's, v2 the io controller.
+    pub blkio_weight_device: bool,
+    /// read bps, write bps, read iops, write iops throttles.
+    pub blkio_throttle: [bool; 4],
+}
+
+/// v1 throttle files, in the order of `SysInfo::blkio_throttle`.
+const THROTTLE_FILES: [&str; 4] = [
+    "blkio.throttle.read_bps_device",
+    "blkio.throttle.write_bps_device",
+    "blkio.throttle.read_iops_device",
+    "blkio.throttle.write_iops_device",
+];
+
+impl SysInfo {
+    /// This host's (/sys/fs/cgroup).
+    pub fn read() -> SysInfo {
+        Self::read_at(
+            Path::new("/sys/fs/cgroup"),
+            Path::new("/sys/devices/system/node"),
+        )
+    }
+
+    /// The cgroups mounted at `root`; `nodes` is the sysfs node directory (the memory nodes
+    /// when the cpuset root does not say).
+    pub fn read_at(root: &Path, nodes: &Path) -> SysInfo {
+        let read = |p: &Path| {
+            std::fs::read_to_string(p)
+                .ok()
+                .map(|s| s.trim().to_string())
+        };
+        let online = || read(&nodes.join("online")).unwrap_or_else(|| "0".into());
+        if let Some(ctrls) = read(&root.join("cgroup.controllers")) {
+            let has = |c: &str| ctrls.split_whitespace().any(|x| x == c);
+            return SysInfo {
+                unified: true,
+                oom_kill_disable: false,
+                cpuset: has("cpuset"),
+                mems: read(&root.join("cpuset.mems.effective"))
+                    .filter(|m| !m.is_empty())
+                    .unwrap_or_else(online),
+                blkio_weight_device: has("io"),
+                blkio_throttle: [has("io"); 4],
+            };
+        }
+        let blkio = root.join("blkio");
+        SysInfo {
+            unified: false,
+            oom_kill_disable: root.join("memory/memory.oom_control").exists(),
+            cpuset: root.join("cpuset/cpuset.mems").exists(),
+            mems: read(&root.join("cpuset/cpuset.mems"))
+                .filter(|m| !m.is_empty())
+                .unwrap_or_else(online),
+            // BFQ's files are on the root only as statistics; its `blkio.bfq.weight_device`
+            // is on every level below, where the containers' cgroups are
+            blkio_weight_device: [
+                "blkio.weight_device",
+                "blkio.bfq.weight_device",
+                "blkio.bfq.io_serviced",
+            ]
+            .iter()
+            .any(|f| blkio.join(f).exists()),
+            blkio_throttle: THROTTLE_FILES.map(|f| blkio.join(f).exists()),
+        }
+    }
+}
+
+/// moby's `parsers.ParseUintListMaximum`: `0-2,4` as a set, no value above `maximum`; the
+/// error is moby's text.
+pub fn parse_list(val: &str, maximum: u64) -> Result<BTreeSet<u64>, String> {
+    let mut out = BTreeSet::new();
+    if val.is_empty() {
+        return Ok(out);
+    }
+    let invalid = || format!("invalid format: {val}");
+    let num = |s: &str| {
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(invalid());
+        }
+        s.parse::<u64>().map_err(|_| invalid())
+    };
+    for part in val.split(',') {
+        let (lo, hi) = match part.split_once('-') {
+            Some((lo, hi)) => (num(lo)?, num(hi)?),
+            None => {
+                let v = num(part)?;
+                (v, v)
+            }
+        };
+        if hi < lo {
+            return Err(invalid());
+        }
+        if hi > maximum {
+            return Err(format!("value of out range, maximum is {maximum}"));
+        }
+        out.extend(lo..=hi);
+    }
+    Ok(out)
+}
+
+/// moby's `IsCpusetMemsAvailable` with its messages: `requested` (CpusetMems) must name
+/// memory nodes the host has.
+pub fn check_mems(requested: &str, available: &str) -> Result<(), String> {
+    let avail = parse_list(available, u64::from(u32::MAX)).unwrap_or_default();
+    let maximum = avail.iter().copied().max().unwrap_or(0).max(8192);
+    let want = parse_list(requested, maximum)
+        .map_err(|e| format!("Invalid value {requested} for cpuset mems: {e}"))?;
+    if want.iter().any(|n| !avail.contains(n)) {
+        return Err(format!(
+            "Requested memory nodes are not available - requested {requested}, available: {available}"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mems_are_checked_as_mobys() {
+        assert_eq!(
+            parse_list("0-2,4", 8192)
+                .unwrap()
+                .into_iter()
+                .collect::<Vec<_>>(),
+            vec![0, 1, 2, 4]
+        );
+        assert!(check_mems("0", "0").is_ok());
+        assert!(check_mems("1,3", "0-3").is_ok());
+        assert_eq!(
+            check_mems("0-3", "0").unwrap_err(),
+            "Requested memory nodes are not available - requested 0-3, available: 0"
+        );
+        for bad in ["x", "1-", "-1", "2-1", "1,,2", "+1"] {
+            assert_eq!(
+                check_mems(bad, "0").unwrap_err(),
+                format!("Invalid value {bad} for cpuset mems: invalid format: {bad}")
+            );
+        }
+        assert_eq!(
+            check_mems("0-4000000000", "0").unwrap_err(),
+            "Invalid value 0-4000000000 for cpuset mems: value of out range, maximum is 8192"
+        );
+    }
+
+    fn touch(p: &Path, s: &str) {
+        if let Some(d) = p.parent() {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        std::fs::write(p, s).unwrap();
+    }
+
+    #[test]
+    fn v1_features_come_from_the_controllers_roots() {
+        let t = tempfile::tempdir().unwrap();
+        let (root, nodes) = (t.path().join("cg"), t.path().join("node"));
+        touch(
+            &root.join("memory/memory.oom_control"),
+            "oom_kill_disable 0\n",
+        );
+        touch(&root.join("cpuset/cpuset.mems"), "0-1\n");
+        touch(&root.join("blkio/blkio.throttle.read_bps_device"), "");
+        touch(&root.join("blkio/blkio.bfq.io_serviced"), "");
+        let s = SysInfo::read_at(&root, &nodes);
+        assert!(!s.unified && s.oom_kill_disable && s.cpuset && s.blkio_weight_device);
+        assert_eq!(s.mems, "0-1");
+        assert_eq!(s.blkio_throttle, [true, false, false, false]);
+        let bare = SysInfo::read_at(&t.path().join("none"), &nodes);
+        assert!(!bare.oom_kill_disable && !bare.cpuset && !bare.blkio_weight_device);
+        assert_eq!(bare.mems, "0");
+    }
+
+    #[test]
+    fn v2_features_come_from_the_root_controllers() {
+        let t = tempfile::tempdir().unwrap();
+        let (root, nodes) = (t.path().join("cg"), t.path().join("node"));
+        touch(
+            &root.join("cgroup.controllers"),
+            "cpuset cpu io memory pids\n",
+        );
+        touch(&nodes.join("online"), "0-3\n");
+        let s = SysInfo::read_at(&root, &nodes);
+        assert!(s.unified && !s.oom_kill_disable && s.cpuset && s.blkio_weight_device);
+        assert_eq!(s.blkio_throttle, [true; 4]);
+        assert_eq!(s.mems, "0-3");
+        touch(&root.join("cgroup.controllers"), "memory pids\n");
+        touch(&root.join("cpuset.mems.effective"), "0\n");
+        let s = SysInfo::read_at(&root, &nodes);
+        assert!(!s.cpuset && !s.blkio_weight_device);
+        assert_eq!(s.mems, "0");
+    }
+}
