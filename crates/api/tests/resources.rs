@@ -77,8 +77,13 @@ fn oom_kill_disable_reaches_memory_oom_control() {
 fn cpuset_mems_pins_memory_nodes_at_run_and_update() {
     let (d, _t) = daemon_with_busybox();
     let name = unique_name("mems");
-    let (bad1, bad2) = (unique_name("memsbad"), unique_name("memsbad"));
-    let _c = cleanup(&d, &[&name, &bad1, &bad2], &[]);
+    let (bad1, bad2, bad3) = (
+        unique_name("memsbad"),
+        unique_name("memsbad"),
+        unique_name("memsbad"),
+    );
+    let plain = unique_name("memsplain");
+    let _c = cleanup(&d, &[&name, &bad1, &bad2, &bad3, &plain], &[]);
     let id = run_detached(
         &d,
         &name,
@@ -131,7 +136,39 @@ fn cpuset_mems_pins_memory_nodes_at_run_and_update() {
     );
     fails_with(&d, &["update", "--cpuset-mems", many, &name], &want);
     assert_eq!(inspect_f(&d, &name, "{{.HostConfig.CpusetMems}}"), "0");
-    none_named(&d, &[&bad1, &bad2]);
+    // CPUs are checked the same way
+    let cpus = std::fs::read_to_string("/sys/fs/cgroup/cpuset/cpuset.cpus").unwrap();
+    fails_with(
+        &d,
+        &[
+            "create",
+            "--name",
+            &bad3,
+            "--cpuset-cpus",
+            "0-4095",
+            "busybox",
+            "true",
+        ],
+        &format!(
+            "Requested CPUs are not available - requested 0-4095, available: {}",
+            cpus.trim()
+        ),
+    );
+    none_named(&d, &[&bad1, &bad2, &bad3]);
+
+    // a running container started without cpuset limits has no cpuset cgroup: refused with
+    // the reason; stopped, the update is kept and applies at its start
+    let pid = run_detached(&d, &plain, &["busybox", "sleep", "300"]);
+    fails_with(
+        &d,
+        &["update", "--cpuset-mems", "0", &plain],
+        "cpuset limits can only be changed on a running container started with",
+    );
+    assert_eq!(inspect_f(&d, &plain, "{{.HostConfig.CpusetMems}}"), "");
+    d.docker_ok(&["stop", "-t", "0", &plain]);
+    d.docker_ok(&["update", "--cpuset-mems", "0", &plain]);
+    d.docker_ok(&["start", &plain]);
+    assert_eq!(cgroup_file("cpuset", &pid, "cpuset.mems"), "0");
 }
 
 /// A loop device of the test's own over a sparse file, detached when the test ends.

@@ -312,8 +312,8 @@ pub fn apply(o: &HostOpts, spec: &mut Value) {
 
 /// moby's create-time part of `verifyPlatformContainerResources` and `adaptContainerSettings`
 /// for these fields, on the host's cgroups `sys`: what they cannot do is dropped from `hc` with
-/// moby's warning (the create response's `Warnings`, which the CLI prints), CpusetMems must
-/// name memory nodes there are, and CgroupnsMode gets moby's default (`host` on cgroup v1,
+/// moby's warning (the create response's `Warnings`, which the CLI prints), CpusetCpus and
+/// CpusetMems must name CPUs and memory nodes there are, and CgroupnsMode gets moby's default (`host` on cgroup v1,
 /// `private` on v2). Returns the warnings.
 pub fn verify_resources(hc: &mut HostConfig, sys: &SysInfo) -> Result<Vec<String>> {
     let mut warnings = vec![];
@@ -332,7 +332,8 @@ pub fn verify_resources(hc: &mut HostConfig, sys: &SysInfo) -> Result<Vec<String
         warn("Your kernel does not support cpuset or the cgroup is not mounted. Cpuset discarded.");
         hc.cpuset_cpus.clear();
         hc.extra.insert("CpusetMems".into(), json!(""));
-    } else if !mems.is_empty() {
+    } else {
+        super::sysinfo::check_cpus(&hc.cpuset_cpus, &sys.cpus).map_err(Error::InvalidParameter)?;
         super::sysinfo::check_mems(&mems, &sys.mems).map_err(Error::InvalidParameter)?;
     }
     let set = |hc: &HostConfig, key: &str| hc.extra.get(key).is_some_and(|v| !unset(v));

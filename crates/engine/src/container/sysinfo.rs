@@ -1,6 +1,6 @@
 //! What this host's cgroups can do, read as moby's `pkg/sysinfo` does (the files of the
 //! controllers' roots): a create drops, with moby's warning, what the host cannot do
-//! (`hostopts::verify_resources`), and checks CpusetMems against the memory nodes there are.
+//! (`hostopts::verify_resources`), and checks CpusetCpus and CpusetMems against the CPUs and memory nodes there are.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -14,7 +14,9 @@ pub struct SysInfo {
     pub oom_kill_disable: bool,
     /// a cpuset controller.
     pub cpuset: bool,
-    /// the memory nodes the containers may use (`cpuset.mems` of the root).
+    /// the CPUs and memory nodes the containers may use (`cpuset.cpus`, `cpuset.mems` of
+    /// the root).
+    pub cpus: String,
     pub mems: String,
     /// per-device weights: v1 `blkio.weight_device` or BFQ's, v2 the io controller.
     pub blkio_weight_device: bool,
@@ -35,28 +37,32 @@ impl SysInfo {
     pub fn read() -> SysInfo {
         Self::read_at(
             Path::new("/sys/fs/cgroup"),
-            Path::new("/sys/devices/system/node"),
+            Path::new("/sys/devices/system"),
         )
     }
 
-    /// The cgroups mounted at `root`; `nodes` is the sysfs node directory (the memory nodes
-    /// when the cpuset root does not say).
-    pub fn read_at(root: &Path, nodes: &Path) -> SysInfo {
+    /// The cgroups mounted at `root`; `system` is sysfs' `devices/system` (the online CPUs
+    /// and memory nodes, when the cpuset root does not say).
+    pub fn read_at(root: &Path, system: &Path) -> SysInfo {
         let read = |p: &Path| {
             std::fs::read_to_string(p)
                 .ok()
                 .map(|s| s.trim().to_string())
         };
-        let online = || read(&nodes.join("online")).unwrap_or_else(|| "0".into());
+        let list = |p: &Path, what: &str| {
+            read(p)
+                .filter(|l| !l.is_empty())
+                .or_else(|| read(&system.join(what).join("online")))
+                .unwrap_or_else(|| "0".into())
+        };
         if let Some(ctrls) = read(&root.join("cgroup.controllers")) {
             let has = |c: &str| ctrls.split_whitespace().any(|x| x == c);
             return SysInfo {
                 unified: true,
                 oom_kill_disable: false,
                 cpuset: has("cpuset"),
-                mems: read(&root.join("cpuset.mems.effective"))
-                    .filter(|m| !m.is_empty())
-                    .unwrap_or_else(online),
+                cpus: list(&root.join("cpuset.cpus.effective"), "cpu"),
+                mems: list(&root.join("cpuset.mems.effective"), "node"),
                 blkio_weight_device: has("io"),
                 blkio_throttle: [has("io"); 4],
             };
@@ -66,9 +72,8 @@ impl SysInfo {
             unified: false,
             oom_kill_disable: root.join("memory/memory.oom_control").exists(),
             cpuset: root.join("cpuset/cpuset.mems").exists(),
-            mems: read(&root.join("cpuset/cpuset.mems"))
-                .filter(|m| !m.is_empty())
-                .unwrap_or_else(online),
+            cpus: list(&root.join("cpuset/cpuset.cpus"), "cpu"),
+            mems: list(&root.join("cpuset/cpuset.mems"), "node"),
             // BFQ's files are on the root only as statistics; its `blkio.bfq.weight_device`
             // is on every level below, where the containers' cgroups are
             blkio_weight_device: [
@@ -119,13 +124,23 @@ pub fn parse_list(val: &str, maximum: u64) -> Result<BTreeSet<u64>, String> {
 /// moby's `IsCpusetMemsAvailable` with its messages: `requested` (CpusetMems) must name
 /// memory nodes the host has.
 pub fn check_mems(requested: &str, available: &str) -> Result<(), String> {
+    check_list(requested, available, "mems", "memory nodes")
+}
+
+/// moby's `IsCpusetCpusAvailable` with its messages: `requested` (CpusetCpus) must name CPUs
+/// the host has.
+pub fn check_cpus(requested: &str, available: &str) -> Result<(), String> {
+    check_list(requested, available, "cpus", "CPUs")
+}
+
+fn check_list(requested: &str, available: &str, key: &str, what: &str) -> Result<(), String> {
     let avail = parse_list(available, u64::from(u32::MAX)).unwrap_or_default();
     let maximum = avail.iter().copied().max().unwrap_or(0).max(8192);
     let want = parse_list(requested, maximum)
-        .map_err(|e| format!("Invalid value {requested} for cpuset mems: {e}"))?;
+        .map_err(|e| format!("Invalid value {requested} for cpuset {key}: {e}"))?;
     if want.iter().any(|n| !avail.contains(n)) {
         return Err(format!(
-            "Requested memory nodes are not available - requested {requested}, available: {available}"
+            "Requested {what} are not available - requested {requested}, available: {available}"
         ));
     }
     Ok(())
@@ -157,6 +172,14 @@ mod tests {
             );
         }
         assert_eq!(
+            check_cpus("1-2", "0-1").unwrap_err(),
+            "Requested CPUs are not available - requested 1-2, available: 0-1"
+        );
+        assert_eq!(
+            check_cpus("a", "0-1").unwrap_err(),
+            "Invalid value a for cpuset cpus: invalid format: a"
+        );
+        assert_eq!(
             check_mems("0-4000000000", "0").unwrap_err(),
             "Invalid value 0-4000000000 for cpuset mems: value of out range, maximum is 8192"
         );
@@ -172,39 +195,41 @@ mod tests {
     #[test]
     fn v1_features_come_from_the_controllers_roots() {
         let t = tempfile::tempdir().unwrap();
-        let (root, nodes) = (t.path().join("cg"), t.path().join("node"));
+        let (root, system) = (t.path().join("cg"), t.path().join("system"));
         touch(
             &root.join("memory/memory.oom_control"),
             "oom_kill_disable 0\n",
         );
         touch(&root.join("cpuset/cpuset.mems"), "0-1\n");
+        touch(&root.join("cpuset/cpuset.cpus"), "0-7\n");
         touch(&root.join("blkio/blkio.throttle.read_bps_device"), "");
         touch(&root.join("blkio/blkio.bfq.io_serviced"), "");
-        let s = SysInfo::read_at(&root, &nodes);
+        let s = SysInfo::read_at(&root, &system);
         assert!(!s.unified && s.oom_kill_disable && s.cpuset && s.blkio_weight_device);
-        assert_eq!(s.mems, "0-1");
+        assert_eq!((s.cpus.as_str(), s.mems.as_str()), ("0-7", "0-1"));
         assert_eq!(s.blkio_throttle, [true, false, false, false]);
-        let bare = SysInfo::read_at(&t.path().join("none"), &nodes);
+        let bare = SysInfo::read_at(&t.path().join("none"), &system);
         assert!(!bare.oom_kill_disable && !bare.cpuset && !bare.blkio_weight_device);
-        assert_eq!(bare.mems, "0");
+        assert_eq!((bare.cpus.as_str(), bare.mems.as_str()), ("0", "0"));
     }
 
     #[test]
     fn v2_features_come_from_the_root_controllers() {
         let t = tempfile::tempdir().unwrap();
-        let (root, nodes) = (t.path().join("cg"), t.path().join("node"));
+        let (root, system) = (t.path().join("cg"), t.path().join("system"));
         touch(
             &root.join("cgroup.controllers"),
             "cpuset cpu io memory pids\n",
         );
-        touch(&nodes.join("online"), "0-3\n");
-        let s = SysInfo::read_at(&root, &nodes);
+        touch(&system.join("node/online"), "0-3\n");
+        touch(&system.join("cpu/online"), "0-1\n");
+        let s = SysInfo::read_at(&root, &system);
         assert!(s.unified && !s.oom_kill_disable && s.cpuset && s.blkio_weight_device);
         assert_eq!(s.blkio_throttle, [true; 4]);
-        assert_eq!(s.mems, "0-3");
+        assert_eq!((s.cpus.as_str(), s.mems.as_str()), ("0-1", "0-3"));
         touch(&root.join("cgroup.controllers"), "memory pids\n");
         touch(&root.join("cpuset.mems.effective"), "0\n");
-        let s = SysInfo::read_at(&root, &nodes);
+        let s = SysInfo::read_at(&root, &system);
         assert!(!s.cpuset && !s.blkio_weight_device);
         assert_eq!(s.mems, "0");
     }

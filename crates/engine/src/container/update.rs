@@ -56,14 +56,9 @@ pub fn merge(hc: &HostConfig, u: &UpdateRequest) -> Result<HostConfig> {
     if u.cpu_quota > 0 && u.cpu_quota < 1000 {
         return bad("CPU cfs quota can not be less than 1ms (i.e. 1000)");
     }
-    if !u.cpuset_cpus.is_empty() && !valid_cpuset(&u.cpuset_cpus) {
-        return Err(Error::InvalidParameter(format!(
-            "Invalid value {} for cpuset cpus",
-            u.cpuset_cpus
-        )));
-    }
-    if !u.cpuset_mems.is_empty() {
+    if !u.cpuset_cpus.is_empty() || !u.cpuset_mems.is_empty() {
         let sys = super::sysinfo::SysInfo::read();
+        super::sysinfo::check_cpus(&u.cpuset_cpus, &sys.cpus).map_err(Error::InvalidParameter)?;
         super::sysinfo::check_mems(&u.cpuset_mems, &sys.mems).map_err(Error::InvalidParameter)?;
     }
     let mut n = hc.clone();
@@ -145,17 +140,15 @@ pub fn merge(hc: &HostConfig, u: &UpdateRequest) -> Result<HostConfig> {
     Ok(n)
 }
 
-fn valid_cpuset(s: &str) -> bool {
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
-    s.split(',').all(|part| {
-        let mut it = part.splitn(2, '-');
-        let lo = it.next().and_then(|x| x.parse::<u64>().ok());
-        let hi = match it.next() {
-            Some(h) => h.parse::<u64>().ok(),
-            None => lo,
-        };
-        matches!((lo, hi), (Some(l), Some(h)) if l <= h && h < cpus)
-    })
+/// The update sets a cpuset limit on a container that had none.
+fn cpuset_added(old: &HostConfig, u: &UpdateRequest) -> bool {
+    let had = !old.cpuset_cpus.is_empty()
+        || old
+            .extra
+            .get("CpusetMems")
+            .and_then(|v| v.as_str())
+            .is_some_and(|m| !m.is_empty());
+    !had && (!u.cpuset_cpus.is_empty() || !u.cpuset_mems.is_empty())
 }
 
 /// The OCI `linux.resources` for this HostConfig: the bundle's rules (`spec::linux_resources`).
@@ -175,6 +168,14 @@ impl Engine {
             (r.host_config.clone(), r.state.running)
         };
         let new = merge(&old, &u)?;
+        if running && cpuset_added(&old, &u) && !super::sysinfo::SysInfo::read().unified {
+            // berth-runtime puts a v1 container in the cpuset hierarchy only when it starts
+            // with cpuset limits (runc always does)
+            return Err(Error::InvalidParameter(format!(
+                "Cannot update container {}: cpuset limits can only be changed on a running container started with --cpuset-cpus or --cpuset-mems (its cgroup has no cpuset); updated while it is stopped, they apply at its next start",
+                c.id
+            )));
+        }
         if running {
             let res = resources(&new)?;
             let root = self.config().runtime_root();
@@ -237,8 +238,14 @@ mod tests {
             ..Default::default()
         };
         assert!(merge(&hc, &bad_policy).is_err());
-        assert!(!valid_cpuset("0-"));
-        assert!(valid_cpuset("0"));
+        let bad_cpus = UpdateRequest {
+            cpuset_cpus: "0-".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            merge(&hc, &bad_cpus).unwrap_err().to_string(),
+            "Invalid value 0- for cpuset cpus: invalid format: 0-"
+        );
     }
 
     #[test]
