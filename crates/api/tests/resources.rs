@@ -27,7 +27,8 @@ fn oom_kill_disable_reaches_memory_oom_control() {
         unique_name("oomon"),
         unique_name("oombare"),
     );
-    let _c = cleanup(&d, &[&off, &on, &bare], &[]);
+    let api = unique_name("oomapi");
+    let _c = cleanup(&d, &[&off, &on, &bare, &api], &[]);
     let id = run_detached(
         &d,
         &on,
@@ -62,6 +63,18 @@ fn oom_kill_disable_reaches_memory_oom_control() {
             "WARNING: OOM killer is disabled for the container, but no memory limit is set"
         ),
         "{err}"
+    );
+    // an API client that leaves it out gets moby's defaults in inspect
+    let path = format!("/containers/create?name={api}");
+    let (code, resp) = common::http::json(&d, "POST", &path, r#"{"Image":"busybox"}"#);
+    assert_eq!(code, 201, "{resp}");
+    assert_eq!(
+        inspect_f(
+            &d,
+            &api,
+            "{{.HostConfig.OomKillDisable}} {{.HostConfig.CgroupnsMode}}"
+        ),
+        "false host"
     );
     // not a boolean, from an API client
     let body = r#"{"Image":"busybox","HostConfig":{"OomKillDisable":"yes"}}"#;

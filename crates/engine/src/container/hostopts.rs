@@ -313,8 +313,8 @@ pub fn apply(o: &HostOpts, spec: &mut Value) {
 /// moby's create-time part of `verifyPlatformContainerResources` and `adaptContainerSettings`
 /// for these fields, on the host's cgroups `sys`: what they cannot do is dropped from `hc` with
 /// moby's warning (the create response's `Warnings`, which the CLI prints), CpusetCpus and
-/// CpusetMems must name CPUs and memory nodes there are, and CgroupnsMode gets moby's default (`host` on cgroup v1,
-/// `private` on v2). Returns the warnings.
+/// CpusetMems must name CPUs and memory nodes there are, and OomKillDisable and CgroupnsMode
+/// get moby's defaults (false; `host` on cgroup v1, `private` on v2). Returns the warnings.
 pub fn verify_resources(hc: &mut HostConfig, sys: &SysInfo) -> Result<Vec<String>> {
     let mut warnings = vec![];
     let mut warn = |w: &str| warnings.push(w.to_string());
@@ -354,6 +354,10 @@ pub fn verify_resources(hc: &mut HostConfig, sys: &SysInfo) -> Result<Vec<String
             warn(throttle_warnings[i]);
             hc.extra.insert((*key).into(), json!([]));
         }
+    }
+    if hc.extra.get("OomKillDisable").is_none_or(Value::is_null) {
+        // moby's `adaptContainerSettings`: inspect shows false, not null
+        hc.extra.insert("OomKillDisable".into(), Value::Bool(false));
     }
     if string(hc, "CgroupnsMode")?.is_empty() {
         let mode = if sys.unified { "private" } else { "host" };
@@ -583,6 +587,7 @@ mod tests {
         let mut h = hc(json!({}));
         verify_resources(&mut h, &v2).unwrap();
         assert_eq!(h.extra["CgroupnsMode"], "private");
+        assert_eq!(h.extra["OomKillDisable"], false);
     }
 
     #[test]
