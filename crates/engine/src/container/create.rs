@@ -384,7 +384,7 @@ impl Engine {
         adapt_host_config(&mut req.host_config);
         let warnings = super::hostopts::verify_resources(
             &mut req.host_config,
-            &super::sysinfo::SysInfo::read(),
+            super::sysinfo::SysInfo::host(),
         )?;
         let mut argv = req.config.entrypoint.clone().unwrap_or_default();
         argv.extend(req.config.cmd.clone().unwrap_or_default());

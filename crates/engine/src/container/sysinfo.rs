@@ -33,7 +33,14 @@ const THROTTLE_FILES: [&str; 4] = [
 ];
 
 impl SysInfo {
-    /// This host's (/sys/fs/cgroup).
+    /// This host's, read once per daemon as moby's `RawSysInfo` (a create stays free of the
+    /// reads).
+    pub fn host() -> &'static SysInfo {
+        static HOST: std::sync::OnceLock<SysInfo> = std::sync::OnceLock::new();
+        HOST.get_or_init(SysInfo::read)
+    }
+
+    /// This host's (/sys/fs/cgroup), read now.
     pub fn read() -> SysInfo {
         Self::read_at(
             Path::new("/sys/fs/cgroup"),

@@ -57,7 +57,7 @@ pub fn merge(hc: &HostConfig, u: &UpdateRequest) -> Result<HostConfig> {
         return bad("CPU cfs quota can not be less than 1ms (i.e. 1000)");
     }
     if !u.cpuset_cpus.is_empty() || !u.cpuset_mems.is_empty() {
-        let sys = super::sysinfo::SysInfo::read();
+        let sys = super::sysinfo::SysInfo::host();
         super::sysinfo::check_cpus(&u.cpuset_cpus, &sys.cpus).map_err(Error::InvalidParameter)?;
         super::sysinfo::check_mems(&u.cpuset_mems, &sys.mems).map_err(Error::InvalidParameter)?;
     }
@@ -168,7 +168,7 @@ impl Engine {
             (r.host_config.clone(), r.state.running)
         };
         let new = merge(&old, &u)?;
-        if running && cpuset_added(&old, &u) && !super::sysinfo::SysInfo::read().unified {
+        if running && cpuset_added(&old, &u) && !super::sysinfo::SysInfo::host().unified {
             // berth-runtime puts a v1 container in the cpuset hierarchy only when it starts
             // with cpuset limits (runc always does)
             return Err(Error::InvalidParameter(format!(
