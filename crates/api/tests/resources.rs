@@ -416,3 +416,35 @@ fn cgroupns_private_gives_the_container_a_cgroup_namespace_of_its_own() {
         "invalid cgroup namespace mode: bogus"
     );
 }
+
+/// The CLI refuses these for a Linux daemon itself; an API client gets moby's answers.
+#[test]
+fn windows_only_options_get_mobys_warning_or_refusal() {
+    let (d, _t) = daemon_with_busybox();
+    let (pct, qos) = (unique_name("cpupct"), unique_name("ioqos"));
+    let _c = cleanup(&d, &[&pct, &qos], &[]);
+    let create = |name: &str, hc: &str| {
+        let body = format!(r#"{{"Image":"busybox","HostConfig":{hc}}}"#);
+        common::http::json(
+            &d,
+            "POST",
+            &format!("/containers/create?name={name}"),
+            &body,
+        )
+    };
+    let (code, resp) = create(&pct, r#"{"CpuPercent":50}"#);
+    assert_eq!(code, 201, "{resp}");
+    let v: serde_json::Value = serde_json::from_str(&resp).unwrap();
+    assert_eq!(
+        v["Warnings"],
+        serde_json::json!(["linux does not support CPU percent. Percent discarded."])
+    );
+    assert_eq!(inspect_f(&d, &pct, "{{.HostConfig.CpuPercent}}"), "0");
+    let (code, resp) = create(&qos, r#"{"IOMaximumIOps":10}"#);
+    assert_eq!(code, 400, "{resp}");
+    assert_eq!(
+        common::http::message(&resp),
+        "Invalid QoS settings: linux does not support Maximum IO Bandwidth or Maximum IO IOps"
+    );
+    none_named(&d, &[&qos]);
+}

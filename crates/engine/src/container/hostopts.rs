@@ -30,9 +30,6 @@ const UNSUPPORTED: &[&str] = &[
     "CpuRealtimePeriod",
     "CpuRealtimeRuntime",
     "CpuCount",
-    "CpuPercent",
-    "IOMaximumIOps",
-    "IOMaximumBandwidth",
     "StorageOpt",
 ];
 
@@ -146,6 +143,16 @@ pub fn parse(hc: &HostConfig, hostname: &str) -> Result<HostOpts> {
         {
             return bad(format!("HostConfig.{key} is not supported by this daemon"));
         }
+    }
+    // moby's refusal on Linux (Windows-only QoS)
+    if ["IOMaximumBandwidth", "IOMaximumIOps"]
+        .iter()
+        .any(|k| hc.extra.get(*k).is_some_and(|v| !unset(v)))
+    {
+        return bad(
+            "Invalid QoS settings: linux does not support Maximum IO Bandwidth or Maximum IO IOps"
+                .into(),
+        );
     }
     match string(hc, "UsernsMode")? {
         "" | "host" => {}
@@ -311,8 +318,8 @@ pub fn apply(o: &HostOpts, spec: &mut Value) {
 }
 
 /// moby's create-time part of `verifyPlatformContainerResources` and `adaptContainerSettings`
-/// for these fields, on the host's cgroups `sys`: what they cannot do is dropped from `hc` with
-/// moby's warning (the create response's `Warnings`, which the CLI prints), CpusetCpus and
+/// for these fields, on the host's cgroups `sys`: what they cannot do (and the Windows-only
+/// CpuPercent) is dropped from `hc` with moby's warning (the create response's `Warnings`, which the CLI prints), CpusetCpus and
 /// CpusetMems must name CPUs and memory nodes there are, and OomKillDisable and CgroupnsMode
 /// get moby's defaults (false; `host` on cgroup v1, `private` on v2). Returns the warnings.
 pub fn verify_resources(hc: &mut HostConfig, sys: &SysInfo) -> Result<Vec<String>> {
@@ -354,6 +361,10 @@ pub fn verify_resources(hc: &mut HostConfig, sys: &SysInfo) -> Result<Vec<String
             warn(throttle_warnings[i]);
             hc.extra.insert((*key).into(), json!([]));
         }
+    }
+    if hc.extra.get("CpuPercent").is_some_and(|v| !unset(v)) {
+        warn("linux does not support CPU percent. Percent discarded.");
+        hc.extra.insert("CpuPercent".into(), json!(0));
     }
     if hc.extra.get("OomKillDisable").is_none_or(Value::is_null) {
         // moby's `adaptContainerSettings`: inspect shows false, not null
@@ -584,6 +595,18 @@ mod tests {
         );
         assert_eq!(h.extra["BlkioWeightDevice"], json!([]));
         assert_eq!(h.extra["CgroupnsMode"], "host");
+        let mut h = hc(json!({"CpuPercent": 50}));
+        assert_eq!(
+            verify_resources(&mut h, &v1).unwrap(),
+            ["linux does not support CPU percent. Percent discarded."]
+        );
+        assert_eq!(h.extra["CpuPercent"], 0);
+        assert!(
+            parse(&hc(json!({"IOMaximumIOps": 10})), "")
+                .unwrap_err()
+                .to_string()
+                .starts_with("Invalid QoS settings: linux does not support Maximum IO")
+        );
         let mut h = hc(json!({}));
         verify_resources(&mut h, &v2).unwrap();
         assert_eq!(h.extra["CgroupnsMode"], "private");
