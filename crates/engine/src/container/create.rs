@@ -382,7 +382,7 @@ impl Engine {
             .await?;
         merge_image_config(&mut req, &image.config.config.clone().unwrap_or_default());
         adapt_host_config(&mut req.host_config);
-        let warnings = super::hostopts::verify_resources(
+        let warnings = super::sysinfo::verify_resources(
             &mut req.host_config,
             super::sysinfo::SysInfo::host(),
         )?;

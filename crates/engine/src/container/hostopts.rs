@@ -4,10 +4,10 @@
 //! `private` (a cgroup namespace of its own; `host`, the default on cgroup v1 as moby's, keeps
 //! the host's), CgroupParent, DeviceCgroupRules, the per-device block I/O limits
 //! (`blkio.rs`); GroupAdd is checked here and resolved by the monitor in the container's
-//! /etc/group; OomKillDisable and CpusetMems go into `spec::linux_resources`), moby's create-time
-//! adjustments to what the host's cgroups can do (`verify_resources`: discarded with a
-//! warning), and those this daemon does not implement, which a create refuses by name
-//! when they are set rather than ignoring them (a `--device` or a `--link` that silently
+//! /etc/group; OomKillDisable and CpusetMems go into `spec::linux_resources`; moby's
+//! create-time adjustments to what the host's cgroups can do are
+//! `sysinfo::verify_resources`), and those this daemon does not implement, which a create
+//! refuses by name when they are set rather than ignoring them (a `--device` or a `--link` that silently
 //! did nothing would be worse than an error). `VolumesFrom` is a model field, done in
 //! `volumes_from.rs`; `Links` are done in `links.rs`.
 
@@ -16,9 +16,8 @@ use std::collections::BTreeMap;
 use oci_spec::runtime::LinuxNamespaceType;
 use serde_json::{Value, json};
 
-use super::blkio::{BlkioDevices, THROTTLES};
+use super::blkio::BlkioDevices;
 use super::devices::{Device, DeviceRule, device_rules, devices};
-use super::sysinfo::SysInfo;
 use crate::error::{Error, Result};
 use crate::model::HostConfig;
 
@@ -73,7 +72,7 @@ fn int(hc: &HostConfig, key: &str) -> Result<Option<i64>> {
     }
 }
 
-fn string<'a>(hc: &'a HostConfig, key: &str) -> Result<&'a str> {
+pub(super) fn string<'a>(hc: &'a HostConfig, key: &str) -> Result<&'a str> {
     match hc.extra.get(key) {
         None | Some(Value::Null) => Ok(""),
         Some(Value::String(s)) => Ok(s),
@@ -317,66 +316,6 @@ pub fn apply(o: &HostOpts, spec: &mut Value) {
     super::blkio::apply(&o.blkio, spec);
 }
 
-/// moby's create-time part of `verifyPlatformContainerResources` and `adaptContainerSettings`
-/// for these fields, on the host's cgroups `sys`: what they cannot do (and the Windows-only
-/// CpuPercent) is dropped from `hc` with moby's warning (the create response's `Warnings`, which the CLI prints), CpusetCpus and
-/// CpusetMems must name CPUs and memory nodes there are, and OomKillDisable and CgroupnsMode
-/// get moby's defaults (false; `host` on cgroup v1, `private` on v2). Returns the warnings.
-pub fn verify_resources(hc: &mut HostConfig, sys: &SysInfo) -> Result<Vec<String>> {
-    let mut warnings = vec![];
-    let mut warn = |w: &str| warnings.push(w.to_string());
-    let oom_kill_disable = hc.extra.get("OomKillDisable") == Some(&Value::Bool(true));
-    if oom_kill_disable && !sys.oom_kill_disable {
-        warn("Your kernel does not support OomKillDisable. OomKillDisable discarded.");
-        hc.extra.insert("OomKillDisable".into(), Value::Bool(false));
-    } else if oom_kill_disable && hc.memory == 0 {
-        warn(
-            "OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.",
-        );
-    }
-    let mems = string(hc, "CpusetMems")?.to_string();
-    if (!hc.cpuset_cpus.is_empty() || !mems.is_empty()) && !sys.cpuset {
-        warn("Your kernel does not support cpuset or the cgroup is not mounted. Cpuset discarded.");
-        hc.cpuset_cpus.clear();
-        hc.extra.insert("CpusetMems".into(), json!(""));
-    } else {
-        super::sysinfo::check_cpus(&hc.cpuset_cpus, &sys.cpus).map_err(Error::InvalidParameter)?;
-        super::sysinfo::check_mems(&mems, &sys.mems).map_err(Error::InvalidParameter)?;
-    }
-    let set = |hc: &HostConfig, key: &str| hc.extra.get(key).is_some_and(|v| !unset(v));
-    if set(hc, "BlkioWeightDevice") && !sys.blkio_weight_device {
-        warn(
-            "Your kernel does not support Block I/O weight_device or the cgroup is not mounted. Weight-device discarded.",
-        );
-        hc.extra.insert("BlkioWeightDevice".into(), json!([]));
-    }
-    let throttle_warnings = [
-        "Your kernel does not support BPS Block I/O read limit or the cgroup is not mounted. Block I/O BPS read limit discarded.",
-        "Your kernel does not support BPS Block I/O write limit or the cgroup is not mounted. Block I/O BPS write limit discarded.",
-        "Your kernel does not support IOPS Block read limit or the cgroup is not mounted. Block I/O IOPS read limit discarded.",
-        "Your kernel does not support IOPS Block write limit or the cgroup is not mounted. Block I/O IOPS write limit discarded.",
-    ];
-    for (i, (key, _)) in THROTTLES.iter().enumerate() {
-        if set(hc, key) && !sys.blkio_throttle[i] {
-            warn(throttle_warnings[i]);
-            hc.extra.insert((*key).into(), json!([]));
-        }
-    }
-    if hc.extra.get("CpuPercent").is_some_and(|v| !unset(v)) {
-        warn("linux does not support CPU percent. Percent discarded.");
-        hc.extra.insert("CpuPercent".into(), json!(0));
-    }
-    if hc.extra.get("OomKillDisable").is_none_or(Value::is_null) {
-        // moby's `adaptContainerSettings`: inspect shows false, not null
-        hc.extra.insert("OomKillDisable".into(), Value::Bool(false));
-    }
-    if string(hc, "CgroupnsMode")?.is_empty() {
-        let mode = if sys.unified { "private" } else { "host" };
-        hc.extra.insert("CgroupnsMode".into(), json!(mode));
-    }
-    Ok(warnings)
-}
-
 /// Appends to a JSON list, making it when absent.
 fn push(list: &mut Value, v: Value) {
     if !list.is_array() {
@@ -544,73 +483,13 @@ mod tests {
     }
 
     #[test]
-    fn verify_resources_discards_what_the_host_cannot_do_with_mobys_warnings() {
-        let v1 = SysInfo {
-            oom_kill_disable: true,
-            cpuset: true,
-            mems: "0".into(),
-            blkio_weight_device: true,
-            blkio_throttle: [true; 4],
-            ..Default::default()
-        };
-        let mut h = hc(json!({"OomKillDisable": true, "CpusetMems": "0"}));
-        let w = verify_resources(&mut h, &v1).unwrap();
-        assert_eq!(w.len(), 1);
-        assert!(w[0].starts_with("OOM killer is disabled for the container, but no memory"));
-        assert_eq!(h.extra["CgroupnsMode"], "host");
-        assert_eq!(h.extra["OomKillDisable"], true);
-        h.memory = 64 << 20;
-        assert!(verify_resources(&mut h, &v1).unwrap().is_empty());
-        let mut h = hc(json!({"CpusetMems": "1"}));
-        assert!(
-            verify_resources(&mut h, &v1)
-                .unwrap_err()
-                .to_string()
-                .contains("Requested memory nodes are not available - requested 1, available: 0")
-        );
-        let v2 = SysInfo {
-            unified: true,
-            ..Default::default()
-        };
-        let dev = json!([{"Path": "/dev/x", "Rate": 1}]);
-        let mut h = hc(json!({"OomKillDisable": true, "CpusetMems": "0",
-            "BlkioDeviceWriteIOps": dev, "BlkioWeightDevice": [{"Path": "/dev/x", "Weight": 10}],
-            "CgroupnsMode": "host"}));
-        h.memory = 64 << 20;
-        h.cpuset_cpus = "0".into();
-        let w = verify_resources(&mut h, &v2).unwrap();
-        assert_eq!(
-            w,
-            [
-                "Your kernel does not support OomKillDisable. OomKillDisable discarded.",
-                "Your kernel does not support cpuset or the cgroup is not mounted. Cpuset discarded.",
-                "Your kernel does not support Block I/O weight_device or the cgroup is not mounted. Weight-device discarded.",
-                "Your kernel does not support IOPS Block write limit or the cgroup is not mounted. Block I/O IOPS write limit discarded.",
-            ]
-        );
-        assert_eq!(h.extra["OomKillDisable"], false);
-        assert_eq!(
-            (h.cpuset_cpus.as_str(), &h.extra["CpusetMems"]),
-            ("", &json!(""))
-        );
-        assert_eq!(h.extra["BlkioWeightDevice"], json!([]));
-        assert_eq!(h.extra["CgroupnsMode"], "host");
-        let mut h = hc(json!({"CpuPercent": 50}));
-        assert_eq!(
-            verify_resources(&mut h, &v1).unwrap(),
-            ["linux does not support CPU percent. Percent discarded."]
-        );
-        assert_eq!(h.extra["CpuPercent"], 0);
+    fn windows_only_qos_is_refused_with_mobys_message() {
         assert!(
             parse(&hc(json!({"IOMaximumIOps": 10})), "")
                 .unwrap_err()
                 .to_string()
                 .starts_with("Invalid QoS settings: linux does not support Maximum IO")
         );
-        let mut h = hc(json!({}));
-        verify_resources(&mut h, &v2).unwrap();
-        assert_eq!(h.extra["CgroupnsMode"], "private");
-        assert_eq!(h.extra["OomKillDisable"], false);
     }
 
     #[test]

@@ -1,9 +1,16 @@
 //! What this host's cgroups can do, read as moby's `pkg/sysinfo` does (the files of the
-//! controllers' roots): a create drops, with moby's warning, what the host cannot do
-//! (`hostopts::verify_resources`), and checks CpusetCpus and CpusetMems against the CPUs and memory nodes there are.
+//! controllers' roots), and moby's create-time checks on it (`verify_resources`): what the
+//! host cannot do is dropped with moby's warning, CpusetCpus and CpusetMems must name CPUs and
+//! memory nodes there are.
 
 use std::collections::BTreeSet;
 use std::path::Path;
+
+use serde_json::{Value, json};
+
+use super::blkio::THROTTLES;
+use crate::error::{Error, Result};
+use crate::model::HostConfig;
 
 /// The host's cgroup features that decide what a create keeps.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -97,7 +104,7 @@ impl SysInfo {
 
 /// moby's `parsers.ParseUintListMaximum`: `0-2,4` as a set, no value above `maximum`; the
 /// error is moby's text.
-pub fn parse_list(val: &str, maximum: u64) -> Result<BTreeSet<u64>, String> {
+pub fn parse_list(val: &str, maximum: u64) -> std::result::Result<BTreeSet<u64>, String> {
     let mut out = BTreeSet::new();
     if val.is_empty() {
         return Ok(out);
@@ -130,17 +137,22 @@ pub fn parse_list(val: &str, maximum: u64) -> Result<BTreeSet<u64>, String> {
 
 /// moby's `IsCpusetMemsAvailable` with its messages: `requested` (CpusetMems) must name
 /// memory nodes the host has.
-pub fn check_mems(requested: &str, available: &str) -> Result<(), String> {
+pub fn check_mems(requested: &str, available: &str) -> std::result::Result<(), String> {
     check_list(requested, available, "mems", "memory nodes")
 }
 
 /// moby's `IsCpusetCpusAvailable` with its messages: `requested` (CpusetCpus) must name CPUs
 /// the host has.
-pub fn check_cpus(requested: &str, available: &str) -> Result<(), String> {
+pub fn check_cpus(requested: &str, available: &str) -> std::result::Result<(), String> {
     check_list(requested, available, "cpus", "CPUs")
 }
 
-fn check_list(requested: &str, available: &str, key: &str, what: &str) -> Result<(), String> {
+fn check_list(
+    requested: &str,
+    available: &str,
+    key: &str,
+    what: &str,
+) -> std::result::Result<(), String> {
     let avail = parse_list(available, u64::from(u32::MAX)).unwrap_or_default();
     let maximum = avail.iter().copied().max().unwrap_or(0).max(8192);
     let want = parse_list(requested, maximum)
@@ -153,9 +165,149 @@ fn check_list(requested: &str, available: &str, key: &str, what: &str) -> Result
     Ok(())
 }
 
+/// moby's create-time part of `verifyPlatformContainerResources` and `adaptContainerSettings`
+/// for these fields, on the host's cgroups `sys`: what they cannot do (and the Windows-only
+/// CpuPercent) is dropped from `hc` with moby's warning (the create response's `Warnings`,
+/// which the CLI prints), CpusetCpus and CpusetMems must name CPUs and memory nodes there
+/// are, and OomKillDisable and CgroupnsMode get moby's defaults (false; `host` on cgroup v1,
+/// `private` on v2). Returns the warnings.
+pub fn verify_resources(hc: &mut HostConfig, sys: &SysInfo) -> Result<Vec<String>> {
+    let mut warnings = vec![];
+    let mut warn = |w: &str| warnings.push(w.to_string());
+    let oom_kill_disable = hc.extra.get("OomKillDisable") == Some(&Value::Bool(true));
+    if oom_kill_disable && !sys.oom_kill_disable {
+        warn("Your kernel does not support OomKillDisable. OomKillDisable discarded.");
+        hc.extra.insert("OomKillDisable".into(), Value::Bool(false));
+    } else if oom_kill_disable && hc.memory == 0 {
+        warn(
+            "OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.",
+        );
+    }
+    let mems = super::hostopts::string(hc, "CpusetMems")?.to_string();
+    if (!hc.cpuset_cpus.is_empty() || !mems.is_empty()) && !sys.cpuset {
+        warn("Your kernel does not support cpuset or the cgroup is not mounted. Cpuset discarded.");
+        hc.cpuset_cpus.clear();
+        hc.extra.insert("CpusetMems".into(), json!(""));
+    } else {
+        check_cpus(&hc.cpuset_cpus, &sys.cpus).map_err(Error::InvalidParameter)?;
+        check_mems(&mems, &sys.mems).map_err(Error::InvalidParameter)?;
+    }
+    let set = |hc: &HostConfig, key: &str| {
+        hc.extra
+            .get(key)
+            .is_some_and(|v| !super::hostopts::unset(v))
+    };
+    if set(hc, "BlkioWeightDevice") && !sys.blkio_weight_device {
+        warn(
+            "Your kernel does not support Block I/O weight_device or the cgroup is not mounted. Weight-device discarded.",
+        );
+        hc.extra.insert("BlkioWeightDevice".into(), json!([]));
+    }
+    let throttle_warnings = [
+        "Your kernel does not support BPS Block I/O read limit or the cgroup is not mounted. Block I/O BPS read limit discarded.",
+        "Your kernel does not support BPS Block I/O write limit or the cgroup is not mounted. Block I/O BPS write limit discarded.",
+        "Your kernel does not support IOPS Block read limit or the cgroup is not mounted. Block I/O IOPS read limit discarded.",
+        "Your kernel does not support IOPS Block write limit or the cgroup is not mounted. Block I/O IOPS write limit discarded.",
+    ];
+    for (i, (key, _)) in THROTTLES.iter().enumerate() {
+        if set(hc, key) && !sys.blkio_throttle[i] {
+            warn(throttle_warnings[i]);
+            hc.extra.insert((*key).into(), json!([]));
+        }
+    }
+    if hc
+        .extra
+        .get("CpuPercent")
+        .is_some_and(|v| !super::hostopts::unset(v))
+    {
+        warn("linux does not support CPU percent. Percent discarded.");
+        hc.extra.insert("CpuPercent".into(), json!(0));
+    }
+    if hc.extra.get("OomKillDisable").is_none_or(Value::is_null) {
+        // moby's `adaptContainerSettings`: inspect shows false, not null
+        hc.extra.insert("OomKillDisable".into(), Value::Bool(false));
+    }
+    if super::hostopts::string(hc, "CgroupnsMode")?.is_empty() {
+        let mode = if sys.unified { "private" } else { "host" };
+        hc.extra.insert("CgroupnsMode".into(), json!(mode));
+    }
+    Ok(warnings)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn hc(extra: Value) -> HostConfig {
+        HostConfig {
+            extra: extra.as_object().cloned().unwrap_or_default(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn verify_resources_discards_what_the_host_cannot_do_with_mobys_warnings() {
+        let v1 = SysInfo {
+            oom_kill_disable: true,
+            cpuset: true,
+            mems: "0".into(),
+            blkio_weight_device: true,
+            blkio_throttle: [true; 4],
+            ..Default::default()
+        };
+        let mut h = hc(json!({"OomKillDisable": true, "CpusetMems": "0"}));
+        let w = verify_resources(&mut h, &v1).unwrap();
+        assert_eq!(w.len(), 1);
+        assert!(w[0].starts_with("OOM killer is disabled for the container, but no memory"));
+        assert_eq!(h.extra["CgroupnsMode"], "host");
+        assert_eq!(h.extra["OomKillDisable"], true);
+        h.memory = 64 << 20;
+        assert!(verify_resources(&mut h, &v1).unwrap().is_empty());
+        let mut h = hc(json!({"CpusetMems": "1"}));
+        assert!(
+            verify_resources(&mut h, &v1)
+                .unwrap_err()
+                .to_string()
+                .contains("Requested memory nodes are not available - requested 1, available: 0")
+        );
+        let v2 = SysInfo {
+            unified: true,
+            ..Default::default()
+        };
+        let dev = json!([{"Path": "/dev/x", "Rate": 1}]);
+        let mut h = hc(json!({"OomKillDisable": true, "CpusetMems": "0",
+            "BlkioDeviceWriteIOps": dev, "BlkioWeightDevice": [{"Path": "/dev/x", "Weight": 10}],
+            "CgroupnsMode": "host"}));
+        h.memory = 64 << 20;
+        h.cpuset_cpus = "0".into();
+        let w = verify_resources(&mut h, &v2).unwrap();
+        assert_eq!(
+            w,
+            [
+                "Your kernel does not support OomKillDisable. OomKillDisable discarded.",
+                "Your kernel does not support cpuset or the cgroup is not mounted. Cpuset discarded.",
+                "Your kernel does not support Block I/O weight_device or the cgroup is not mounted. Weight-device discarded.",
+                "Your kernel does not support IOPS Block write limit or the cgroup is not mounted. Block I/O IOPS write limit discarded.",
+            ]
+        );
+        assert_eq!(h.extra["OomKillDisable"], false);
+        assert_eq!(
+            (h.cpuset_cpus.as_str(), &h.extra["CpusetMems"]),
+            ("", &json!(""))
+        );
+        assert_eq!(h.extra["BlkioWeightDevice"], json!([]));
+        assert_eq!(h.extra["CgroupnsMode"], "host");
+        let mut h = hc(json!({"CpuPercent": 50}));
+        assert_eq!(
+            verify_resources(&mut h, &v1).unwrap(),
+            ["linux does not support CPU percent. Percent discarded."]
+        );
+        assert_eq!(h.extra["CpuPercent"], 0);
+        let mut h = hc(json!({}));
+        verify_resources(&mut h, &v2).unwrap();
+        assert_eq!(h.extra["CgroupnsMode"], "private");
+        assert_eq!(h.extra["OomKillDisable"], false);
+    }
 
     #[test]
     fn mems_are_checked_as_mobys() {
