@@ -37,6 +37,12 @@ fn oom_kill_disable_reaches_memory_oom_control() {
     let ctl = cgroup_file("memory", &id, "memory.oom_control");
     assert!(ctl.lines().any(|l| l == "oom_kill_disable 1"), "{ctl}");
     assert_eq!(inspect_f(&d, &on, "{{.HostConfig.OomKillDisable}}"), "true");
+    // and `docker info` says the host can (a v1 memory controller, as this container's)
+    assert_eq!(
+        d.docker_ok(&["info", "--format", "{{.OomKillDisable}}"])
+            .trim(),
+        "true"
+    );
     let id = run_detached(&d, &off, &["busybox", "sleep", "300"]);
     let ctl = cgroup_file("memory", &id, "memory.oom_control");
     assert!(ctl.lines().any(|l| l == "oom_kill_disable 0"), "{ctl}");

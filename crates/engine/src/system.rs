@@ -104,7 +104,7 @@ impl Engine {
             "BridgeNfIp6tables": true,
             "Debug": false,
             "NFd": 0,
-            "OomKillDisable": false,
+            "OomKillDisable": crate::container::sysinfo::SysInfo::host().oom_kill_disable,
             "NGoroutines": 0,
             "SystemTime": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
             "LoggingDriver": "json-file",
