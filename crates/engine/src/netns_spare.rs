@@ -50,15 +50,16 @@ impl NetnsSpare {
         path: &Path,
         with_veth: bool,
     ) -> berth_network::Result<Option<String>> {
-        let spare = {
+        // (taken, whether a spare stays for the next start)
+        let (spare, kept) = {
             let mut g = self.spare.lock().unwrap_or_else(|p| p.into_inner());
             if with_veth || g.as_ref().is_some_and(|s| s.veth.is_none()) {
-                g.take()
+                (g.take(), false)
             } else {
-                None
+                (None, g.is_some())
             }
         };
-        if let Some(s) = spare {
+        let shared = spare.map(|s| {
             let shared = berth_network::share_netns(&s.path, path);
             // the spare's own pin goes on the refill thread: its unmount costs up to a
             // millisecond that the start need not wait for
@@ -66,10 +67,13 @@ impl NetnsSpare {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .push(s.path);
+            (shared, s.veth)
+        });
+        if !kept {
             self.refill();
-            if shared.is_ok() {
-                return Ok(s.veth);
-            }
+        }
+        if let Some((Ok(()), veth)) = shared {
+            return Ok(veth);
         }
         let p = path.to_path_buf();
         tokio::task::spawn_blocking(move || berth_network::create_netns(&p))
