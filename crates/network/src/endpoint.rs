@@ -135,6 +135,9 @@ impl NetworkManager {
         for a in &spec.aliases {
             check_dns_name(a, "network alias")?;
         }
+        if let Some(v) = &spec.prepared_veth {
+            crate::manager::check_ifname(v)?;
+        }
         let mac = match &spec.mac {
             Some(m) => Some(ipam::parse_mac(m)?),
             None => None,

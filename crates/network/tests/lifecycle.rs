@@ -321,6 +321,20 @@ async fn a_prepared_veth_becomes_the_first_endpoint_and_goes_with_its_namespace(
         !outer.contains("master") && !outer.contains(",UP"),
         "{outer}"
     );
+    // a name no interface can have is refused before anything is allocated
+    let bad = mgr
+        .attach(
+            "prep",
+            "p1",
+            &ns,
+            berth_network::EndpointSpec {
+                prepared_veth: Some("a/b".into()),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert!(bad.is_err(), "{bad:?}");
+    assert!(mgr.container_endpoints("p1").is_empty());
     let ep = mgr
         .attach(
             "prep",
