@@ -164,13 +164,7 @@ pub fn apply(b: &BlkioDevices, spec: &mut Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hc(extra: Value) -> HostConfig {
-        HostConfig {
-            extra: extra.as_object().cloned().unwrap_or_default(),
-            ..Default::default()
-        }
-    }
+    use crate::container::hostopts::tests::hc;
 
     /// A block device of this host (its major:minor), if it has one.
     fn some_block_device() -> Option<(String, u64, u64)> {

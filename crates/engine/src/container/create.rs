@@ -504,11 +504,7 @@ impl Engine {
                 record.binds_from = inherited.binds;
             }
             Err(e) => {
-                let key = id.clone();
-                let _ = self
-                    .with_images(move |s| Ok(s.remove_snapshot(&key)?))
-                    .await;
-                let _ = self.store.delete_container(&id);
+                self.undo_create(&id).await;
                 return Err(e);
             }
         }
@@ -525,11 +521,7 @@ impl Engine {
             .map_err(Error::from)
             .and_then(|json| self.store.update_container(&id, &name, &json))
         {
-            let key = id.clone();
-            let _ = self
-                .with_images(move |s| Ok(s.remove_snapshot(&key)?))
-                .await;
-            let _ = self.store.delete_container(&id);
+            self.undo_create(&id).await;
             return Err(e);
         }
         let c = Arc::new(Container::new(record));
@@ -537,6 +529,17 @@ impl Engine {
         self.container_event(&c, "create", &[]);
         self.prelaunch(&c);
         Ok(CreateResponse { id, warnings })
+    }
+}
+
+impl Engine {
+    /// Undoes a create whose record and snapshot exist: the snapshot, then the record.
+    async fn undo_create(self: &Arc<Self>, id: &str) {
+        let key = id.to_string();
+        let _ = self
+            .with_images(move |s| Ok(s.remove_snapshot(&key)?))
+            .await;
+        let _ = self.store.delete_container(id);
     }
 }
 

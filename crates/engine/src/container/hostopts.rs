@@ -327,10 +327,12 @@ fn push(list: &mut Value, v: Value) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn hc(extra: Value) -> HostConfig {
+    /// A HostConfig whose kept-as-is fields (`extra`) are `extra`'s; the other HostConfig
+    /// tests of this crate use it too.
+    pub(crate) fn hc(extra: Value) -> HostConfig {
         HostConfig {
             extra: extra.as_object().cloned().unwrap_or_default(),
             ..Default::default()

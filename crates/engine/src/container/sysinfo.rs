@@ -237,13 +237,7 @@ pub fn verify_resources(hc: &mut HostConfig, sys: &SysInfo) -> Result<Vec<String
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hc(extra: Value) -> HostConfig {
-        HostConfig {
-            extra: extra.as_object().cloned().unwrap_or_default(),
-            ..Default::default()
-        }
-    }
+    use crate::container::hostopts::tests::hc;
 
     #[test]
     fn verify_resources_discards_what_the_host_cannot_do_with_mobys_warnings() {
