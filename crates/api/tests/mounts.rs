@@ -619,6 +619,35 @@ fn a_bind_source_gone_before_start_is_named_and_create_mountpoint_makes_it() {
     assert!(made.is_dir());
     d.docker_ok(&["start", "-a", &name]);
     d.docker_ok(&["rm", &name]);
+
+    // a source that cannot be made (under a file) fails the create and leaves nothing: no
+    // container holding the name, no writable layer, no container directory
+    let file = host.path().join("file");
+    std::fs::write(&file, b"x").unwrap();
+    let body = json!({"Image": "busybox", "Cmd": ["true"], "HostConfig": {"Mounts": [
+        {"Type": "bind", "Source": file.join("sub"), "Target": "/m", "BindOptions": {"CreateMountpoint": true}}
+    ]}});
+    let (code, text) = post(&d, &format!("/containers/create?name={name}"), &body);
+    assert_eq!(code, 500, "{text}");
+    assert!(text.contains("create bind source"), "{text}");
+    assert!(d.docker_ok(&["ps", "-aq"]).trim().is_empty());
+    let data = d.root().join("data");
+    for dir in ["image/overlay/active", "engine/containers"] {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let left = loop {
+            let left: Vec<_> = std::fs::read_dir(data.join(dir))
+                .unwrap()
+                .flatten()
+                .collect();
+            if left.is_empty() || std::time::Instant::now() > deadline {
+                break left;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        assert!(left.is_empty(), "{dir}: {left:?}");
+    }
+    d.docker_ok(&["create", "--name", &name, "busybox", "true"]);
+    d.docker_ok(&["rm", &name]);
 }
 
 /// docker-py's `Mount` (it sends `"Source": null` for tmpfs and anonymous volumes).

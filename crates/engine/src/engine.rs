@@ -21,6 +21,8 @@ pub struct Engine {
     pub(crate) builder: Arc<berth_build::Builder>,
     pub(crate) monitors: Arc<crate::container::monitor_client::Monitors>,
     pub(crate) netns_spare: Arc<crate::netns_spare::NetnsSpare>,
+    /// Container directories made ahead of the creates that take them (`spare_dirs.rs`).
+    pub(crate) data_spares: Arc<berth_image::spare::SparePool>,
     /// Containers launched ahead of their start (`container/prelaunch.rs`).
     pub(crate) prelaunches: std::sync::atomic::AtomicUsize,
     engine_id: String,
@@ -44,6 +46,7 @@ impl Engine {
             config.exec_root.clone(),
         );
         let netns_spare = crate::netns_spare::NetnsSpare::open(&config.exec_root);
+        let data_spares = crate::spare_dirs::open_data_spares(&config.engine_dir())?;
         let engine = Arc::new(Engine {
             config,
             store,
@@ -55,6 +58,7 @@ impl Engine {
             builder,
             monitors,
             netns_spare,
+            data_spares,
             prelaunches: Default::default(),
             engine_id,
         });
@@ -64,6 +68,7 @@ impl Engine {
         // ready for the first start: a monitor waiting for its container, a network namespace
         engine.monitors.refill();
         engine.netns_spare.refill();
+        engine.refill_spares();
         Ok(engine)
     }
 

@@ -27,6 +27,7 @@ pub mod netprune;
 pub mod network;
 pub mod prune;
 pub mod registry;
+mod spare_dirs;
 pub mod stats;
 pub mod store;
 pub mod system;

@@ -35,6 +35,13 @@ impl ImageStore {
         Ok(vec![self.snaps.overlay_mount(key, &lowers)])
     }
 
+    /// Makes empty writable layers ahead of time until `target` are ready, so that
+    /// [`ImageStore::prepare`] takes one with a rename (call it off the latency path, after a
+    /// prepare). Returns how many it made.
+    pub fn fill_spare_layers(&self, target: usize) -> Result<usize, Error> {
+        self.snaps.fill_spares(target)
+    }
+
     /// The mounts of an existing writable layer.
     pub fn mounts(&self, key: &str) -> Result<Vec<Mount>, Error> {
         let img = self.image_by_id(&self.snapshot_image(key)?)?;

@@ -3,7 +3,8 @@
 //! touches only its own root (`<data-root>/image`): `content/` (blobs), `metadata.db` (SQLite,
 //! WAL), `overlay/` (layer snapshots, short links, containers' writable layers). It must not
 //! read or write other crates' folders, and never mounts anything itself except in
-//! [`mount_all`].
+//! [`mount_all`]. [`spare::SparePool`] (directories made ahead of the creates that take them)
+//! is also the engine's, for its own per-container directories.
 //!
 //! Store operations are synchronous (call them from `spawn_blocking`); registry operations
 //! are async (tokio). [`ImageStore`] is `Send + Sync` and a cheap `Clone` (an `Arc`).
@@ -35,6 +36,7 @@
 //!            progress: &(dyn Fn(Progress) + Send + Sync)) -> Result<String /*digest*/, Error>
 //! async login(&self, registry: &str, creds: &Credentials, config_json: &Path) -> Result<(), Error>
 //! prepare(&self, key: &str, image: &str) -> Result<Vec<Mount>, Error>  // overlay on the image's layers
+//! fill_spare_layers(&self, target: usize) -> Result<usize, Error>     // writable layers made ahead (spare.rs)
 //! mounts(&self, key: &str) -> Result<Vec<Mount>, Error>
 //! snapshot_image(&self, key: &str) -> Result<String, Error>
 //! snapshots(&self) -> Result<Vec<(String /*key*/, String /*image id*/)>, Error>
@@ -64,6 +66,7 @@ mod parents;
 pub mod reference;
 pub mod registry;
 pub mod snapshot;
+pub mod spare;
 mod store;
 mod tar_meta;
 pub mod types;

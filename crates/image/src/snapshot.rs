@@ -13,6 +13,7 @@ use sha2::{Digest as _, Sha256};
 use crate::digest::Digest;
 use crate::error::{Error, IoContext};
 use crate::meta::{self, Meta, SnapshotRow};
+use crate::spare::{Skeleton, SparePool};
 use crate::types::Mount;
 
 /// Docker's chain IDs: `chain[0] = diff[0]`, `chain[i] = sha256(chain[i-1] + " " + diff[i])`.
@@ -43,6 +44,8 @@ pub fn chain_of(parent: Option<&Digest>, diff_id: &Digest) -> Digest {
 
 pub struct Snapshots {
     root: PathBuf,
+    /// Empty writable layers (`upper`, `work`) made ahead of the creates that take them.
+    spares: SparePool,
     /// Serialises commits, so two pulls of one layer cannot both move it into place.
     commit_lock: std::sync::Mutex<()>,
 }
@@ -85,8 +88,10 @@ impl Snapshots {
             fs::remove_dir_all(&tmp).ctx(|| format!("clean {}", tmp.display()))?;
         }
         fs::create_dir_all(&tmp).ctx(|| format!("create {}", tmp.display()))?;
+        let spares = SparePool::open(&root.join("spare"), ACTIVE_SKELETON)?;
         Ok(Snapshots {
             root: root.to_owned(),
+            spares,
             commit_lock: std::sync::Mutex::new(()),
         })
     }
@@ -187,10 +192,20 @@ impl Snapshots {
         Ok(out)
     }
 
-    /// Creates the writable layer of `key`; fails if it exists.
+    /// Creates the writable layer of `key`, from a spare one when the pool has one; fails if
+    /// it exists.
     pub fn create_active(&self, key: &str) -> Result<PathBuf, Error> {
         validate_key(key)?;
         let dir = self.active_dir(key);
+        match self.spares.take_into(&dir) {
+            Ok(true) => return Ok(dir),
+            Ok(false) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                return Err(Error::SnapshotExists(key.to_owned()));
+            }
+            // made the slow way below, which reports the error if it is lasting
+            Err(_) => {}
+        }
         match fs::create_dir(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
@@ -202,6 +217,12 @@ impl Snapshots {
             fs::create_dir(dir.join(d)).ctx(|| format!("create {}", dir.join(d).display()))?;
         }
         Ok(dir)
+    }
+
+    /// Makes spare writable layers until `target` are ready (see [`crate::spare`]); returns
+    /// how many it made.
+    pub fn fill_spares(&self, target: usize) -> Result<usize, Error> {
+        self.spares.fill(target)
     }
 
     /// A container's lowerdirs (top first): the image's, under the init layer when it fits
@@ -227,6 +248,12 @@ impl Snapshots {
         }
     }
 }
+
+/// A writable layer as [`Snapshots::create_active`] makes it.
+const ACTIVE_SKELETON: Skeleton = Skeleton {
+    dirs: &["upper", "work"],
+    files: &[],
+};
 
 /// The init layer's directory under the snapshots root.
 const INIT_DIR: &str = "init";

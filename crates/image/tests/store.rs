@@ -47,6 +47,50 @@ fn loaded_busybox_resolves_by_short_name_and_inspects_like_docker() {
 }
 
 #[test]
+fn a_spare_writable_layer_is_taken_by_prepare_and_mounts_like_a_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store_with_busybox(dir.path(), "busybox:latest");
+    let spare_dir = dir.path().join("image/overlay/spare");
+    assert_eq!(s.fill_spare_layers(2).unwrap(), 2);
+    assert_eq!(fs::read_dir(&spare_dir).unwrap().count(), 2);
+    let key = unique_name("c");
+    let mounts = s.prepare(&key, "busybox").unwrap();
+    assert_eq!(
+        fs::read_dir(&spare_dir).unwrap().count(),
+        1,
+        "prepare took a spare"
+    );
+    // an existing key is refused and leaves the pool as it was
+    assert!(matches!(
+        s.prepare(&key, "busybox"),
+        Err(Error::SnapshotExists(_))
+    ));
+    assert_eq!(fs::read_dir(&spare_dir).unwrap().count(), 1);
+    let target = dir.path().join("rootfs");
+    fs::create_dir(&target).unwrap();
+    mount_all(&mounts, &target).unwrap();
+    let guard = Mounted(target.clone());
+    assert!(target.join("bin/busybox").is_file());
+    fs::write(target.join("etc/new"), b"x").unwrap();
+    drop(guard);
+    let changes = s.changes(&key).unwrap();
+    assert!(
+        changes
+            .iter()
+            .any(|c| c.path == "/etc/new" && c.kind == ChangeKind::Added),
+        "{changes:?}"
+    );
+    // the pool survives a reopen; an empty pool falls back to making the directories
+    drop(s);
+    let s = store(dir.path());
+    assert_eq!(s.fill_spare_layers(1).unwrap(), 0);
+    s.prepare(&unique_name("c"), "busybox").unwrap();
+    s.prepare(&unique_name("c"), "busybox").unwrap();
+    assert_eq!(fs::read_dir(&spare_dir).unwrap().count(), 0);
+    s.remove_snapshot(&key).unwrap();
+}
+
+#[test]
 fn prepared_snapshot_mounts_with_overlay_and_keeps_writes_in_the_upper_layer() {
     let dir = tempfile::tempdir().unwrap();
     let s = store_with_busybox(dir.path(), "busybox:latest");

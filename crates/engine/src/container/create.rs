@@ -477,6 +477,7 @@ impl Engine {
             }
         };
         let mut record = record;
+        self.place_data_dir(&id, std::path::Path::new(&record.log_path));
         record.rootfs_mounts = mounts
             .into_iter()
             .map(|m| RootfsMount {
@@ -511,8 +512,10 @@ impl Engine {
         for m in spec_mounts.iter().filter(|m| m.kind == "bind") {
             if m.bind_options.as_ref().is_some_and(|o| o.create_mountpoint) {
                 // moby's CreateMountpoint: the missing source is made, as `-v /src:/dst` does
-                std::fs::create_dir_all(&m.source)
-                    .map_err(|e| Error::io(format!("create bind source {}", m.source), e))?;
+                if let Err(e) = std::fs::create_dir_all(&m.source) {
+                    self.undo_create(&id).await;
+                    return Err(Error::io(format!("create bind source {}", m.source), e));
+                }
             }
         }
         // one write for the snapshot's mounts and the volumes (a daemon killed before it
@@ -533,12 +536,15 @@ impl Engine {
 }
 
 impl Engine {
-    /// Undoes a create whose record and snapshot exist: the snapshot, then the record.
-    async fn undo_create(self: &Arc<Self>, id: &str) {
+    /// Undoes a create whose record exists, with what it made (snapshot, data directory):
+    /// those first, then the record.
+    pub(crate) async fn undo_create(&self, id: &str) {
         let key = id.to_string();
         let _ = self
             .with_images(move |s| Ok(s.remove_snapshot(&key)?))
             .await;
+        let data = self.to_trash(&self.config().container_data_dir(id));
+        super::trash::delete_later(data.into_iter().collect());
         let _ = self.store.delete_container(id);
     }
 }

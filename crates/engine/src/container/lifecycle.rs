@@ -203,6 +203,8 @@ impl Engine {
         tracing::debug!(id = %rec.id, us = t0.elapsed().as_micros(), "start: started");
         self.persist(c)?;
         tracing::debug!(id = %rec.id, us = t0.elapsed().as_micros(), "start: persisted");
+        // off the latency path now: the directories the next create takes
+        self.refill_spares();
         c.lifecycle.send_modify(|l| l.running = true);
         self.watch_exit(c.clone(), watch);
         self.container_event(c, "start", &[]);

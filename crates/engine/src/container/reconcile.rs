@@ -24,11 +24,7 @@ impl Engine {
             if rec.rootfs_mounts.is_empty() && !rec.state.running {
                 // a create cut short by the crash: the record is stored (claiming the name)
                 // before the snapshot is made and written into it; undo the create
-                let key = id.clone();
-                let _ = self
-                    .with_images(move |s| Ok(s.remove_snapshot(&key)?))
-                    .await;
-                let _ = self.store.delete_container(&id);
+                self.undo_create(&id).await;
                 tracing::info!("container {id}: removed a create cut short by a crash");
                 continue;
             }
