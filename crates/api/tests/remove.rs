@@ -161,3 +161,43 @@ fn a_start_whose_port_is_taken_fails_and_leaves_no_monitor_or_namespace() {
     assert_eq!(monitors_of(d.root()), 1);
     d.docker_ok(&["rm", "-f", &name]);
 }
+
+/// Waits until `dir` holds `n` entries; returns what it holds at the end.
+fn wait_count(dir: &Path, n: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = entries(dir);
+        if now.len() == n || Instant::now() > deadline {
+            return now;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn creates_take_ready_made_directories_and_starts_refill_them() {
+    let (d, _dir) = daemon_with_busybox();
+    let data = d.root().join("data");
+    let pools = [data.join("engine/spare"), data.join("image/overlay/spare")];
+    // the daemon fills both pools in the background
+    for p in &pools {
+        assert_eq!(wait_count(p, 4).len(), 4, "{}", p.display());
+    }
+    let id = d
+        .docker_ok(&["create", "busybox", "echo", "hi"])
+        .trim()
+        .to_string();
+    for p in &pools {
+        assert_eq!(entries(p).len(), 3, "{}", p.display());
+    }
+    // the container's directory came with its log file, under the container's name for it
+    let dir = data.join("engine/containers").join(&id);
+    assert_eq!(entries(&dir), vec![format!("{id}-json.log")]);
+    assert_eq!(d.docker_ok(&["start", "-a", &id]).trim(), "hi");
+    assert_eq!(d.docker_ok(&["logs", &id]).trim(), "hi");
+    // the start refilled them
+    for p in &pools {
+        assert_eq!(wait_count(p, 4).len(), 4, "{}", p.display());
+    }
+    d.docker_ok(&["rm", &id]);
+}

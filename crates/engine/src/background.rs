@@ -1,4 +1,5 @@
-//! CPU priority of the work done ahead of need (the spare network namespace). It runs while the
+//! CPU priority of the work done ahead of need (the spare network namespace, the spare
+//! container directories). It runs while the
 //! clients whose requests it prepares for run too (the docker CLI alone keeps more than a core
 //! busy for ~20 ms per command); at a lower priority it takes the CPU they leave idle instead of
 //! theirs. Linux keeps the nice value per thread, and a thread inherits its creator's, so

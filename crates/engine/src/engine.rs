@@ -22,7 +22,7 @@ pub struct Engine {
     pub(crate) monitors: Arc<crate::container::monitor_client::Monitors>,
     pub(crate) netns_spare: Arc<crate::netns_spare::NetnsSpare>,
     /// Container directories made ahead of the creates that take them (`spare_dirs.rs`).
-    pub(crate) data_spares: Arc<berth_image::spare::SparePool>,
+    pub(crate) data_spares: Arc<crate::spare_dirs::DataSpares>,
     /// Containers launched ahead of their start (`container/prelaunch.rs`).
     pub(crate) prelaunches: std::sync::atomic::AtomicUsize,
     engine_id: String,

@@ -1,11 +1,14 @@
 //! The directories a create needs on the data root, made ahead of it: the container's
 //! writable layer (the image store's pool) and its directory under `engine/containers` with
 //! an empty json-file log (this module's pool, under `engine/spare`). A create takes each
-//! with a rename; the pools are refilled in the background once the start that follows is
-//! done, off the latency path (see `berth_image::spare` for why new inodes are slow here).
+//! with a rename; the pools are refilled by a low-priority thread once the start that follows
+//! is done, off the latency path (see `berth_image::spare` for why new inodes are slow here).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use berth_image::spare::{Skeleton, SparePool};
-use std::path::Path;
 
 use crate::Engine;
 use crate::error::{Error, Result};
@@ -25,14 +28,23 @@ const DATA_SKELETON: Skeleton = Skeleton {
     files: &[SPARE_LOG],
 };
 
+/// The engine's pool and the flag that keeps one refill thread at a time.
+pub(crate) struct DataSpares {
+    pool: SparePool,
+    refilling: AtomicBool,
+}
+
 /// Opens the pool of container directories at `<engine-dir>/spare`.
-pub(crate) fn open_data_spares(engine_dir: &Path) -> Result<std::sync::Arc<SparePool>> {
+pub(crate) fn open_data_spares(engine_dir: &Path) -> Result<Arc<DataSpares>> {
     let containers = engine_dir.join("containers");
     std::fs::create_dir_all(&containers)
         .map_err(|e| Error::io(format!("create {}", containers.display()), e))?;
-    SparePool::open(&engine_dir.join("spare"), DATA_SKELETON)
-        .map(std::sync::Arc::new)
-        .map_err(|e| Error::Internal(e.to_string()))
+    let pool = SparePool::open(&engine_dir.join("spare"), DATA_SKELETON)
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(Arc::new(DataSpares {
+        pool,
+        refilling: AtomicBool::new(false),
+    }))
 }
 
 impl Engine {
@@ -44,7 +56,7 @@ impl Engine {
         if log_path.parent() != Some(dir.as_path()) {
             return;
         }
-        match self.data_spares.take_into(&dir) {
+        match self.data_spares.pool.take_into(&dir) {
             Ok(true) => {
                 if let Err(e) = std::fs::rename(dir.join(SPARE_LOG), log_path) {
                     tracing::debug!(id, "spare log file not renamed: {e}");
@@ -53,26 +65,34 @@ impl Engine {
             Ok(false) => {}
             Err(e) => tracing::debug!(id, "spare container directory not taken: {e}"),
         }
-        if self.data_spares.len() < LOW {
+        if self.data_spares.pool.len() < LOW {
             self.refill_spares();
         }
     }
 
-    /// Refills both pools on a blocking thread, not awaited, unless they are full (both are
-    /// drawn from by every create). Each pool lets one fill run at a time.
+    /// Refills both pools (every create draws from both) on a thread of its own at the
+    /// background priority (`background.rs`), not awaited; nothing when the pools are full
+    /// or a refill is under way.
     pub(crate) fn refill_spares(&self) {
-        if self.data_spares.len() >= TARGET {
+        let spares = self.data_spares.clone();
+        if spares.pool.len() >= TARGET || spares.refilling.swap(true, Ordering::AcqRel) {
             return;
         }
         let images = self.images.clone();
-        let data = self.data_spares.clone();
-        tokio::task::spawn_blocking(move || {
-            if let Err(e) = images.fill_spare_layers(TARGET) {
-                tracing::warn!("spare writable layers: {e}");
-            }
-            if let Err(e) = data.fill(TARGET) {
-                tracing::warn!("spare container directories: {e}");
-            }
-        });
+        let spawned = std::thread::Builder::new()
+            .name("spare-dirs".into())
+            .spawn(move || {
+                crate::background::lower_this_thread();
+                if let Err(e) = images.fill_spare_layers(TARGET) {
+                    tracing::warn!("spare writable layers: {e}");
+                }
+                if let Err(e) = spares.pool.fill(TARGET) {
+                    tracing::warn!("spare container directories: {e}");
+                }
+                spares.refilling.store(false, Ordering::Release);
+            });
+        if spawned.is_err() {
+            self.data_spares.refilling.store(false, Ordering::Release);
+        }
     }
 }
