@@ -361,6 +361,7 @@ impl Engine {
         name: Option<&str>,
         mut req: CreateRequest,
     ) -> Result<CreateResponse> {
+        let generated = name.filter(|n| !n.is_empty()).is_none();
         let name = match name.filter(|n| !n.is_empty()) {
             Some(n) => ids::validate_name(n).map_err(Error::InvalidParameter)?,
             None => ids::random_name(),
@@ -454,17 +455,30 @@ impl Engine {
             binds_from: vec![],
             links,
         };
-        let json = serde_json::to_string(&record)?;
-        if !self.store.insert_container(&id, &name, &json)? {
-            let holder = self
-                .containers
-                .by_name(&name)
-                .map(|c| c.id.clone())
-                .unwrap_or_default();
-            return Err(Error::Conflict(format!(
-                "Conflict. The container name \"/{name}\" is already in use by container \"{holder}\". You have to remove (or rename) that container to be able to reuse that name."
-            )));
-        }
+        let mut record = record;
+        let claimed = claim_name(
+            name,
+            generated,
+            |n| {
+                record.name = n.to_string();
+                let json = serde_json::to_string(&record)?;
+                self.store.insert_container(&id, n, &json)
+            },
+            ids::random_name,
+        )?;
+        let name = match claimed {
+            Ok(n) => n,
+            Err(taken) => {
+                let holder = self
+                    .containers
+                    .by_name(&taken)
+                    .map(|c| c.id.clone())
+                    .unwrap_or_default();
+                return Err(Error::Conflict(format!(
+                    "Conflict. The container name \"/{taken}\" is already in use by container \"{holder}\". You have to remove (or rename) that container to be able to reuse that name."
+                )));
+            }
+        };
         let (key, image_id) = (id.clone(), image.id.clone());
         let mounts = match self
             .with_images(move |s| Ok(s.prepare(&key, &image_id)?))
@@ -476,7 +490,6 @@ impl Engine {
                 return Err(e);
             }
         };
-        let mut record = record;
         self.place_data_dir(&id, std::path::Path::new(&record.log_path));
         record.rootfs_mounts = mounts
             .into_iter()
@@ -549,6 +562,29 @@ impl Engine {
     }
 }
 
+/// How many generated names a create tries before it reports the last one taken.
+const GENERATED_NAME_DRAWS: usize = 10;
+
+/// Claims `name` with `insert` (false: taken). A `generated` name that is taken is drawn again
+/// with `draw`, up to [`GENERATED_NAME_DRAWS`] names in all, as moby's
+/// `generateAndReserveName`. The inner `Err` is the name found taken.
+fn claim_name(
+    mut name: String,
+    generated: bool,
+    mut insert: impl FnMut(&str) -> Result<bool>,
+    mut draw: impl FnMut() -> String,
+) -> Result<std::result::Result<String, String>> {
+    let mut draws = 1;
+    while !insert(&name)? {
+        if !generated || draws >= GENERATED_NAME_DRAWS {
+            return Ok(Err(name));
+        }
+        draws += 1;
+        name = draw();
+    }
+    Ok(Ok(name))
+}
+
 pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
@@ -556,6 +592,52 @@ pub fn now() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_generated_name_found_taken_is_drawn_again_and_a_given_one_is_not() {
+        let taken = ["a", "b", "c"];
+        let mut drawn = ["d", "c", "b"].into_iter().map(String::from);
+        let mut tried = vec![];
+        let got = claim_name(
+            "a".into(),
+            true,
+            |n| {
+                tried.push(n.to_string());
+                Ok(!taken.contains(&n))
+            },
+            || drawn.next().unwrap_or_default(),
+        )
+        .unwrap();
+        assert_eq!(got, Ok("d".to_string()));
+        assert_eq!(tried, ["a", "d"]);
+        // a name the client gave is never replaced
+        let got = claim_name("b".into(), false, |n| Ok(n != "b"), || "x".into()).unwrap();
+        assert_eq!(got, Err("b".to_string()));
+        // generated names all taken: the last one is reported after the last draw
+        let mut draws = 0;
+        let got = claim_name(
+            "g0".into(),
+            true,
+            |_| Ok(false),
+            || {
+                draws += 1;
+                format!("g{draws}")
+            },
+        )
+        .unwrap();
+        assert_eq!(got, Err(format!("g{}", GENERATED_NAME_DRAWS - 1)));
+        assert_eq!(draws, GENERATED_NAME_DRAWS - 1);
+        // a store error ends the claim
+        assert!(
+            claim_name(
+                "e".into(),
+                true,
+                |_| Err(Error::Internal("x".into())),
+                String::new
+            )
+            .is_err()
+        );
+    }
 
     fn img(entry: Option<&[&str]>, cmd: Option<&[&str]>) -> ImageCfg {
         ImageCfg {
