@@ -357,6 +357,12 @@ async fn a_prepared_veth_becomes_the_first_endpoint_and_goes_with_its_namespace(
         outer.contains(&format!("master {}", net.bridge)) && outer.contains("mtu 1420"),
         "{outer}"
     );
+    // the host end, up on the bridge, has no IPv6 of its own (no link-local address or route)
+    if std::path::Path::new("/proc/sys/net/ipv6").exists() {
+        let off = std::fs::read_to_string(format!("/proc/sys/net/ipv6/conf/{host}/disable_ipv6"));
+        assert_eq!(off.unwrap().trim(), "1");
+        assert_eq!(sh(&format!("ip -o -6 addr show dev {host}")).trim(), "");
+    }
     let (_, inner) = in_ns(&ns, "ip -o addr show eth0").await;
     assert!(inner.contains(&format!("{}/", ep.ipv4)), "{inner}");
     let (_, inner) = in_ns(&ns, "ip -o link show eth0").await;
