@@ -68,6 +68,10 @@ fn configure_inside(s: NsSetup) -> io::Result<Option<DnsSockets>> {
             s.ifname
         )));
     }
+    // a prepared pair had it done ahead
+    if s.link.is_none() {
+        crate::netns::ipv6_off(&s.ifname);
+    }
     if let Some((mac, mtu)) = s.link {
         nl.change(RouteNetlinkMessage::SetLink(
             LinkUnspec::new_with_index(index)

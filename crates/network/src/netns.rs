@@ -39,7 +39,7 @@ pub(crate) const PREPARED_IFNAME: &str = "eth0";
 /// `host` in the caller's, both down, on no bridge and without addresses. A container's first
 /// endpoint then takes the pair ([`EndpointSpec::prepared_veth`](crate::EndpointSpec)) instead
 /// of making one: a veth's creation (two devices registered, the peer moved into the namespace)
-/// is most of an attach's kernel work. The host end has IPv6 off ([`host_end_without_ipv6`]).
+/// is most of an attach's kernel work. Both ends have IPv6 off ([`ipv6_off`]).
 /// Removing the namespace removes the pair. On error nothing is left behind.
 pub fn create_netns_with_veth(path: &Path, host: &str) -> Result<()> {
     crate::manager::check_ifname(host)?;
@@ -48,17 +48,18 @@ pub fn create_netns_with_veth(path: &Path, host: &str) -> Result<()> {
     std::thread::spawn(move || create_on_this_thread(&p, Some(&h)))
         .join()
         .map_err(|_| netns_err(&path, io::Error::other("netns thread panicked")))??;
-    host_end_without_ipv6(host);
+    ipv6_off(host);
     Ok(())
 }
 
-/// Turns IPv6 off on `ifname`, the host end of a container's veth pair, in the calling
-/// thread's namespace. A bridge port needs no address of its own, and with IPv6 on each one
-/// adds link-local routes to the host's table, which every later port's up and down walks
-/// (`rt6_sync_down_dev`): the attach got slower with every running container. Docker leaves
-/// it on; nothing reaches the container differently. Does nothing without IPv6. (A pair made
-/// on the start path, with no spare, is made up at once and keeps it.)
-pub(crate) fn host_end_without_ipv6(ifname: &str) {
+/// Turns IPv6 off on `ifname` in the calling thread's namespace: both ends of a container's
+/// veth pair, before they go up. Berth's networks are IPv4 only (`EnableIPv6` false), as were
+/// Docker's before 26, which set the same on the container's interfaces. With it on, every
+/// pair added link-local routes to the host's table, which each later port's up and down
+/// walks (`rt6_sync_down_dev`), and every interface kept the kernel's multicast listener
+/// work going (`mld` kworker): both grew with the running containers. `lo` keeps `::1`. Does
+/// nothing without IPv6.
+pub(crate) fn ipv6_off(ifname: &str) {
     let path = format!("/proc/sys/net/ipv6/conf/{ifname}/disable_ipv6");
     if let Err(e) = std::fs::write(&path, b"1")
         && e.kind() != io::ErrorKind::NotFound
@@ -111,7 +112,9 @@ fn prepared_veth(host: &str, outer: &File) -> io::Result<()> {
             rtnetlink::packet_route::link::InfoVeth::Peer(peer),
         ))
         .build();
-    SyncNetlink::open()?.create(RouteNetlinkMessage::NewLink(msg))
+    SyncNetlink::open()?.create(RouteNetlinkMessage::NewLink(msg))?;
+    ipv6_off(PREPARED_IFNAME);
+    Ok(())
 }
 
 fn loopback_up() -> io::Result<()> {

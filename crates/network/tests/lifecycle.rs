@@ -370,6 +370,10 @@ async fn a_prepared_veth_becomes_the_first_endpoint_and_goes_with_its_namespace(
         inner.contains(&ep.mac) && inner.contains("mtu 1420") && inner.contains(",UP"),
         "{inner}"
     );
+    if std::path::Path::new("/proc/sys/net/ipv6").exists() {
+        let (_, inner) = in_ns(&ns, "ip -o -6 addr show dev eth0").await;
+        assert_eq!(inner.trim(), "", "eth0 has IPv6");
+    }
     let gw = ep.gateway.expect("a gateway");
     let (ok, out) = in_ns(&ns, &format!("busybox ping -c1 -W2 {gw}")).await;
     assert!(ok, "{out}");
@@ -391,6 +395,10 @@ async fn a_prepared_veth_becomes_the_first_endpoint_and_goes_with_its_namespace(
         .unwrap();
     assert_eq!(ep2.ifname, "eth1");
     assert_ne!(ep2.host_veth, host);
+    if std::path::Path::new("/proc/sys/net/ipv6").exists() {
+        let (_, inner) = in_ns(&ns, "ip -o -6 addr show dev eth1").await;
+        assert_eq!(inner.trim(), "", "eth1 has IPv6");
+    }
     mgr.detach("prep2", "p1").await.unwrap();
     mgr.release("p1").await.unwrap();
     fx.drop_netns(&ns);
