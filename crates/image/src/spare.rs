@@ -1,7 +1,7 @@
 //! Directories made ahead of time. A container's create needs new directories on the data
 //! root (its writable layer's `upper` and `work`; the engine's per-container directory and
 //! log file). On a filesystem busy with recent deletions each new inode can cost a
-//! millisecond (ext4 without a journal skips every inode freed in the last 30 s, and reads
+//! millisecond (ext4 without a journal skips every inode freed in the last minutes, and reads
 //! its table block to know). A [`SparePool`] makes such skeletons in the background, under
 //! `<dir>/s-<random>`, and a create takes one with a single `rename` instead.
 //!
