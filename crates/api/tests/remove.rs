@@ -21,14 +21,7 @@ fn entries(dir: &Path) -> Vec<String> {
 }
 
 fn wait_empty(dir: &Path) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let left = entries(dir);
-        if left.is_empty() || Instant::now() > deadline {
-            return left;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_count(dir, 0)
 }
 
 #[test]
