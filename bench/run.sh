@@ -5,6 +5,7 @@
 # ratio Berth / anchor:
 #   1. `run --rm IMAGE true` latency (hyperfine median)          target <= 0.1x Docker
 #   2. starting N detached `sleep` containers (rate)              target >= 10x Docker
+#      (each round's per-run times and the host's mount count are printed as it ends)
 #   3. extra memory per idle container (PSS of its monitor/shim/conmon + daemon growth / N)
 #   4. daemon idle RSS (berthd; dockerd + containerd)             target < 20 MiB
 #   5. `ps -a` with M containers (hyperfine median)
@@ -81,11 +82,15 @@ start_n() { # $1 = CLI, $2 = image, $3 = extra args, $4 = how many; prints secon
 B_START=0; D_START=0; P_START=0
 for r in $(seq "$ROUNDS"); do
     k=$(( N / ROUNDS + (r <= N % ROUNDS ? 1 : 0) ))
-    B_START=$(awk "BEGIN {print $B_START + $(start_n "$B" bench/busybox "" "$k")}")
-    D_START=$(awk "BEGIN {print $D_START + $(start_n "$D" bench/busybox "" "$k")}")
+    b=$(start_n "$B" bench/busybox "" "$k")
+    d=$(start_n "$D" bench/busybox "" "$k")
+    B_START=$(awk "BEGIN {print $B_START + $b}")
+    D_START=$(awk "BEGIN {print $D_START + $d}")
     if [ $HAVE_PODMAN = 1 ]; then
         P_START=$(awk "BEGIN {print $P_START + $(start_n "$PODMAN" localhost/bench/busybox "--ulimit nofile=20000:20000 --ulimit nproc=32768:32768" "$k")}")
     fi
+    # the drift as containers (and host mounts) accumulate
+    awk "BEGIN {printf \"   round %d (%d each): berth %.1f ms, docker %.1f ms per run -d; %d host mounts\\n\", $r, $k, $b * 1000 / $k, $d * 1000 / $k, $(wc -l </proc/self/mountinfo)}"
 done
 sleep 2
 B_MON=$(sum_pss $(pids_of berth-monitor "$RUN/berth-exec"))
