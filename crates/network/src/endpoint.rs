@@ -68,17 +68,15 @@ fn configure_inside(s: NsSetup) -> io::Result<Option<DnsSockets>> {
             s.ifname
         )));
     }
-    // a prepared pair had it done ahead
-    if s.link.is_none() {
-        crate::netns::ipv6_off(&s.ifname);
-    }
-    if let Some((mac, mtu)) = s.link {
-        nl.change(RouteNetlinkMessage::SetLink(
+    match s.link {
+        Some((mac, mtu)) => nl.change(RouteNetlinkMessage::SetLink(
             LinkUnspec::new_with_index(index)
                 .address(mac.to_vec())
                 .mtu(mtu)
                 .build(),
-        ))?;
+        ))?,
+        // a prepared pair had its IPv6 turned off ahead
+        None => crate::netns::ipv6_off(&s.ifname),
     }
     let addr = AddressMessageBuilder::<Ipv4Addr>::new()
         .index(index)

@@ -361,8 +361,9 @@ impl Engine {
         name: Option<&str>,
         mut req: CreateRequest,
     ) -> Result<CreateResponse> {
-        let generated = name.filter(|n| !n.is_empty()).is_none();
-        let name = match name.filter(|n| !n.is_empty()) {
+        let given = name.filter(|n| !n.is_empty());
+        let generated = given.is_none();
+        let name = match given {
             Some(n) => ids::validate_name(n).map_err(Error::InvalidParameter)?,
             None => ids::random_name(),
         };

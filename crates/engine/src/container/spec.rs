@@ -324,10 +324,8 @@ pub fn linux_resources(hc: &HostConfig) -> Value {
     if !hc.cpuset_cpus.is_empty() {
         cpu["cpus"] = json!(hc.cpuset_cpus);
     }
-    if let Some(mems) = hc
-        .extra
-        .get("CpusetMems")
-        .and_then(Value::as_str)
+    if let Some(mems) = super::hostopts::string(hc, "CpusetMems")
+        .ok()
         .filter(|m| !m.is_empty())
     {
         cpu["mems"] = json!(mems);

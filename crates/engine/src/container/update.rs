@@ -143,11 +143,7 @@ pub fn merge(hc: &HostConfig, u: &UpdateRequest) -> Result<HostConfig> {
 /// The update sets a cpuset limit on a container that had none.
 fn cpuset_added(old: &HostConfig, u: &UpdateRequest) -> bool {
     let had = !old.cpuset_cpus.is_empty()
-        || old
-            .extra
-            .get("CpusetMems")
-            .and_then(|v| v.as_str())
-            .is_some_and(|m| !m.is_empty());
+        || super::hostopts::string(old, "CpusetMems").is_ok_and(|m| !m.is_empty());
     !had && (!u.cpuset_cpus.is_empty() || !u.cpuset_mems.is_empty())
 }
 
