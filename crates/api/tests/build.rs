@@ -447,7 +447,18 @@ fn a_client_that_goes_away_cancels_the_build_and_its_run() {
     assert!(seen.contains("started"), "{seen}");
     let needle = format!("sleep {secs}");
     let _reaper = Reaper(needle.clone());
-    assert!(!processes_with(&needle).is_empty(), "the RUN is running");
+    // "started" is printed just before the shell execs the sleep; while the exec
+    // is under way /proc/<pid>/cmdline can read empty, so look again for a while.
+    let seen_by = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while processes_with(&needle).is_empty() {
+        assert!(
+            std::time::Instant::now() < seen_by,
+            "the RUN is running\n{:?}\n{}",
+            processes_with("sleep"),
+            d.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     cli.kill().unwrap();
     cli.wait().unwrap();
     // The daemon notices, kills the RUN's container and removes what the step made.
