@@ -5,6 +5,8 @@
 #   cargo build --release -p berth-cli && cargo build -p berth-api --bins (or --release)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
+bench_need hyperfine
 runs=${1:-30}
 berth=${BERTH:-target/release/berth}
 berthd=${BERTHD:-$( [ -x target/release/berthd ] && echo target/release/berthd || echo target/debug/berthd )}

@@ -15,6 +15,7 @@ cd "$(dirname "$0")/.."
 RUNS=${1:-10}
 [ -n "${BERTH_BENCH_SKIP_BUILD:-}" ] || scripts/build-release -q
 . bench/lib.sh
+bench_need docker.io hyperfine
 bench_init cp c
 bench_rootfs
 head -c $((64 << 20)) /dev/urandom >"$T/big"

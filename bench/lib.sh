@@ -12,6 +12,17 @@
 #   bench_rootfs            writes $T/rootfs.tar: busybox with true, sleep and sh.
 #   start_berthd            starts target/release/berthd; sets BPID and B (the CLI on it).
 #   start_dockerd           starts Debian's dockerd (--iptables=false); sets DPID and D.
+#   bench_need PKG...       installs the Debian packages that are missing (the anchors and
+#                           hyperfine are bench-only: scripts/install-deps leaves them out)
+
+bench_need() {
+    local missing=() p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] ||
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
 
 bench_init() { # $1 = script name, $2 = a letter for the bridge names
     ROOT=$PWD

@@ -17,6 +17,8 @@
 #
 # Usage: bench/network.sh [iterations]   (root; installs docker.io with apt when missing)
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+bench_need docker.io hyperfine
 N=${1:-30}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 T=$(mktemp -d /tmp/berth-netbench.XXXXXX)
@@ -54,9 +56,6 @@ echo "-- back to back (no pause: the previous namespace's teardown still runs in
 BENCH_GAP_MS=0 "$BIN" "$N" | grep -E '^(attach|release)_ms' | sed 's/^/b2b_/' | tee -a "$T/berth.txt"
 
 echo "== Docker (dockerd from docker.io, own data root and bridge $BR)"
-if ! command -v dockerd >/dev/null; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends docker.io >/dev/null
-fi
 ip link add "$BR" type bridge
 ip addr add 10.254.$((RANDOM % 200 + 20)).1/24 dev "$BR"
 ip link set "$BR" up

@@ -20,13 +20,9 @@ RUNS=${1:-20}
 N=${2:-100}
 M=${3:-500}
 ROUNDS=4
-# The anchors are bench-only packages: installed here, not by scripts/install-deps (CI needs neither).
-for pkg in docker.io podman; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null
-done
-[ -n "${BERTH_BENCH_SKIP_BUILD:-}" ] || scripts/build-release -q
 . bench/lib.sh
+bench_need docker.io podman hyperfine
+[ -n "${BERTH_BENCH_SKIP_BUILD:-}" ] || scripts/build-release -q
 bench_init run b
 PODMAN="podman --root $T/podman --runroot $RUN/podman-run --runtime runc --cgroup-manager cgroupfs --events-backend none"
 bench_cleanup_more() {

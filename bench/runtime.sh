@@ -6,6 +6,8 @@
 # Usage: bench/runtime.sh [runs]   (root; release build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
+bench_need runc hyperfine
 [ "$(id -u)" = 0 ] || { echo "bench/runtime.sh: run as root" >&2; exit 1; }
 runs=${1:-50}
 repo=$PWD
