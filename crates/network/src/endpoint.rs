@@ -365,7 +365,8 @@ impl NetworkManager {
     }
 
     /// Releases every endpoint and published port of a container that is going away: frees
-    /// its addresses, names and host ports at once and deletes its veths in the background.
+    /// its addresses, names and host ports at once and deletes its veths in the background
+    /// (on the reaper's thread and socket, `reaper.rs`, so no other request waits behind them).
     /// The caller then removes the namespace (which destroys the veth pairs anyway); this
     /// keeps the kernel's slow synchronous link deletion (an RCU grace period, ~15 ms) off the
     /// container's stop path, as happens for Docker when a sandbox's namespace is destroyed.
@@ -396,16 +397,7 @@ impl NetworkManager {
             self.apply_firewall().await?;
             crate::publish::forget_published_udp(&removed);
         }
-        if !veths.is_empty() {
-            let links = self.links.clone();
-            tokio::spawn(async move {
-                for v in veths {
-                    if let Err(e) = links.delete(&v).await {
-                        tracing::warn!("deleting {v}: {e}");
-                    }
-                }
-            });
-        }
+        self.reaper.delete_later(veths);
         Ok(())
     }
 }

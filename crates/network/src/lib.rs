@@ -49,6 +49,7 @@ mod nft_netlink;
 mod nl_sync;
 mod ports;
 mod publish;
+mod reaper;
 mod reconcile;
 mod state;
 mod types;

@@ -26,6 +26,8 @@ pub struct NetworkManager {
     pub(crate) state: Arc<Mutex<State>>,
     pub(crate) op: tokio::sync::Mutex<()>,
     pub(crate) links: Links,
+    /// deletes released veths off the shared connection (`reaper.rs`)
+    pub(crate) reaper: crate::reaper::LinkReaper,
     pub(crate) firewall: Firewall,
     pub(crate) dns: DnsServers,
     pub(crate) held_ports: Mutex<HashMap<String, Vec<HostSocket>>>,
@@ -120,6 +122,8 @@ impl NetworkManager {
             state,
             op: tokio::sync::Mutex::new(()),
             links,
+            reaper: crate::reaper::LinkReaper::start()
+                .map_err(|e| Error::io("open netlink socket", e))?,
             held_ports: Mutex::new(HashMap::new()),
         };
         // The table the rules were in until now: it follows the default bridge, so a daemon

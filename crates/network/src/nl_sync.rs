@@ -34,6 +34,18 @@ impl SyncNetlink {
         self.request(msg, NLM_F_REQUEST | NLM_F_ACK)
     }
 
+    /// Deletes the link named `name` (a veth takes its peer with it). A link already gone
+    /// is not an error.
+    pub(crate) fn delete_link(&mut self, name: &str) -> io::Result<()> {
+        let msg = rtnetlink::LinkMessageBuilder::<rtnetlink::LinkUnspec>::new()
+            .name(name.to_string())
+            .build();
+        match self.request(RouteNetlinkMessage::DelLink(msg), NLM_F_REQUEST | NLM_F_ACK) {
+            Err(e) if e.raw_os_error() == Some(libc::ENODEV) => Ok(()),
+            r => r,
+        }
+    }
+
     fn request(&mut self, msg: RouteNetlinkMessage, flags: u16) -> io::Result<()> {
         self.seq = self.seq.wrapping_add(1);
         let mut req = NetlinkMessage::from(msg);

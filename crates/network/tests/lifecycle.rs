@@ -233,6 +233,50 @@ async fn a_running_namespace_connects_and_disconnects() {
     mgr.purge().await.unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn release_frees_at_once_and_deletes_the_veths_while_the_namespace_lives() {
+    let mut fx = Fixture::new();
+    let ns = fx.netns("r");
+    let other = fx.netns("o");
+    let mgr = fx.open().await;
+    mgr.create_network(user_net("rel", &free_subnet()))
+        .await
+        .unwrap();
+    mgr.create_network(user_net("rel2", &free_subnet()))
+        .await
+        .unwrap();
+    let e1 = mgr.attach("rel", "r", &ns, named("r")).await.unwrap();
+    let e2 = mgr.attach("rel2", "r", &ns, named("r")).await.unwrap();
+    mgr.release("r").await.unwrap();
+    assert_eq!(mgr.container_endpoints("r").len(), 0);
+    // the address is free for the next endpoint, which works meanwhile
+    let again = mgr.attach("rel", "o", &other, named("o")).await.unwrap();
+    assert_eq!(again.ipv4, e1.ipv4);
+    // the namespace is still pinned: only the reaper removes the pairs
+    let gone = (0..100).any(|_| {
+        let links = sh("ip -o link show");
+        if !links.contains(&format!(": {}@", e1.host_veth))
+            && !links.contains(&format!(": {}@", e2.host_veth))
+        {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        false
+    });
+    assert!(
+        gone,
+        "{} or {} outlived release",
+        e1.host_veth, e2.host_veth
+    );
+    let (_, inside) = in_ns(&ns, "ip -o link").await;
+    assert!(
+        !inside.contains("eth0") && !inside.contains("eth1"),
+        "{inside}"
+    );
+    mgr.release("o").await.unwrap();
+    mgr.purge().await.unwrap();
+}
+
 #[test]
 fn netns_create_and_remove() {
     let dir = tempfile::tempdir().unwrap();
