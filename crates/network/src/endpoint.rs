@@ -344,7 +344,10 @@ impl NetworkManager {
                     network: net.name.clone(),
                 })?
         };
-        self.links.delete(&ep.host_veth).await?;
+        self.reaper
+            .delete(&ep.host_veth)
+            .await
+            .map_err(|e| Error::netlink(format!("delete link {}", ep.host_veth), e))?;
         let still_dns = {
             let mut s = self.st();
             s.endpoints.retain(|e| e.id != ep.id);

@@ -385,7 +385,10 @@ impl NetworkManager {
                 endpoints: in_use.join(", "),
             });
         }
-        self.links.delete(&net.bridge).await?;
+        self.reaper
+            .delete(&net.bridge)
+            .await
+            .map_err(|e| Error::netlink(format!("delete bridge {}", net.bridge), e))?;
         self.st().networks.retain(|n| n.id != net.id);
         self.save_all()?;
         self.apply_firewall().await
