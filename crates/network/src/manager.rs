@@ -26,7 +26,8 @@ pub struct NetworkManager {
     pub(crate) state: Arc<Mutex<State>>,
     pub(crate) op: tokio::sync::Mutex<()>,
     pub(crate) links: Links,
-    /// deletes released veths off the shared connection (`reaper.rs`)
+    /// deletes links (released veths, a disconnect's veth, a removed bridge) off the shared
+    /// connection (`reaper.rs`)
     pub(crate) reaper: crate::reaper::LinkReaper,
     pub(crate) firewall: Firewall,
     pub(crate) dns: DnsServers,
