@@ -8,7 +8,6 @@
 //! veth pair with it).
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// A pinned namespace and the host end of the veth pair it came with, if any.
@@ -22,7 +21,7 @@ pub(crate) struct NetnsSpare {
     spare: Mutex<Option<Spare>>,
     /// Spares taken, whose own pins the refill thread removes.
     spent: Mutex<Vec<PathBuf>>,
-    refilling: AtomicBool,
+    refills: crate::background::OneAtATime,
 }
 
 impl NetnsSpare {
@@ -38,7 +37,7 @@ impl NetnsSpare {
             dir,
             spare: Mutex::new(None),
             spent: Mutex::new(Vec::new()),
-            refilling: AtomicBool::new(false),
+            refills: Default::default(),
         })
     }
 
@@ -89,11 +88,8 @@ impl NetnsSpare {
 
     /// Makes a spare in the background unless one is there or on its way.
     pub(crate) fn refill(self: &Arc<Self>) {
-        if self.refilling.swap(true, Ordering::AcqRel) {
-            return;
-        }
         let this = self.clone();
-        std::thread::spawn(move || {
+        self.refills.spawn("netns-spare", move || {
             crate::background::lower_this_thread();
             let spent = std::mem::take(&mut *this.spent.lock().unwrap_or_else(|p| p.into_inner()));
             for p in spent {
@@ -126,7 +122,6 @@ impl NetnsSpare {
                     }
                 }
             }
-            this.refilling.store(false, Ordering::Release);
         });
     }
 }

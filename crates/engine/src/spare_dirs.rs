@@ -6,11 +6,11 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use berth_image::spare::{Skeleton, SparePool};
 
 use crate::Engine;
+use crate::background::OneAtATime;
 use crate::error::{Error, Result};
 
 /// Skeletons kept ready in each pool.
@@ -28,10 +28,10 @@ const DATA_SKELETON: Skeleton = Skeleton {
     files: &[SPARE_LOG],
 };
 
-/// The engine's pool and the flag that keeps one refill thread at a time.
+/// The engine's pool and its refill thread (one at a time).
 pub(crate) struct DataSpares {
     pool: SparePool,
-    refilling: AtomicBool,
+    refills: OneAtATime,
 }
 
 /// Opens the pool of container directories at `<engine-dir>/spare`.
@@ -43,7 +43,7 @@ pub(crate) fn open_data_spares(engine_dir: &Path) -> Result<Arc<DataSpares>> {
         .map_err(|e| Error::Internal(e.to_string()))?;
     Ok(Arc::new(DataSpares {
         pool,
-        refilling: AtomicBool::new(false),
+        refills: OneAtATime::default(),
     }))
 }
 
@@ -74,25 +74,19 @@ impl Engine {
     /// background priority (`background.rs`), not awaited; nothing when the pools are full
     /// or a refill is under way.
     pub(crate) fn refill_spares(&self) {
-        let spares = self.data_spares.clone();
-        if spares.pool.len() >= TARGET || spares.refilling.swap(true, Ordering::AcqRel) {
+        if self.data_spares.pool.len() >= TARGET {
             return;
         }
         let images = self.images.clone();
-        let spawned = std::thread::Builder::new()
-            .name("spare-dirs".into())
-            .spawn(move || {
-                crate::background::lower_this_thread();
-                if let Err(e) = images.fill_spare_layers(TARGET) {
-                    tracing::warn!("spare writable layers: {e}");
-                }
-                if let Err(e) = spares.pool.fill(TARGET) {
-                    tracing::warn!("spare container directories: {e}");
-                }
-                spares.refilling.store(false, Ordering::Release);
-            });
-        if spawned.is_err() {
-            self.data_spares.refilling.store(false, Ordering::Release);
-        }
+        let spares = self.data_spares.clone();
+        self.data_spares.refills.spawn("spare-dirs", move || {
+            crate::background::lower_this_thread();
+            if let Err(e) = images.fill_spare_layers(TARGET) {
+                tracing::warn!("spare writable layers: {e}");
+            }
+            if let Err(e) = spares.pool.fill(TARGET) {
+                tracing::warn!("spare container directories: {e}");
+            }
+        });
     }
 }

@@ -4,7 +4,6 @@ use std::io::{BufRead, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{ChildStdin, ChildStdout, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -21,7 +20,7 @@ pub struct Monitors {
     path: PathBuf,
     exec_root: PathBuf,
     spare: Mutex<Option<Standby>>,
-    refilling: AtomicBool,
+    refills: crate::background::OneAtATime,
 }
 
 struct Standby {
@@ -35,7 +34,7 @@ impl Monitors {
             path,
             exec_root,
             spare: Mutex::new(None),
-            refilling: AtomicBool::new(false),
+            refills: Default::default(),
         })
     }
 
@@ -72,17 +71,14 @@ impl Monitors {
 
     /// Starts a standby in the background unless one is ready or on its way.
     pub fn refill(self: &Arc<Self>) {
-        if self.refilling.swap(true, Ordering::AcqRel) {
-            return;
-        }
         let this = self.clone();
-        std::thread::spawn(move || {
+        // not lowered (`background.rs`): the standby becomes a container's monitor
+        self.refills.spawn("standby-monitor", move || {
             let standby = this.start_standby();
             let mut spare = this.spare.lock().unwrap_or_else(|p| p.into_inner());
             if spare.is_none() {
                 *spare = standby;
             }
-            this.refilling.store(false, Ordering::Release);
         });
     }
 
